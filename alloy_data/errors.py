@@ -1,0 +1,170 @@
+"""The exceptions alloy-data raises.
+
+Every error is an :class:`AlloyError`, so ``except ad.AlloyError`` catches them all::
+
+    AlloyError
+    ├── ConfigurationError (also ValueError)   missing key, bad URL, wrong arguments
+    ├── PaginationError                         a pull could not page through its results
+    ├── ExportError                             a file could not be written or read back
+    ├── ResponseError                           a success status with an unreadable body
+    ├── AlloyConnectionError                    nothing answered, or the connection broke
+    │   └── AlloyTimeoutError                   the server did not answer in time
+    └── AlloyAPIError                           the server answered with an error status
+        ├── BadRequestError          400 (and other 4xx without their own class)
+        ├── AuthenticationError      401
+        ├── PermissionDeniedError    403
+        ├── NotFoundError            404
+        ├── RateLimitError           429
+        └── ServerError              5xx
+
+Messages say what went wrong and what to do about it. They never hold an API key or a token.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlloyAPIError",
+    "AlloyConnectionError",
+    "AlloyError",
+    "AlloyTimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ExportError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseError",
+    "ServerError",
+]
+
+
+class AlloyError(Exception):
+    """Base class of every error raised by alloy-data."""
+
+
+class ConfigurationError(AlloyError, ValueError):
+    """The caller's configuration or arguments are wrong (missing key, bad URL, bad option)."""
+
+
+class PaginationError(AlloyError):
+    """A pull could not page through an action's results."""
+
+
+class ExportError(AlloyError):
+    """Pulled data could not be written to, or read back from, a file."""
+
+
+class ResponseError(AlloyError):
+    """The server answered with a success status but a body that cannot be read.
+
+    Attributes:
+        method: The HTTP method of the request.
+        path: The request path (never the query string, which may hold secrets).
+        excerpt: The first characters of the body, for diagnosis.
+    """
+
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", excerpt: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.path = path
+        self.excerpt = excerpt
+
+
+class AlloyConnectionError(AlloyError):
+    """No answer reached us: nothing listening, DNS failure, or a dropped connection.
+
+    Attributes:
+        method: The HTTP method of the request.
+        path: The request path.
+        attempts: How many attempts were made before giving up.
+    """
+
+    def __init__(
+        self, message: str, *, method: str = "", path: str = "", attempts: int = 1
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.path = path
+        self.attempts = attempts
+
+
+class AlloyTimeoutError(AlloyConnectionError):
+    """The server did not answer within the timeout."""
+
+
+class AlloyAPIError(AlloyError):
+    """The server answered with an error status.
+
+    Attributes:
+        status: The HTTP status code.
+        message: The server's message (from a JSON ``message``/``error``, or a body excerpt).
+        request_id: The server's request id, when it sent one.
+        method: The HTTP method of the request.
+        path: The request path.
+        attempts: How many attempts were made before giving up.
+        retry_after: Seconds the server asked us to wait, when it said so.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        method: str = "",
+        path: str = "",
+        attempts: int = 1,
+        retry_after: float | None = None,
+        hint: str = "",
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.attempts = attempts
+        self.retry_after = retry_after
+        self.hint = hint
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f"{self.method} {self.path}".strip()
+        text = f"HTTP {self.status}"
+        if where:
+            text += f" from {where}"
+        text += f": {self.message}" if self.message else ""
+        if self.attempts > 1:
+            text += f" (after {self.attempts} attempts)"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+
+class BadRequestError(AlloyAPIError):
+    """400 (or another 4xx without its own class): the request was malformed or invalid."""
+
+
+class AuthenticationError(AlloyAPIError):
+    """401: the API key (or token) is missing, wrong or expired."""
+
+
+class PermissionDeniedError(AlloyAPIError):
+    """403: the key is valid but may not do this (for example, another user's credential)."""
+
+
+class NotFoundError(AlloyAPIError):
+    """404: the connector, action, user or credential does not exist."""
+
+
+class RateLimitError(AlloyAPIError):
+    """429: too many requests; wait ``retry_after`` seconds (when known) and try again."""
+
+
+class ServerError(AlloyAPIError):
+    """5xx: the server or a proxy in front of it failed."""
