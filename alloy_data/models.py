@@ -397,9 +397,7 @@ class CredentialMetadata:
         first = entries[0]
         schema = _mapping(first.get("inputSchema"))
         required = set(schema.get("required") or ())
-        properties = (
-            schema.get("properties") if isinstance(schema.get("properties"), Mapping) else {}
-        )
+        properties = _mapping(schema.get("properties"))
         fields = []
         for name, value in properties.items():
             spec = _mapping(value)
