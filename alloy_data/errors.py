@@ -17,6 +17,9 @@ Every error is an :class:`AlloyError`, so ``except ad.AlloyError`` catches them 
         ├── RateLimitError           429
         └── ServerError              5xx
 
+Warnings: ``PaginationWarning`` (a ``UserWarning``) when a pull stops on a loop guard and data may
+be missing, or when auto-detection had to guess.
+
 Messages say what went wrong and what to do about it. They never hold an API key or a token.
 """
 
@@ -33,6 +36,7 @@ __all__ = [
     "ExportError",
     "NotFoundError",
     "PaginationError",
+    "PaginationWarning",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseError",
@@ -50,6 +54,10 @@ class ConfigurationError(AlloyError, ValueError):
 
 class PaginationError(AlloyError):
     """A pull could not page through an action's results."""
+
+
+class PaginationWarning(UserWarning):
+    """A pull stopped early or guessed, and data may be missing: the message says how to check."""
 
 
 class ExportError(AlloyError):
