@@ -1,0 +1,140 @@
+"""Progress reporting for pulls: a tqdm bar, a user's callable, or nothing.
+
+``progress="auto"`` picks ``tqdm.auto``: a widget bar in a notebook, a text bar in a terminal.
+The bar counts records, and shows pages, records per second, retries and seconds waited on rate
+limits. It never shows parameters, keys or tokens.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TextIO
+
+from alloy_data.errors import ConfigurationError
+
+__all__ = ["ProgressReporter", "ProgressUpdate", "make_reporter"]
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """The figures of a pull in progress, as passed to a progress callable.
+
+    Attributes:
+        pages: Pages fetched so far.
+        records: Records fetched so far.
+        records_per_second: Records fetched per second of elapsed time.
+        retries: Requests retried so far (rate limits, server errors, dropped connections).
+        seconds_waited: Seconds spent waiting before retries (rate limits and backoff).
+        elapsed: Seconds since the pull started.
+        total: The total number of records when the API says, else None.
+        done: True for the last update of a pull.
+    """
+
+    pages: int
+    records: int
+    records_per_second: float
+    retries: int
+    seconds_waited: float
+    elapsed: float
+    total: int | None = None
+    done: bool = False
+
+
+class ProgressReporter(Protocol):
+    """What a pull calls as it goes."""
+
+    def update(self, figures: ProgressUpdate) -> None:
+        """Show the latest figures."""
+
+    def close(self) -> None:
+        """Finish the display (called once, also when the pull fails)."""
+
+
+class _Silent:
+    def update(self, figures: ProgressUpdate) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _CallableReporter:
+    def __init__(self, callback: Callable[[ProgressUpdate], Any]) -> None:
+        self._callback = callback
+
+    def update(self, figures: ProgressUpdate) -> None:
+        self._callback(figures)
+
+    def close(self) -> None:
+        pass
+
+
+class _TqdmReporter:
+    """A tqdm bar counting records; the postfix carries pages, retries and waits."""
+
+    def __init__(self, description: str, *, file: TextIO | None, notebook: bool | None) -> None:
+        if notebook is False:
+            from tqdm import tqdm
+        else:
+            from tqdm.auto import tqdm
+        self._bar = tqdm(
+            desc=description,
+            unit=" rec",
+            unit_scale=True,
+            file=file,
+            dynamic_ncols=True,
+            leave=True,
+        )
+        self._shown = 0
+        self._last_refresh = 0.0
+
+    def update(self, figures: ProgressUpdate) -> None:
+        if figures.total is not None and self._bar.total != figures.total:
+            self._bar.total = figures.total
+        self._bar.update(figures.records - self._shown)
+        self._shown = figures.records
+        now = time.monotonic()
+        if figures.done or now - self._last_refresh > 0.2:
+            self._last_refresh = now
+            postfix: dict[str, object] = {"pages": figures.pages}
+            if figures.retries:
+                postfix["retries"] = figures.retries
+            if figures.seconds_waited:
+                postfix["waited"] = f"{figures.seconds_waited:.1f}s"
+            self._bar.set_postfix(postfix, refresh=True)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def make_reporter(
+    progress: Any, *, description: str = "pull", file: TextIO | None = None
+) -> ProgressReporter:
+    """Build the reporter a pull uses from its ``progress`` option.
+
+    Args:
+        progress: ``"auto"`` or True (tqdm.auto), ``"terminal"`` (a text bar even in a
+            notebook), False or None (silent), or a callable that receives ``ProgressUpdate``.
+        description: The bar's label, such as ``"shopify list-orders"``.
+        file: Where a text bar writes (default stderr).
+
+    Returns:
+        An object with ``update(ProgressUpdate)`` and ``close()``.
+
+    Raises:
+        ConfigurationError: When ``progress`` is none of the above.
+    """
+    if progress is None or progress is False:
+        return _Silent()
+    if progress is True or progress == "auto":
+        return _TqdmReporter(description, file=file, notebook=None)
+    if progress == "terminal":
+        return _TqdmReporter(description, file=file, notebook=False)
+    if callable(progress):
+        return _CallableReporter(progress)
+    raise ConfigurationError(
+        f"progress={progress!r} is not understood: use 'auto', 'terminal', False, "
+        "or a function that takes a ProgressUpdate."
+    )
