@@ -1,0 +1,449 @@
+"""The Alloy API's endpoints over the catalog, the records and the store, in both dialects.
+
+``seed`` follows the reference contract (``openapi.yaml``); ``live`` follows the 2025-09 API
+as it answers in practice (``x-api-version``, ``x-alloy-userid``, ObjectIds, ``responseData``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from alloy_data.sandbox import paging
+from alloy_data.sandbox.auth import user_token
+from alloy_data.sandbox.cache import ByteLRU
+from alloy_data.sandbox.catalog import Action, Connector, Resource
+from alloy_data.sandbox.errors import ApiError, bad_request, not_found
+from alloy_data.sandbox.ids import IdFactory, is_object_id
+from alloy_data.sandbox.messages import Request, Response, json_response
+from alloy_data.sandbox.params import check_params
+from alloy_data.sandbox.records import RecordSource, encode
+from alloy_data.sandbox.store import Credential, PendingOAuth, Store, User
+
+PAGE_CACHE_BYTES = 32 * 1024 * 1024
+_MAX_NAME = 200
+
+
+@dataclass
+class Listing:
+    """A resource's records as served: the source and how many there are."""
+
+    resource: Resource
+    source: RecordSource
+    total: int
+    created: dict[str, bytes]
+
+
+Endpoint = Callable[[Request, list[str]], Response]
+
+
+def _string_field(body: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise bad_request(f"field '{name}' is required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise bad_request(f"field '{name}' must be a non-empty string")
+    if len(value) > _MAX_NAME:
+        raise bad_request(f"field '{name}' is longer than {_MAX_NAME} characters")
+    return value
+
+
+def _object_field(body: dict[str, Any], name: str) -> dict[str, Any]:
+    value = body.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise bad_request(f"field '{name}' must be an object")
+    return value
+
+
+class AlloyApi:
+    """Answers authenticated requests; see :meth:`handle`."""
+
+    def __init__(
+        self,
+        *,
+        dialect: str,
+        catalog: dict[str, Connector],
+        listings: dict[tuple[str, str], Listing],
+        store: Store,
+        ids: IdFactory,
+        token_secret: bytes,
+        owner_user_id: str,
+    ) -> None:
+        self.live = dialect == "live"
+        self.catalog = catalog
+        self.listings = listings
+        self.store = store
+        self.ids = ids
+        self.token_secret = token_secret
+        self.owner_user_id = owner_user_id
+        self.base_url = ""
+        self.pages = ByteLRU(PAGE_CACHE_BYTES)
+        self._routes: list[tuple[tuple[str, ...], dict[str, Endpoint]]] = [
+            (("users",), {"GET": self.list_users, "POST": self.create_user}),
+            (("users", "*", "token"), {"GET": self.token}),
+            (("users", "*", "credentials"), {"GET": self.user_credentials}),
+            (("users", "*", "credentials", "*"), {"DELETE": self.delete_credential}),
+            (("connectors",), {"GET": self.list_connectors}),
+            (("connectors", "*", "resources"), {"GET": self.resources}),
+            (("connectors", "*", "actions", "*"), {"GET": self.action}),
+            (("connectors", "*", "actions", "*", "execute"), {"POST": self.execute}),
+            (("connectors", "*", "credentials", "metadata"), {"GET": self.credential_metadata}),
+            (
+                ("connectors", "*", "credentials"),
+                {"GET": self.list_credentials, "POST": self.create_credential},
+            ),
+        ]
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        """Route ``request`` to its endpoint and return the answer.
+
+        Raises:
+            ApiError: 404 for an unknown path, 405 for a wrong method, or the endpoint's error.
+        """
+        segments = request.segments
+        for pattern, methods in self._routes:
+            if len(pattern) != len(segments):
+                continue
+            if all(want in ("*", got) for want, got in zip(pattern, segments, strict=True)):
+                endpoint = methods.get(request.method)
+                if endpoint is None:
+                    allowed = ", ".join(sorted(methods))
+                    raise ApiError(
+                        405,
+                        f"{request.method:.20} is not allowed on this path; use {allowed}",
+                        headers={"Allow": allowed},
+                    )
+                params = [got for want, got in zip(pattern, segments, strict=True) if want == "*"]
+                return endpoint(request, params)
+        raise not_found(f"no such endpoint: {request.path[:200]}")
+
+    def oauth_authorize(self, request: Request) -> Response:
+        """Complete a pending OAuth grant (what the consent page would do) and say so."""
+        state = request.query.get("state", "")
+        credential = self.store.finish_oauth(state)
+        if credential is None:
+            raise bad_request("unknown or expired OAuth state")
+        redirect = self.store.redirect_uri(state)
+        if redirect:
+            separator = "&" if "?" in redirect else "?"
+            location = (
+                f"{redirect}{separator}{urlencode({'credentialId': credential.credential_id})}"
+            )
+            return Response(302, b"", headers={"Location": location})
+        return json_response({"success": True, "credentialId": credential.credential_id})
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def _connector(self, connector_id: str) -> Connector:
+        connector = self.catalog.get(connector_id)
+        if connector is None:
+            raise not_found(f"connector '{connector_id[:100]}' not found")
+        return connector
+
+    def _action(self, connector: Connector, action_id: str) -> Action:
+        for action in connector.actions():
+            if action.action_id == action_id:
+                return action
+        raise not_found(
+            f"action '{action_id[:100]}' not found on connector '{connector.connector_id}'"
+        )
+
+    def _user(self, user_id: str) -> User:
+        user = self.store.users.get(user_id)
+        if user is None:
+            raise not_found(f"user '{user_id[:100]}' not found")
+        return user
+
+    def _acting_user(self, request: Request, body: dict[str, Any] | None = None) -> str | None:
+        """Return the user a call acts for: header, then body or query ``userId``."""
+        header = request.header("x-alloy-userid")
+        if header:
+            return header
+        if body is not None and body.get("userId") is not None:
+            return _string_field(body, "userId")
+        return request.query.get("userId") or None
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def create_user(self, request: Request, _: list[str]) -> Response:
+        body = request.json_object()
+        username = _string_field(body, "username")
+        full_name = _string_field(body, "fullName", required=False)
+        user = self.store.add_user(str(username), full_name)
+        if self.live:
+            return json_response({"userId": user.user_id}, 201)
+        return json_response(
+            {"userId": user.user_id, "username": user.username, "createdAt": user.created_at}, 201
+        )
+
+    def list_users(self, request: Request, _: list[str]) -> Response:
+        return json_response({"data": [user.summary() for user in self.store.users.values()]})
+
+    def token(self, request: Request, params: list[str]) -> Response:
+        user = self._user(params[0])
+        return json_response({"token": user_token(user.user_id, self.token_secret)})
+
+    def user_credentials(self, request: Request, params: list[str]) -> Response:
+        user = self._user(params[0])
+        entries = [
+            {**credential.live_json(), "connectorId": credential.connector_id}
+            for credential in self.store.credentials_of(user.user_id)
+        ]
+        return json_response({"data": entries})
+
+    def delete_credential(self, request: Request, params: list[str]) -> Response:
+        user = self._user(params[0])
+        credential = self._credential(params[1])
+        if credential.user_id != user.user_id:
+            raise ApiError(403, "this credential belongs to another user")
+        self.store.delete_credential(credential.credential_id)
+        return json_response({"success": True})
+
+    # -- connectors ----------------------------------------------------------------------------
+
+    def list_connectors(self, request: Request, _: list[str]) -> Response:
+        category = request.query.get("category")
+        connectors = [
+            {
+                "connectorId": connector.connector_id,
+                "name": connector.name,
+                "category": connector.category,
+                "iconUrl": connector.icon_url,
+                "actionCount": len(connector.actions()),
+            }
+            for connector in self.catalog.values()
+            if not category or connector.category.lower() == category.lower()
+        ]
+        return json_response({"connectors": connectors})
+
+    def resources(self, request: Request, params: list[str]) -> Response:
+        connector = self._connector(params[0])
+        resources = [
+            {
+                "resourceId": resource.resource_id,
+                "name": resource.name,
+                "description": resource.description,
+                "actions": resource.verbs(),
+            }
+            for resource in connector.resources
+        ]
+        return json_response({"resources": resources})
+
+    def action(self, request: Request, params: list[str]) -> Response:
+        action = self._action(self._connector(params[0]), params[1])
+        if self.live:
+            details = {
+                "id": action.action_id,
+                "displayName": action.display_name,
+                "description": action.description,
+                "httpMethod": action.http_method,
+                "path": action.path,
+                "parameters": [p.live_json() for p in action.params if p.location != "body"],
+                "requestBody": action.request_body_schema(),
+            }
+            return json_response({"action": details})
+        return json_response(
+            {
+                "actionId": action.action_id,
+                "name": action.display_name,
+                "description": action.description,
+                "parameters": [param.seed_json() for param in action.params],
+            }
+        )
+
+    # -- credentials ---------------------------------------------------------------------------
+
+    def _credential(self, credential_id: str) -> Credential:
+        credential = self.store.credentials.get(credential_id)
+        if credential is None:
+            raise not_found(f"credential '{credential_id[:100]}' not found")
+        return credential
+
+    def credential_metadata(self, request: Request, params: list[str]) -> Response:
+        connector = self._connector(params[0])
+        fields = connector.credential_fields
+        if not self.live:
+            return json_response(
+                {
+                    "connectorId": connector.connector_id,
+                    "authType": connector.auth_type,
+                    "requiredFields": [
+                        {"name": f.name, "description": f.description, "required": f.required}
+                        for f in fields
+                    ],
+                }
+            )
+        schema = {
+            "type": "object",
+            "properties": {
+                f.name: {"type": "string", "description": f.description} for f in fields
+            },
+            "required": [f.name for f in fields if f.required],
+        }
+        entry = {
+            "authenticationType": connector.auth_type,
+            "authConfigRequired": any(f.required for f in fields),
+            "inputSchema": schema,
+            "sampleInput": {f.name: f.sample for f in fields},
+        }
+        return json_response({"metadata": [entry]})
+
+    def create_credential(self, request: Request, params: list[str]) -> Response:
+        connector = self._connector(params[0])
+        body = request.json_object()
+        user_id = self._acting_user(request, body)
+        if user_id is None:
+            if not self.live:
+                raise bad_request("field 'userId' is required")
+            user_id = self.owner_user_id
+        user = self._user(user_id)
+        if "data" not in body and not self.live:
+            raise bad_request("field 'data' is required")
+        data = _object_field(body, "data")
+        for f in connector.credential_fields:
+            value = data.get(f.name)
+            if value is None and f.required:
+                raise bad_request(f"field 'data.{f.name}' is required for {connector.name}")
+            if value is not None and (not isinstance(value, str) or not value):
+                raise bad_request(f"field 'data.{f.name}' must be a non-empty string")
+        auth_type = _string_field(body, "authenticationType", required=False)
+        if auth_type is not None and auth_type != connector.auth_type:
+            raise bad_request(
+                f"field 'authenticationType' must be '{connector.auth_type}' for {connector.name}"
+            )
+        name = f"{connector.name} ({user.username})"
+        if self.live and connector.auth_type == "oauth2":
+            redirect = _string_field(body, "redirectUri", required=False)
+            grant = PendingOAuth(connector.connector_id, user.user_id, "oauth2", name, redirect)
+            state = self.store.start_oauth(grant)
+            return json_response({"oauthUrl": f"{self.base_url}/oauth/authorize?state={state}"})
+        credential = self.store.add_credential(
+            connector.connector_id, user.user_id, connector.auth_type, name
+        )
+        if self.live:
+            return json_response({"credentialId": credential.credential_id}, 201)
+        return json_response(credential.seed_json(), 201)
+
+    def list_credentials(self, request: Request, params: list[str]) -> Response:
+        connector = self._connector(params[0])
+        user_id = self._acting_user(request)
+        if user_id is None:
+            if not self.live:
+                raise bad_request("query parameter 'userId' is required")
+            user_id = self.owner_user_id
+        user = self._user(user_id)
+        credentials = self.store.credentials_of(user.user_id, connector.connector_id)
+        if self.live:
+            return json_response({"credentials": [c.live_json() for c in credentials]})
+        return json_response({"credentials": [c.seed_json() for c in credentials]})
+
+    # -- execute -------------------------------------------------------------------------------
+
+    def _execute_params(self, body: dict[str, Any]) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        # A client may fill the seed slot and the live slots with the same values: merge them.
+        for slot in ("parameters", "queryParameters", "pathParams", "requestBody"):
+            merged.update(_object_field(body, slot))
+        _object_field(body, "additionalHeaders")
+        return merged
+
+    def execute(self, request: Request, params: list[str]) -> Response:
+        connector = self._connector(params[0])
+        action = self._action(connector, params[1])
+        body = request.json_object()
+        credential_id = _string_field(body, "credentialId")
+        assert credential_id is not None
+        if self.live and not is_object_id(credential_id):
+            raise bad_request("field 'credentialId' must be a 24-hex-digit ObjectId")
+        user_id = self._acting_user(request, body)
+        if user_id is None:
+            if not self.live:
+                raise bad_request("field 'userId' is required")
+            user_id = self.owner_user_id
+        user = self._user(user_id)
+        merged = self._execute_params(body)
+        credential = self._credential(credential_id)
+        if credential.user_id != user.user_id:
+            raise ApiError(403, "this credential belongs to another user")
+        if credential.connector_id != connector.connector_id:
+            raise bad_request(
+                f"credential '{credential_id}' is for {credential.connector_id}, "
+                f"not {connector.connector_id}"
+            )
+        values = check_params(action.action_id, action.params, merged)
+        listing = self.listings[(connector.connector_id, action.resource_id)]
+        if action.verb == "list":
+            assert action.convention is not None
+            page = self._page(connector, action.convention, listing, values)
+            return self._answer(page, envelope=action.convention.alloy_envelope)
+        if action.verb == "get":
+            record = self._find(listing, values[action.params[0].name])
+            before, after = listing.resource.wrap_one
+            return self._answer(before + record + after)
+        record = self._create(listing, values)
+        before, after = listing.resource.wrap_created
+        return self._answer(before + record + after)
+
+    def _answer(self, app_body: bytes, *, envelope: bool = False) -> Response:
+        if envelope:
+            if self.live:
+                return Response(200, app_body)
+            return Response(200, b'{"success":true,' + app_body[1:])
+        if self.live:
+            execution = self.ids.new("exec").encode()
+            return Response(
+                200,
+                b'{"responseData":' + app_body + b',"executionId":"' + execution
+                + b'","status":"success"}',
+            )  # fmt: skip
+        return Response(200, b'{"success":true,"data":' + app_body + b"}")
+
+    def _page(
+        self,
+        connector: Connector,
+        convention: paging.Convention,
+        listing: Listing,
+        values: dict[str, Any],
+    ) -> bytes:
+        ctx = paging.PageContext(
+            scope=f"{connector.connector_id}/{listing.resource.resource_id}",
+            total=listing.total,
+            ids=listing.resource.ids,
+            base_url=self.base_url,
+        )
+        start, stop = convention.window(values, ctx)
+        key = (ctx.scope, start, stop, tuple(sorted(values.items())))
+        body = self.pages.get(key)
+        if body is None:
+            records = listing.source.page(start, stop)
+            body = convention.render(records, start, values, ctx)
+            self.pages.put(key, body)
+        return body
+
+    def _find(self, listing: Listing, record_id: Any) -> bytes:
+        created = listing.created.get(str(record_id))
+        if created is not None:
+            return created
+        index = listing.resource.ids.index_for(record_id)
+        if index is None or index >= listing.total:
+            raise not_found(
+                f"{listing.resource.name.lower()[:-1]} '{str(record_id)[:100]}' not found"
+            )
+        return listing.source.encoded(index)
+
+    def _create(self, listing: Listing, values: dict[str, Any]) -> bytes:
+        index = listing.total + len(listing.created)
+        record = listing.source.record(index)
+        record.update(values)
+        encoded = encode(record)
+        record_id = record.get("id", record.get("InvoiceID", record.get("Id")))
+        listing.created[str(record_id)] = encoded
+        return encoded

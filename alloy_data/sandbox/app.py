@@ -1,0 +1,326 @@
+"""The sandbox as a whole: options, fixtures, the request pipeline and its lifecycle."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+
+from alloy_data.sandbox.api import AlloyApi, Listing
+from alloy_data.sandbox.auth import bearer_matches, generate_api_key
+from alloy_data.sandbox.catalog import UNPAGINATED_MAXIMUM, build_catalog
+from alloy_data.sandbox.errors import ApiError
+from alloy_data.sandbox.faults import Fault, FaultPlan, Injections, TokenBucket
+from alloy_data.sandbox.ids import IdFactory
+from alloy_data.sandbox.messages import Request, Response, error_response, json_body
+from alloy_data.sandbox.paging import Unpaginated
+from alloy_data.sandbox.records import Context, RecordSource
+from alloy_data.sandbox.server import HTTPServer
+from alloy_data.sandbox.store import Store
+
+DIALECTS = ("seed", "live")
+
+_PROXY_ERROR_PAGE = (
+    b"<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n"
+    b"<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+@dataclass(frozen=True)
+class Fixtures:
+    """Users and credentials that exist from the start.
+
+    Attributes:
+        user_id: The main user; owns ``credentials``.
+        other_user_id: A second user; owns ``other_credentials``.
+        credentials: One credential per connector id, owned by ``user_id``.
+        other_credentials: One credential per connector id, owned by ``other_user_id``.
+    """
+
+    user_id: str
+    other_user_id: str
+    credentials: dict[str, str]
+    other_credentials: dict[str, str]
+
+
+def _record_counts(
+    catalog_ids: Iterable[str], records: int | Mapping[str, int] | None
+) -> dict[str, int | None]:
+    known = list(catalog_ids)
+    if records is None:
+        return dict.fromkeys(known)
+    if isinstance(records, int) and not isinstance(records, bool):
+        if records < 0:
+            raise ValueError(f"records must be at least 0, got {records}")
+        return dict.fromkeys(known, records)
+    if not isinstance(records, Mapping):
+        raise TypeError("records must be an int or a dict of connector id to count")
+    counts: dict[str, int | None] = dict.fromkeys(known)
+    for connector_id, count in records.items():
+        if connector_id not in counts:
+            raise ValueError(f"records: unknown connector {connector_id!r}; known: {known}")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError(f"records[{connector_id!r}] must be an int of at least 0")
+        counts[connector_id] = count
+    return counts
+
+
+class Sandbox:
+    """An offline Alloy Connectivity API on loopback.
+
+    Args:
+        port: The port to listen on; 0 picks a free one.
+        host: The address to bind; keep the loopback default.
+        dialect: "seed" (the reference contract) or "live" (the 2025-09 API as it answers).
+        api_key: The bearer key to accept; a fresh ``sk_sandbox_...`` key when None.
+        seed: Makes records, ids and faults reproducible.
+        records: Records per list action: an int for all, or a dict of connector id to count.
+        fault_rate: The share (0 to 1) of requests that fail, drawn from ``seed``.
+        faults: The fault kinds ``fault_rate`` draws from (default all: "429", "503",
+            "500_html", "drop", "latency").
+        latency_ms: Added to every answer.
+        rate_limit: Requests per second allowed before answering 429 with ``Retry-After``.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        dialect: str = "seed",
+        api_key: str | None = None,
+        seed: int = 0,
+        records: int | Mapping[str, int] | None = None,
+        fault_rate: float = 0.0,
+        faults: Iterable[str] | None = None,
+        latency_ms: int = 0,
+        rate_limit: float | None = None,
+    ) -> None:
+        if dialect not in DIALECTS:
+            raise ValueError(f"dialect must be 'seed' or 'live', got {dialect!r}")
+        if latency_ms < 0:
+            raise ValueError("latency_ms must be at least 0")
+        self.dialect = dialect
+        self.seed = seed
+        self.api_key = api_key if api_key else generate_api_key()
+        self.latency_ms = latency_ms
+        self.request_count = 0
+        self._fault_plan = FaultPlan(seed, fault_rate, faults)
+        self._injections = Injections()
+        self._bucket = TokenBucket(rate_limit) if rate_limit else None
+        self._server = HTTPServer(self.handle, host, port)
+        self._host = host
+        self._started = False
+
+        catalog = build_catalog()
+        counts = _record_counts(catalog, records)
+        self._context = Context(seed, "")
+        listings: dict[tuple[str, str], Listing] = {}
+        for connector in catalog.values():
+            for resource in connector.resources:
+                count = counts[connector.connector_id]
+                total = resource.default_count if count is None else count
+                convention = resource.actions[0].convention
+                if isinstance(convention, Unpaginated):
+                    total = min(total, UNPAGINATED_MAXIMUM)
+                source = RecordSource(resource.generator, resource.ids, self._context)
+                listings[(connector.connector_id, resource.resource_id)] = Listing(
+                    resource, source, total, {}
+                )
+        ids = IdFactory(seed, object_ids=dialect == "live")
+        store = Store(ids)
+        user = store.add_user("sandbox-user", "Sandbox User")
+        other = store.add_user("other-user", "Other User")
+        owned = {
+            owner.user_id: {
+                connector.connector_id: store.add_credential(
+                    connector.connector_id,
+                    owner.user_id,
+                    connector.auth_type,
+                    f"{connector.name} ({owner.username})",
+                ).credential_id
+                for connector in catalog.values()
+            }
+            for owner in (user, other)
+        }
+        self.fixtures = Fixtures(
+            user.user_id, other.user_id, owned[user.user_id], owned[other.user_id]
+        )
+        secret = hashlib.sha256(f"token:{seed}:{self.api_key}".encode()).digest()
+        self.api = AlloyApi(
+            dialect=dialect,
+            catalog=catalog,
+            listings=listings,
+            store=store,
+            ids=ids,
+            token_secret=secret,
+            owner_user_id=user.user_id,
+        )
+        self.token_secret = secret
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:54321`` (known once started)."""
+        if not self._started:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._server.port}"
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (known once started)."""
+        return self._server.port
+
+    def start(self) -> Sandbox:
+        """Start serving in a background thread and return self.
+
+        Raises:
+            OSError: When the port cannot be bound.
+        """
+        if not self._started:
+            self._server.start()
+            self._started = True
+            self._context.base_url = self.url
+            self.api.base_url = self.url
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection."""
+        if self._started:
+            self._server.stop()
+            self._started = False
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._started else "stopped"
+        return f"Sandbox({where}, dialect={self.dialect!r}, seed={self.seed})"
+
+    def inject_fault(
+        self,
+        kind: str,
+        *,
+        count: int = 1,
+        path_contains: str | None = None,
+        retry_after: int = 1,
+        delay_ms: int | None = None,
+    ) -> None:
+        """Make the next ``count`` requests whose path contains ``path_contains`` fail.
+
+        Args:
+            kind: "429", "503", "500_html", "drop" or "latency".
+            count: How many requests fail this way.
+            path_contains: Only requests whose raw path contains this; any request when None.
+            retry_after: Seconds sent in ``Retry-After`` for "429" and "503".
+            delay_ms: How long a "latency" fault holds the answer (default 1000).
+        """
+        self._injections.add(
+            kind,
+            count=count,
+            path_contains=path_contains,
+            retry_after=retry_after,
+            delay_ms=delay_ms,
+        )
+
+    # -- the pipeline: faults and limits first, as a gateway in front of the API would ----------
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request: injected faults, rate limit, random faults, auth, then the API."""
+        self.request_count += 1
+        fault = self._injections.take(request.path)
+        if fault is None and self._bucket is not None:
+            wait = self._bucket.take()
+            if wait:
+                error = ApiError(
+                    429, "rate limit exceeded; retry later", headers={"Retry-After": str(wait)}
+                )
+                return self._finish(error_response(error))
+        if fault is None:
+            fault = self._fault_plan.draw()
+        if fault is not None and fault.kind != "latency":
+            return self._finish(self._fault_response(fault))
+        response = self._authorized(request)
+        if fault is not None:
+            response.delay_ms += fault.delay_ms
+        return self._finish(response)
+
+    def _finish(self, response: Response) -> Response:
+        response.delay_ms += self.latency_ms
+        response.headers["X-Request-Id"] = f"req_{self.request_count:08d}"
+        return response
+
+    def _fault_response(self, fault: Fault) -> Response:
+        if fault.kind == "drop":
+            return Response(0, b"", drop=True)
+        if fault.kind == "500_html":
+            return Response(500, _PROXY_ERROR_PAGE, content_type="text/html")
+        retry = {"Retry-After": str(fault.retry_after)}
+        if fault.kind == "429":
+            return error_response(ApiError(429, "too many requests; retry later", headers=retry))
+        body = json_body(
+            {"error": "SERVICE_UNAVAILABLE", "message": "the service is temporarily unavailable"}
+        )
+        return Response(503, body, headers=retry)
+
+    def _authorized(self, request: Request) -> Response:
+        try:
+            if request.segments == ["oauth", "authorize"] and request.method == "GET":
+                # A browser visits the consent page; it carries no API key.
+                return self.api.oauth_authorize(request)
+            if not bearer_matches(request.header("authorization"), self.api_key):
+                raise ApiError(
+                    401,
+                    "missing or invalid API key; send Authorization: Bearer <key>",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            if self.dialect == "live" and not request.header("x-api-version"):
+                raise ApiError(400, "the x-api-version header is required (e.g. 2025-09)")
+            return self.api.handle(request)
+        except ApiError as error:
+            return error_response(error)
+
+
+def serve(
+    port: int = 0,
+    *,
+    host: str = "127.0.0.1",
+    dialect: str = "seed",
+    api_key: str | None = None,
+    seed: int = 0,
+    records: int | Mapping[str, int] | None = None,
+    fault_rate: float = 0.0,
+    faults: Iterable[str] | None = None,
+    latency_ms: int = 0,
+    rate_limit: float | None = None,
+) -> Sandbox:
+    """Start a sandbox in a background thread and return it; use it in a ``with`` block.
+
+    Takes the options of :class:`Sandbox`. Leaving the ``with`` block stops the server.
+
+    Returns:
+        The running :class:`Sandbox` (``url``, ``api_key``, ``fixtures``, ``inject_fault``).
+    """
+    sandbox = Sandbox(
+        port,
+        host=host,
+        dialect=dialect,
+        api_key=api_key,
+        seed=seed,
+        records=records,
+        fault_rate=fault_rate,
+        faults=faults,
+        latency_ms=latency_ms,
+        rate_limit=rate_limit,
+    )
+    return sandbox.start()

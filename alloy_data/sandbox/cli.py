@@ -1,0 +1,108 @@
+"""``python -m alloy_data.sandbox``: run the sandbox in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from alloy_data.sandbox.app import DIALECTS, Sandbox
+from alloy_data.sandbox.faults import FAULT_KINDS
+
+
+def _records(values: list[str] | None) -> int | dict[str, int] | None:
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
+        return int(values[0])
+    counts: dict[str, int] = {}
+    for value in values:
+        connector_id, equals, count = value.partition("=")
+        if not equals:
+            raise ValueError(f"--records takes N or connector=N, got {value!r}")
+        counts[connector_id] = int(count)
+    return counts
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the sandbox command."""
+    parser = argparse.ArgumentParser(
+        prog="python -m alloy_data.sandbox",
+        description="Run the offline Alloy Connectivity API sandbox until Ctrl-C.",
+    )
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    parser.add_argument("--dialect", choices=DIALECTS, default="seed", help="wire dialect")
+    parser.add_argument("--seed", type=int, default=0, help="seed for records, ids and faults")
+    parser.add_argument(
+        "--records",
+        nargs="+",
+        metavar="N|CONNECTOR=N",
+        help="records per list action: one number for all, or connector=N pairs",
+    )
+    parser.add_argument("--api-key", default=None, help="the key to accept (default: generated)")
+    parser.add_argument("--latency-ms", type=int, default=0, help="added to every answer")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of failing requests")
+    parser.add_argument(
+        "--faults", nargs="+", choices=FAULT_KINDS, default=None, help="fault kinds to draw"
+    )
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the sandbox in the foreground until Ctrl-C or SIGTERM.
+
+    Prints one line with the URL and the API key once it accepts connections.
+
+    Returns:
+        The exit status: 0 after a clean stop, 2 for bad options or a port in use.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        sandbox = Sandbox(
+            args.port,
+            host=args.host,
+            dialect=args.dialect,
+            api_key=args.api_key,
+            seed=args.seed,
+            records=_records(args.records),
+            fault_rate=args.fault_rate,
+            faults=args.faults,
+            latency_ms=args.latency_ms,
+            rate_limit=args.rate_limit,
+        )
+        sandbox.start()
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"alloy sandbox: {exc}", file=sys.stderr)
+        return 2
+    stopped = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    previous = signal.signal(signal.SIGTERM, _stop) if _main_thread() else None
+    source = "given with --api-key" if args.api_key else "generated"
+    print(
+        f"Alloy sandbox ({args.dialect} dialect) at {sandbox.url} "
+        f"api key ({source}): {sandbox.api_key}",
+        flush=True,
+    )
+    try:
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()

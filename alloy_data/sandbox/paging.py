@@ -1,0 +1,372 @@
+"""Each app's own pagination convention: which parameters choose a page, how the answer looks.
+
+A convention turns checked parameters into a window ``[start, stop)`` of record indexes and
+renders the encoded records of that window into the app's response body. Cursors are opaque:
+urlsafe base64 of the position, bound to one resource and checksummed, so a garbled or foreign
+cursor is refused instead of silently restarting.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from alloy_data.sandbox.errors import bad_request
+from alloy_data.sandbox.ids import RecordIds
+from alloy_data.sandbox.params import Param
+
+
+class CursorError(ValueError):
+    """A cursor that this sandbox did not hand out."""
+
+
+def encode_cursor(scope: str, position: int) -> str:
+    """Return an opaque cursor for ``position`` (the index of the next record) in ``scope``."""
+    payload = f"{scope}:{position}"
+    check = zlib.crc32(payload.encode()) & 0xFFFF
+    raw = f"{payload}:{check:04x}".encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(scope: str, cursor: str) -> int:
+    """Return the position a cursor from :func:`encode_cursor` holds.
+
+    Raises:
+        CursorError: When the cursor is garbled, checksummed wrongly or from another scope.
+    """
+    if not cursor.isascii() or len(cursor) > 200:
+        raise CursorError("not a cursor")
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        payload, check = raw.decode().rsplit(":", 1)
+        cursor_scope, position = payload.rsplit(":", 1)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise CursorError("not a cursor") from exc
+    if f"{zlib.crc32(payload.encode()) & 0xFFFF:04x}" != check or not position.isdigit():
+        raise CursorError("checksum mismatch")
+    if cursor_scope != scope:
+        raise CursorError("cursor from another resource")
+    return int(position)
+
+
+@dataclass
+class PageContext:
+    """What a convention needs besides the parameters."""
+
+    scope: str  # "connector/resource", binds cursors
+    total: int
+    ids: RecordIds
+    base_url: str
+
+
+class Convention:
+    """Base class: a pagination convention with its parameters."""
+
+    #: When True the page is the execute answer's envelope (``data`` + ``pagination``),
+    #: not an app body inside it.
+    alloy_envelope = False
+
+    def params(self) -> tuple[Param, ...]:
+        """Return the parameters the list action declares for paging."""
+        return ()
+
+    def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
+        """Return ``(start, stop)`` for the checked parameter ``values``."""
+        return 0, ctx.total
+
+    def render(
+        self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
+    ) -> bytes:
+        """Return the response body for ``records``, which start at index ``start``."""
+        raise NotImplementedError
+
+
+def _size_param(name: str, default: int, maximum: int, what: str = "records") -> Param:
+    return Param(
+        name,
+        "integer",
+        f"Number of {what} per page (at most {maximum})",
+        default=default,
+        maximum=maximum,
+        minimum=1,
+    )
+
+
+def _cursor_position(name: str, values: dict[str, Any], ctx: PageContext) -> int:
+    cursor = values.get(name)
+    if cursor is None or cursor == "":
+        return 0
+    try:
+        return min(decode_cursor(ctx.scope, cursor), ctx.total)
+    except CursorError as exc:
+        raise bad_request(f"parameter '{name}' is not a valid cursor: {exc}") from None
+
+
+def _join(records: list[bytes]) -> bytes:
+    return b"[" + b",".join(records) + b"]"
+
+
+def _dump(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+class Unpaginated(Convention):
+    """Everything in one answer: ``{"<root>": [...]}``."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+
+    def render(
+        self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
+    ) -> bytes:
+        return b'{"' + self.root.encode() + b'":' + _join(records) + b"}"
+
+
+class RelayCursor(Convention):
+    """GraphQL connections: ``first``/``after``; ``edges[].node``, ``pageInfo``."""
+
+    def __init__(self, root: str, default: int = 50, maximum: int = 250) -> None:
+        self.root = root
+        self.default = default
+        self.maximum = maximum
+
+    def params(self) -> tuple[Param, ...]:
+        return (
+            _size_param("first", self.default, self.maximum),
+            Param("after", "string", "Cursor: the endCursor of the previous page"),
+        )
+
+    def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
+        start = _cursor_position("after", values, ctx)
+        return start, min(start + values["first"], ctx.total)
+
+    def render(
+        self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
+    ) -> bytes:
+        edges = []
+        end_cursor = None
+        for offset, record in enumerate(records):
+            end_cursor = encode_cursor(ctx.scope, start + offset + 1)
+            edges.append(b'{"cursor":"' + end_cursor.encode() + b'","node":' + record + b"}")
+        page_info = {
+            "hasNextPage": start + len(records) < ctx.total,
+            "hasPreviousPage": start > 0,
+            "endCursor": end_cursor,
+        }
+        return (
+            b'{"data":{"' + self.root.encode() + b'":{"edges":' + _join(edges)
+            + b',"pageInfo":' + _dump(page_info) + b"}}}"
+        )  # fmt: skip
+
+
+class BodyCursor(Convention):
+    """HubSpot: ``limit``/``after``; ``{"results": [...], "paging": {"next": {...}}}``."""
+
+    def __init__(self, path: str, default: int = 10, maximum: int = 100) -> None:
+        self.path = path
+        self.default = default
+        self.maximum = maximum
+
+    def params(self) -> tuple[Param, ...]:
+        return (
+            _size_param("limit", self.default, self.maximum),
+            Param("after", "string", "Cursor: paging.next.after of the previous page"),
+        )
+
+    def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
+        start = _cursor_position("after", values, ctx)
+        return start, min(start + values["limit"], ctx.total)
+
+    def render(
+        self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
+    ) -> bytes:
+        stop = start + len(records)
+        body = b'{"results":' + _join(records)
+        if stop < ctx.total:
+            after = encode_cursor(ctx.scope, stop)
+            link = f"{ctx.base_url}{self.path}?limit={values['limit']}&after={after}"
+            body += b',"paging":' + _dump({"next": {"after": after, "link": link}})
+        return body + b"}"
+
+
+class LastId(Convention):
+    """Stripe: ``limit``/``starting_after`` (a record id); ``has_more``."""
+
+    def __init__(self, url: str, default: int = 10, maximum: int = 100) -> None:
+        self.url = url
+        self.default = default
+        self.maximum = maximum
+
+    def params(self) -> tuple[Param, ...]:
+        return (
+            _size_param("limit", self.default, self.maximum, "objects"),
+            Param("starting_after", "string", "The id of the last object of the previous page"),
+        )
+
+    def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
+        last_id = values.get("starting_after")
+        start = 0
+        if last_id:
+            index = ctx.ids.index_for(last_id)
+            if index is None or index >= ctx.total:
+                raise bad_request(f"parameter 'starting_after': no such object: '{last_id:.60}'")
+            start = index + 1
+        return start, min(start + values["limit"], ctx.total)
+
+    def render(
+        self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
+    ) -> bytes:
+        has_more = b"true" if start + len(records) < ctx.total else b"false"
+        return (
+            b'{"object":"list","url":"' + self.url.encode() + b'","has_more":' + has_more
+            + b',"data":' + _join(records) + b"}"
+        )  # fmt: skip
+
+
+class NextLink(Convention):
+    """Zendesk: ``page``/``per_page``; ``next_page`` is a full URL, ``count`` the total."""
+
+    def __init__(self, root: str, path: str, default: int = 100, maximum: int = 100) -> None:
+        self.root = root
+        self.path = path
+        self.default = default
+        self.maximum = maximum
+
+    def params(self) -> tuple[Param, ...]:
+        return (
+            Param("page", "integer", "Page number, from 1", default=1, minimum=1),
+            _size_param("per_page", self.default, self.maximum),
+        )
+
+    def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
+        start = min((values["page"] - 1) * values["per_page"], ctx.total)
+        return start, min(start + values["per_page"], ctx.total)
+
+    def _link(self, ctx: PageContext, page: int, size: int) -> str:
+        return f"{ctx.base_url}{self.path}?page={page}&per_page={size}"
+
+    def render(
+        self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
+    ) -> bytes:
+        page, size = values["page"], values["per_page"]
+        more = page * size < ctx.total
+        links = {
+            "next_page": self._link(ctx, page + 1, size) if more else None,
+            "previous_page": self._link(ctx, page - 1, size) if page > 1 else None,
+            "count": ctx.total,
+        }
+        return b'{"' + self.root.encode() + b'":' + _join(records) + b"," + _dump(links)[1:]
+
+
+class OffsetLimit(Convention):
+    """Box: ``offset``/``limit``; ``{"entries", "total_count", "offset", "limit"}``."""
+
+    def __init__(self, default: int = 100, maximum: int = 1000) -> None:
+        self.default = default
+        self.maximum = maximum
+
+    def params(self) -> tuple[Param, ...]:
+        return (
+            Param("offset", "integer", "Index of the first item", default=0, minimum=0),
+            _size_param("limit", self.default, self.maximum, "items"),
+        )
+
+    def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
+        start = min(values["offset"], ctx.total)
+        return start, min(start + values["limit"], ctx.total)
+
+    def render(
+        self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
+    ) -> bytes:
+        tail = {"total_count": ctx.total, "offset": values["offset"], "limit": values["limit"]}
+        return b'{"entries":' + _join(records) + b"," + _dump(tail)[1:]
+
+
+class PageNumber(Convention):
+    """Xero: ``page`` (from 1)/``pageSize``; no totals, the end is a short or empty page."""
+
+    def __init__(self, root: str, default: int = 100, maximum: int = 1000) -> None:
+        self.root = root
+        self.default = default
+        self.maximum = maximum
+
+    def params(self) -> tuple[Param, ...]:
+        return (
+            Param("page", "integer", "Page number, from 1", default=1, minimum=1),
+            _size_param("pageSize", self.default, self.maximum),
+        )
+
+    def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
+        start = min((values["page"] - 1) * values["pageSize"], ctx.total)
+        return start, min(start + values["pageSize"], ctx.total)
+
+    def render(
+        self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
+    ) -> bytes:
+        return b'{"' + self.root.encode() + b'":' + _join(records) + b"}"
+
+
+class AlloyOffset(Convention):
+    """Alloy's own paging: ``limit`` (at most 50)/``offset``; ``pagination.hasMore/nextOffset``.
+
+    The page is the execute answer itself: ``{"data": [...], "pagination": {...}}``.
+    """
+
+    alloy_envelope = True
+
+    def __init__(self, default: int = 20, maximum: int = 50) -> None:
+        self.default = default
+        self.maximum = maximum
+
+    def params(self) -> tuple[Param, ...]:
+        return (
+            _size_param("limit", self.default, self.maximum),
+            Param("offset", "integer", "Index of the first record", default=0, minimum=0),
+        )
+
+    def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
+        start = min(values["offset"], ctx.total)
+        return start, min(start + values["limit"], ctx.total)
+
+    def render(
+        self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
+    ) -> bytes:
+        stop = start + len(records)
+        more = stop < ctx.total
+        pagination = {"hasMore": more, "nextOffset": stop if more else None}
+        return b'{"data":' + _join(records) + b',"pagination":' + _dump(pagination) + b"}"
+
+
+class NotionCursor(Convention):
+    """Notion: ``page_size``/``start_cursor``; ``{object, results, next_cursor, has_more}``."""
+
+    def __init__(self, default: int = 100, maximum: int = 100) -> None:
+        self.default = default
+        self.maximum = maximum
+
+    def params(self) -> tuple[Param, ...]:
+        return (
+            _size_param("page_size", self.default, self.maximum, "results"),
+            Param("start_cursor", "string", "Cursor: next_cursor of the previous page"),
+        )
+
+    def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
+        start = _cursor_position("start_cursor", values, ctx)
+        return start, min(start + values["page_size"], ctx.total)
+
+    def render(
+        self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
+    ) -> bytes:
+        stop = start + len(records)
+        more = stop < ctx.total
+        tail: dict[str, Any] = {
+            "next_cursor": encode_cursor(ctx.scope, stop) if more else None,
+            "has_more": more,
+            "type": "page_or_database",
+            "page_or_database": {},
+        }
+        return b'{"object":"list","results":' + _join(records) + b"," + _dump(tail)[1:]
