@@ -24,7 +24,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 
@@ -157,7 +157,6 @@ class Spool:
     def __init__(self, directory: Path, state: SpoolState) -> None:
         self.directory = directory
         self.state = state
-        self._handle: IO[bytes] | None = None
 
     @property
     def spool_path(self) -> Path:
@@ -213,11 +212,13 @@ class Spool:
             for batch in batches:
                 stream.write_batch(batch)
         payload = sink.getvalue()
-        handle = self._open_for_append()
-        handle.write(_LENGTH.pack(payload.size))
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
+        # Opened per page so that a writer dropped without finish() or abort() leaks nothing.
+        with open(self.spool_path, "r+b") as handle:
+            handle.seek(self.state.spool_bytes)
+            handle.write(_LENGTH.pack(payload.size))
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
         state = self.state
         state.pages += 1
         state.rows += sum(b.num_rows for b in batches)
@@ -227,14 +228,8 @@ class Spool:
         state.schema = schema
         write_json_atomically(self.checkpoint_path, state.to_json())
 
-    def _open_for_append(self) -> IO[bytes]:
-        if self._handle is None:
-            self._handle = open(self.spool_path, "ab")  # noqa: SIM115 - kept open across pages
-        return self._handle
-
     def iter_batches(self) -> Iterator[pa.RecordBatch]:
         """Yields the spooled batches in page order, reading one page into memory at a time."""
-        self.close()
         remaining = self.state.spool_bytes
         with open(self.spool_path, "rb") as handle:
             for _ in range(self.state.pages):
@@ -255,9 +250,3 @@ class Spool:
             f"The spooled pages in {self.directory} are damaged. Delete that directory and run "
             "the pull again without resume=True."
         )
-
-    def close(self) -> None:
-        """Closes the append handle (the files stay for a later resume)."""
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None

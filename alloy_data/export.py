@@ -360,7 +360,6 @@ class _SpoolingWriter:
                 ) from error
             raise
         self._state = "finished"
-        spool.close()
         # The checkpoint file goes first: a directory without it is never resumed.
         (self.checkpoint_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
         remove_path(self.checkpoint_dir)
@@ -368,10 +367,9 @@ class _SpoolingWriter:
 
     def abort(self) -> None:
         """Stops without touching the target, keeping the spooled pages for ``resume=True``."""
-        if self._spool is not None:
-            self._spool.close()
-            if self._state in ("open", "failed") and not self._spool.state.pages:
-                remove_path(self.checkpoint_dir)
+        unused = self._spool is not None and not self._spool.state.pages
+        if unused and self._state in ("open", "failed"):
+            remove_path(self.checkpoint_dir)
         if self._state != "finished":
             self._state = "aborted"
 
