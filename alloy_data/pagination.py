@@ -1,0 +1,425 @@
+"""Paging through a list action's results: the paginator strategies, auto-detection, record
+location and loop guards.
+
+This module is pure logic: the HTTP call is injected as ``fetch(parameters) -> ActionResult``,
+so every strategy can be tested with a fake app. A :class:`PageWalker` drives one pull::
+
+    walker = PageWalker(fetch, action=action, parameters={"status": "open"}, max_records=500)
+    for page in walker:
+        ...
+    walker.stop_reason   # why it stopped; walker.notes says what it saw on the way
+
+Each convention is also a class to configure by hand (``CursorPaginator(cursor_parameter=
+"after", cursor_path="paging.next.after")``), and ``paginator="auto"`` picks one from the
+action's parameters and the first answer.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import os
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from alloy_data._pagination_base import PaginationState, Paginator
+from alloy_data._pagination_cursors import (
+    CursorPaginator,
+    FunctionPaginator,
+    LastIdPaginator,
+    NextLinkPaginator,
+    RelayPaginator,
+    SinglePagePaginator,
+)
+from alloy_data._pagination_detect import Detection, RequestPlan, detect_paginator, plan_request
+from alloy_data._pagination_positional import (
+    AlloyOffsetPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    PositionalPaginator,
+)
+from alloy_data._pagination_records import RecordLocation, find_records, fingerprint
+from alloy_data.errors import ConfigurationError, PaginationWarning
+from alloy_data.models import Action, ActionResult
+
+__all__ = [
+    "AlloyOffsetPaginator",
+    "CursorPaginator",
+    "Detection",
+    "FunctionPaginator",
+    "LastIdPaginator",
+    "NextLinkPaginator",
+    "OffsetPaginator",
+    "Page",
+    "PageNumberPaginator",
+    "PageWalker",
+    "PaginationState",
+    "Paginator",
+    "PositionalPaginator",
+    "RecordLocation",
+    "RelayPaginator",
+    "RequestPlan",
+    "SinglePagePaginator",
+    "StopKind",
+    "StopReason",
+    "detect_paginator",
+    "find_records",
+    "plan_request",
+    "resolve_paginator",
+]
+
+logger = logging.getLogger("alloy_data.pagination")
+
+StopKind = Literal[
+    "end", "single_page", "max_pages", "max_records", "repeated_cursor", "repeated_page"
+]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a pull.
+
+    Attributes:
+        number: The page's number, from 1.
+        records: The page's records (cut short on the last page when ``max_records`` says so).
+        raw: The whole response body.
+        parameters: The parameters the page was requested with.
+        next_parameters: The parameters of the next page, or None after the last.
+        total: The total record count, when the answer tells it.
+        records_path: Where in the payload the records were found (see ``find_records``).
+    """
+
+    number: int
+    records: list[dict[str, Any]]
+    raw: Any = field(repr=False, compare=False)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    next_parameters: dict[str, Any] | None = None
+    total: int | None = None
+    records_path: str = ""
+
+
+@dataclass(frozen=True)
+class StopReason:
+    """Why a pull stopped.
+
+    Attributes:
+        kind: ``"end"`` (the answer said it was the last page), ``"single_page"`` (the action
+            does not page), ``"max_pages"`` or ``"max_records"`` (the limits you set),
+            ``"repeated_cursor"`` (the next page's parameters were already used: a loop), or
+            ``"repeated_page"`` (the server sent an earlier page's records again, as when it
+            ignores the cursor).
+        message: What happened and what to do about it.
+        data_may_be_missing: True when the pull stopped on a guard rather than at the end or
+            at a limit you set, so records the server holds may not have been pulled.
+    """
+
+    kind: StopKind
+    message: str
+    data_may_be_missing: bool = False
+
+
+def _state_key(parameters: Mapping[str, Any]) -> str:
+    return json.dumps(parameters, sort_keys=True, default=str)
+
+
+def _stacklevel() -> int:
+    """The stack level of the first caller outside this package, for warnings."""
+    frame = inspect.currentframe()
+    level = 0
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return max(level, 1)
+
+
+def _positive(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a whole number of at least 1, got {value!r}.")
+    return value
+
+
+CONVENTIONS: dict[str, type[Paginator]] = {
+    cls.name: cls
+    for cls in (
+        AlloyOffsetPaginator,
+        OffsetPaginator,
+        PageNumberPaginator,
+        CursorPaginator,
+        RelayPaginator,
+        LastIdPaginator,
+        NextLinkPaginator,
+        SinglePagePaginator,
+    )
+}
+
+
+def resolve_paginator(paginator: Any) -> Paginator | None:
+    """Turn a ``paginator=`` argument into a paginator.
+
+    Accepts ``"auto"`` (detect it: returns None), a convention name (``"alloy_offset"``,
+    ``"offset"``, ``"page_number"``, ``"cursor"``, ``"relay"``, ``"last_id"``, ``"next_link"``,
+    ``"single"``), a :class:`Paginator` instance or class, or a function
+    ``fn(sent_parameters, result, records) -> dict | None`` (wrapped in
+    :class:`FunctionPaginator`).
+
+    Returns:
+        The paginator, or None for ``"auto"``.
+
+    Raises:
+        ConfigurationError: For anything else; the message lists the choices.
+    """
+    if isinstance(paginator, Paginator):
+        return paginator
+    if isinstance(paginator, type) and issubclass(paginator, Paginator):
+        if paginator is FunctionPaginator:
+            raise ConfigurationError(
+                "FunctionPaginator needs your function: pass paginator=FunctionPaginator(fn), "
+                "or the function itself."
+            )
+        return paginator()
+    if isinstance(paginator, str):
+        name = paginator.strip().lower().replace("-", "_").replace(" ", "_")
+        if name == "auto":
+            return None
+        if name in CONVENTIONS:
+            return CONVENTIONS[name]()
+    elif callable(paginator):
+        return FunctionPaginator(paginator)
+    choices = ", ".join(repr(name) for name in ("auto", *CONVENTIONS))
+    raise ConfigurationError(
+        f"Unknown paginator {paginator!r}. Use one of {choices}, a Paginator such as "
+        "CursorPaginator(cursor_parameter='after'), or a function "
+        "fn(sent_parameters, result, records) that returns the next parameters or None."
+    )
+
+
+class PageWalker:
+    """Walks an action's pages in order, with a paginator chosen by hand or detected.
+
+    Iterating yields :class:`Page` objects. Every walk stops, and says why in
+    :attr:`stop_reason`: at the end; at ``max_pages`` or ``max_records`` (the last page's
+    records are cut to the exact count); when the next page's parameters were already used on
+    any earlier page; or when a page repeats an earlier page's records. Stops that may leave
+    data behind also raise a :class:`~alloy_data.errors.PaginationWarning`; all of them are
+    logged on ``alloy_data.pagination`` and noted in :attr:`notes`.
+
+    Args:
+        fetch: Executes the action once: ``fetch(parameters) -> ActionResult``.
+        action: The action's metadata, whose parameters guide auto-detection.
+        parameters: The caller's parameters, sent with every request.
+        paginator: ``"auto"``, a convention name, a :class:`Paginator`, or a function
+            (see :func:`resolve_paginator`).
+        page_size: Records per page to ask for; by default the largest the action allows.
+        max_pages: Stop after this many pages.
+        max_records: Stop after this many records.
+
+    Attributes:
+        detection: What was chosen and why (after the first page).
+        stop_reason: Why the walk stopped (after it stopped).
+        notes: Human-readable notes: detection, page-size surprises, guard trips.
+        pages: Pages yielded so far.
+        records: Records yielded so far.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[dict[str, Any]], ActionResult],
+        *,
+        action: Action | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        paginator: Any = "auto",
+        page_size: int | None = None,
+        max_pages: int | None = None,
+        max_records: int | None = None,
+    ) -> None:
+        self._fetch = fetch
+        self._action = action
+        self._parameters = dict(parameters or {})
+        self._paginator = resolve_paginator(paginator)
+        self._page_size = _positive("page_size", page_size)
+        self._max_pages = _positive("max_pages", max_pages)
+        self._max_records = _positive("max_records", max_records)
+        self.detection: Detection | None = None
+        self.stop_reason: StopReason | None = None
+        self.notes: list[str] = []
+        self.pages = 0
+        self.records = 0
+
+    def __iter__(self) -> Iterator[Page]:
+        return self._walk()
+
+    def _note(self, message: str) -> None:
+        self.notes.append(message)
+        logger.info("%s", message)
+
+    def _stop(self, kind: StopKind, message: str, *, data_may_be_missing: bool = False) -> None:
+        self.stop_reason = StopReason(kind, message, data_may_be_missing)
+        self.notes.append(message)
+        if data_may_be_missing:
+            logger.warning("%s", message)
+            warnings.warn(message, PaginationWarning, stacklevel=_stacklevel())
+        else:
+            logger.info("%s", message)
+
+    def _start(self) -> tuple[Paginator | None, PaginationState | None, RequestPlan | None, dict]:
+        if self._paginator is None:
+            plan = plan_request(self._action, self._parameters, self._page_size)
+            if plan.reason:
+                self._note(plan.reason)
+            return None, None, plan, dict(plan.parameters)
+        state = self._paginator.start(self._parameters, page_size=self._page_size)
+        return self._paginator, state, None, self._paginator.first_parameters(state)
+
+    def _detect(
+        self, plan: RequestPlan | None, paginator: Paginator | None, sent: dict, result: Any
+    ) -> tuple[Paginator, PaginationState]:
+        if plan is None:
+            assert paginator is not None
+            self.detection = Detection(paginator, True, f"paginator set by hand: {paginator!r}")
+            state = paginator.start(self._parameters, page_size=self._page_size)
+            return paginator, state
+        detection = detect_paginator(plan, sent, result)
+        self.detection = detection
+        message = f"paginator: {detection.reason}"
+        if detection.confident:
+            self._note(message)
+        else:
+            self.notes.append(message)
+            logger.warning("%s", message)
+            warnings.warn(message, PaginationWarning, stacklevel=_stacklevel())
+        state = detection.paginator.start(self._parameters, page_size=plan.page_size)
+        return detection.paginator, state
+
+    def _walk(self) -> Iterator[Page]:
+        self.detection, self.stop_reason, self.notes = None, None, []
+        self.pages = self.records = 0
+        paginator, state, plan, sent = self._start()
+        used = {_state_key(sent)}
+        seen_pages: dict[str, int] = {}
+        number = 0
+        while True:
+            result = self._fetch(dict(sent))
+            number += 1
+            if number == 1:
+                paginator, state = self._detect(plan, paginator, sent, result)
+            assert paginator is not None and state is not None
+            confirming_end = state.confirming_end
+            records, path = paginator.locate(result, state)
+            digest = fingerprint(records) if records else None
+            if digest is not None and digest in seen_pages:
+                self._repeated_page(number, seen_pages[digest], confirming_end)
+                return
+            following = paginator.next_parameters(state, sent, result, records)
+            for note in state.notes:
+                self._note(note)
+            state.notes.clear()
+            page, more_records = self._page(
+                number=number,
+                records=records,
+                result=result,
+                sent=sent,
+                following=following,
+                paginator=paginator,
+                path=path,
+            )
+            yield page
+            self.pages += 1
+            self.records += len(page.records)
+            if self._stopped(paginator, number, following, more_records):
+                return
+            assert following is not None
+            key = _state_key(following)
+            if key in used:
+                self._stop(
+                    "repeated_cursor",
+                    f"Stopped after page {number}: the next page's parameters were already "
+                    f"used on an earlier page ({following}), so the server is looping. Data "
+                    "may be missing; check the paginator's cursor settings.",
+                    data_may_be_missing=True,
+                )
+                return
+            used.add(key)
+            if digest is not None:
+                seen_pages[digest] = number
+            sent = following
+
+    def _page(
+        self,
+        *,
+        number: int,
+        records: list[dict[str, Any]],
+        result: ActionResult,
+        sent: dict,
+        following: dict | None,
+        paginator: Paginator,
+        path: str,
+    ) -> tuple[Page, bool]:
+        cut = False
+        if self._max_records is not None:
+            room = self._max_records - self.records
+            cut = len(records) > room
+            records = records[:room]
+        page = Page(
+            number=number,
+            records=records,
+            raw=result.raw,
+            parameters=dict(sent),
+            next_parameters=None if following is None else dict(following),
+            total=paginator.total(result),
+            records_path=path,
+        )
+        return page, cut
+
+    def _stopped(
+        self, paginator: Paginator, number: int, following: dict | None, cut: bool
+    ) -> bool:
+        reached = self._max_records is not None and self.records >= self._max_records
+        if cut or (reached and following is not None):
+            self._stop(
+                "max_records",
+                f"Stopped at max_records={self._max_records} on page {number}; more records exist.",
+            )
+            return True
+        if following is None:
+            if isinstance(paginator, SinglePagePaginator):
+                self._stop(
+                    "single_page", f"The action answered with one page ({self.records} records)."
+                )
+            else:
+                self._stop(
+                    "end", f"Reached the last page ({number} pages, {self.records} records)."
+                )
+            return True
+        if self._max_pages is not None and number >= self._max_pages:
+            self._stop(
+                "max_pages",
+                f"Stopped at max_pages={self._max_pages}; more pages exist.",
+            )
+            return True
+        return False
+
+    def _repeated_page(self, number: int, earlier: int, confirming_end: bool) -> None:
+        if confirming_end:
+            # The page before was short of the asked size and this one repeats it: servers
+            # that clamp an out-of-range page to the last one do this, so it is the end.
+            self._stop(
+                "end",
+                f"Reached the last page ({number - 1} pages, {self.records} records); page "
+                f"{number} repeated page {earlier}, as past-the-end pages do on some servers.",
+            )
+            return
+        self._stop(
+            "repeated_page",
+            f"Stopped before page {number}: its records are those of page {earlier} again, so "
+            "the server ignores the paging parameters. Data may be missing; set the paginator "
+            "by hand (paginator='cursor' or a configured instance such as "
+            "CursorPaginator(cursor_parameter=..., cursor_path=...)).",
+            data_may_be_missing=True,
+        )
