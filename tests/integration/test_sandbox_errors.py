@@ -1,0 +1,213 @@
+"""Refusals: auth, ownership, unknown ids and a catalogue of bad input, all 4xx JSON, quickly."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+import requests
+
+TIMEOUT = 3
+
+
+def post_execute(sb, connector="shopify", action="list-orders", **overrides: Any):
+    body = {
+        "userId": sb.fixtures.user_id,
+        "credentialId": sb.fixtures.credentials[connector],
+        "parameters": {},
+    }
+    body.update(overrides)
+    return requests.post(
+        f"{sb.url}/connectors/{connector}/actions/{action}/execute",
+        json=body,
+        headers={"Authorization": f"Bearer {sb.api_key}"},
+        timeout=TIMEOUT,
+    )
+
+
+def assert_json_error(response: requests.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error", "message"}
+    assert body["message"]
+    return body
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong", "Basic abc", "Bearer", "sk_sandbox_x"],
+    ids=["missing", "wrong-key", "basic", "empty-bearer", "no-scheme"],
+)
+def test_missing_or_wrong_key_is_401(sandbox, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+    response = requests.get(f"{sandbox.url}/connectors", headers=headers, timeout=TIMEOUT)
+    assert assert_json_error(response, 401)["error"] == "UNAUTHORIZED"
+
+
+def test_bearer_scheme_is_case_insensitive(sandbox):
+    headers = {"Authorization": f"bearer {sandbox.api_key}"}
+    assert requests.get(f"{sandbox.url}/connectors", headers=headers, timeout=TIMEOUT).ok
+
+
+def test_another_users_credential_is_403(sandbox):
+    other = sandbox.fixtures.other_credentials["shopify"]
+    assert_json_error(post_execute(sandbox, credentialId=other), 403)
+
+
+def test_acting_as_the_other_user_with_their_credential_works(sandbox):
+    response = post_execute(
+        sandbox,
+        userId=sandbox.fixtures.other_user_id,
+        credentialId=sandbox.fixtures.other_credentials["shopify"],
+    )
+    assert response.status_code == 200
+
+
+def test_a_credential_of_another_connector_is_400(sandbox):
+    body = assert_json_error(
+        post_execute(sandbox, credentialId=sandbox.fixtures.credentials["box"]), 400
+    )
+    assert "box" in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("connector", "action", "overrides", "named"),
+    [("nope", "list-orders", {}, "connector"), ("shopify", "list-nope", {}, "action"),
+     ("shopify", "list-orders", {"userId": "usr_nobody"}, "user"),
+     ("shopify", "list-orders", {"credentialId": "cred_nothing"}, "credential"),
+     ("zendesk", "get-tickets", {"parameters": {"ticket_id": 10**9}}, "ticket"),
+     ("stripe", "get-charges", {"parameters": {"id": "ch_nope"}}, "charge")],
+    ids=["connector", "action", "user", "credential", "ticket", "charge"],
+)  # fmt: skip
+def test_unknown_ids_are_404(sandbox, connector, action, overrides, named):
+    body = {
+        "userId": sandbox.fixtures.user_id,
+        "credentialId": sandbox.fixtures.credentials.get(connector, "cred_x"),
+        "parameters": {},
+        **overrides,
+    }
+    response = requests.post(
+        f"{sandbox.url}/connectors/{connector}/actions/{action}/execute",
+        json=body,
+        headers={"Authorization": f"Bearer {sandbox.api_key}"},
+        timeout=TIMEOUT,
+    )
+    assert named in assert_json_error(response, 404)["message"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [({"userId": None}, "userId"), ({"credentialId": None}, "credentialId"),
+     ({"credentialId": 12}, "credentialId"), ({"parameters": [1]}, "parameters"),
+     ({"parameters": {"first": 251}}, "first"), ({"parameters": {"first": 10**12}}, "first"),
+     ({"parameters": {"first": "many"}}, "first"), ({"parameters": {"color": "red"}}, "color"),
+     ({"parameters": {"after": "garbled!"}}, "after")],
+    ids=["no-user", "no-credential", "credential-number", "parameters-list", "page-size-over-max",
+         "huge-page-size", "page-size-text", "unknown-parameter", "garbled-cursor"],
+)  # fmt: skip
+def test_bad_execute_bodies_are_400_naming_the_field(sandbox, overrides, named):
+    body = assert_json_error(post_execute(sandbox, **overrides), 400)
+    assert f"'{named}'" in body["message"]
+
+
+def raw_exchange(sb, request: bytes) -> bytes:
+    """Send raw bytes, return everything the server answers before closing (or timing out)."""
+    with socket.create_connection(("127.0.0.1", sb.port), timeout=TIMEOUT) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if b"\r\n\r\n" in b"".join(chunks) and b"Connection: close" not in chunks[0]:
+                break
+    return b"".join(chunks)
+
+
+def raw_request(sb, method: str, path: str, body: bytes = b"", extra: str = "") -> bytes:
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {sb.api_key}\r\n"
+        f"Content-Length: {len(body)}\r\n{extra}Connection: close\r\n\r\n"
+    )
+    return raw_exchange(sb, head.encode() + body)
+
+
+EXECUTE = "/connectors/shopify/actions/list-orders/execute"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [("POST", EXECUTE, b"{not json", 400), ("POST", EXECUTE, b"[1, 2]", 400),
+     ("POST", EXECUTE, b"", 400), ("POST", EXECUTE, b'"text"', 400),
+     ("POST", EXECUTE, b"\xff\xfe", 400), ("POST", EXECUTE, b"[" * 100_000, 400),
+     ("POST", "/users", b'{"username": 5}', 400), ("POST", "/users", b"{}", 400),
+     ("GET", "/connectors/shop%2Fify/resources", b"", 404),
+     ("GET", "/connectors/../connectors", b"", 404),
+     ("GET", "/connectors/shopify/actions/..%2F..%2Fusers", b"", 404),
+     ("GET", "/connectors/shop.ify/resources", b"", 404),
+     ("GET", "/connectors/%E6%B8%A1%E8%BE%BA/resources", b"", 404),
+     ("GET", "/connectors/%ZZ/resources", b"", 404),
+     ("GET", "/connectors/%FF%FE/resources", b"", 404),
+     ("GET", "/users/a%2Fb/token", b"", 404), ("GET", "/nowhere", b"", 404),
+     ("GET", "//connectors", b"", 404), ("GET", "/", b"", 404),
+     ("DELETE", "/connectors", b"", 405), ("PUT", EXECUTE, b"{}", 405),
+     ("GET", EXECUTE, b"", 405), ("BREW", "/connectors", b"", 405)],
+    ids=["malformed-json", "array-body", "empty-body", "string-body", "not-utf8",
+         "deep-nesting", "username-number", "no-username", "slash-in-id", "dot-dot",
+         "encoded-dot-dot", "dot-in-id", "unicode-id", "bad-percent", "bad-utf8-percent",
+         "slash-in-user", "unknown-path", "double-slash", "root", "delete-connectors",
+         "put-execute", "get-execute", "unknown-method"],
+)  # fmt: skip
+def test_bad_input_is_a_4xx_json_answer(sandbox, method, path, body, status):
+    answer = raw_request(sandbox, method, path, body, "Content-Type: application/json\r\n")
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), head
+    assert b"Content-Type: application/json" in head
+    assert set(requests.models.complexjson.loads(payload)) == {"error", "message"}
+
+
+def test_405_says_which_methods_are_allowed(sandbox):
+    answer = raw_request(sandbox, "DELETE", "/connectors/shopify/credentials")
+    assert b"Allow: GET, POST" in answer
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [(b"GARBAGE\r\n\r\n", 400), (b"GET /connectors HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+     (b"GET connectors HTTP/1.1\r\n\r\n", 400),
+     (b"POST /users HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+     (b"POST /users HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n", 413),
+     (b"POST /users HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411),
+     (b"GET /connectors HTTP/1.1\r\nX-Big: " + b"a" * 40_000 + b"\r\n\r\n", 431)],
+    ids=["garbage-line", "bad-header", "relative-target", "negative-length", "body-too-large",
+         "chunked", "huge-header"],
+)  # fmt: skip
+def test_malformed_http_is_answered_and_closed(sandbox, request_bytes, status):
+    answer = raw_exchange(sandbox, request_bytes)
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:100]
+    assert b"Connection: close" in answer
+    assert b'"error"' in answer
+
+
+def test_keep_alive_serves_many_requests_on_one_connection(sandbox):
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {sandbox.api_key}"
+    before = sandbox.request_count
+    for _ in range(20):
+        assert session.get(f"{sandbox.url}/connectors", timeout=TIMEOUT).ok
+    assert sandbox.request_count - before == 20
+    assert len(session.get_adapter(sandbox.url).poolmanager.pools) == 1
+
+
+def test_connection_close_is_honoured(sandbox):
+    answer = raw_request(sandbox, "GET", "/connectors")  # asks Connection: close
+    assert b"Connection: close" in answer  # and raw_exchange returned, so it closed
+
+
+def test_a_truncated_body_does_not_hang_the_server(sandbox):
+    with socket.create_connection(("127.0.0.1", sandbox.port), timeout=TIMEOUT) as sock:
+        sock.sendall(b"POST /users HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
+    assert requests.get(f"{sandbox.url}/connectors", timeout=TIMEOUT).status_code == 401
