@@ -1,0 +1,77 @@
+"""Large record counts stay lazy; the command line starts, prints its URL and stops."""
+
+from __future__ import annotations
+
+import gc
+import re
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+
+import requests
+
+from alloy_data.sandbox import serve
+
+
+def test_a_million_records_are_not_held_in_memory():
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        with serve(port=0, records={"box": 1_000_000}) as sb:
+            body = {
+                "userId": sb.fixtures.user_id,
+                "credentialId": sb.fixtures.credentials["box"],
+                "parameters": {"offset": 999_900, "limit": 100},
+            }
+            started = time.perf_counter()
+            response = requests.post(
+                f"{sb.url}/connectors/box/actions/list-files/execute",
+                json=body,
+                headers={"Authorization": f"Bearer {sb.api_key}"},
+                timeout=5,
+            )
+            elapsed = time.perf_counter() - started
+            page = response.json()["data"]
+            gc.collect()
+            during, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert page["total_count"] == 1_000_000
+    assert [entry["id"] for entry in page["entries"]][-1] == str(1_200_000_000 + 999_999)
+    assert len(page["entries"]) == 100
+    assert elapsed < 1.0
+    assert during - before < 5_000_000  # a page and some caches, not a million records
+
+
+def test_the_command_line_serves_until_sigterm():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alloy_data.sandbox", "--port", "0", "--dialect", "live",
+         "--records", "box=10", "--api-key", "sk_sandbox_cli"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:\d+", line)
+        assert match, line
+        assert "sk_sandbox_cli" in line
+        response = requests.get(
+            f"{match.group(0)}/connectors",
+            headers={"Authorization": "Bearer sk_sandbox_cli", "x-api-version": "2025-09"},
+            timeout=5,
+        )
+        assert response.status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+        process.stdout.close()  # type: ignore[union-attr]
+
+
+def test_main_refuses_bad_options(capsys):
+    from alloy_data.sandbox import main
+
+    assert main(["--port", "0", "--records", "nope=3"]) == 2
+    assert "unknown connector" in capsys.readouterr().err
