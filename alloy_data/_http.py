@@ -22,6 +22,7 @@ import random
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 HTTP_LOGGER_NAME = "alloy_data.http"
+URLLIB3_LOGGER_NAME = "urllib3.connectionpool"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Big enough that concurrent pulls sharing one client do not queue for a connection.
 POOL_SIZE = 16
@@ -302,6 +304,23 @@ class RetryPolicy:
 # --- the transport ---------------------------------------------------------------------------
 
 
+class _RedactingFilter(logging.Filter):
+    """Scrubs a transport's secrets from urllib3's DEBUG lines, which show request paths."""
+
+    def __init__(self, transport: Transport) -> None:
+        super().__init__()
+        self._transport = weakref.ref(transport)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        transport = self._transport()
+        if transport is not None:
+            message = record.getMessage()
+            cleaned = transport.redact(message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, ()
+        return True
+
+
 class _BearerAuth(AuthBase):
     """Sets the bearer header per request, so the key never sits in ``session.headers`` and a
     netrc entry cannot replace it."""
@@ -392,6 +411,11 @@ class Transport:
         self._auth = _BearerAuth(config.api_key)
         self._secrets: set[str] = set(config.secrets)
         self._lock = threading.Lock()
+        urllib3_logger = logging.getLogger(URLLIB3_LOGGER_NAME)
+        urllib3_filter = _RedactingFilter(self)
+        urllib3_logger.addFilter(urllib3_filter)
+        # Removed on close, or when the transport is collected without being closed.
+        self._remove_filter = weakref.finalize(self, urllib3_logger.removeFilter, urllib3_filter)
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
@@ -407,6 +431,7 @@ class Transport:
 
     def close(self) -> None:
         """Close the session, unless the caller passed it in."""
+        self._remove_filter()
         if self._owns_session:
             self.session.close()
 
@@ -474,6 +499,8 @@ class Transport:
         headers = self.headers(user_id)
         if json_body is not None:
             headers["Content-Type"] = "application/json"
+        # An id can be anything, even a pasted key: what we show is redacted like the rest.
+        shown_path = self.redact(path)
         attempt = 0
         while True:
             attempt += 1
@@ -491,7 +518,7 @@ class Transport:
                     wait = self.retry_policy.backoff(attempt, self._rng)
                     self._wait(attempt, wait, sent.failure.reason, on_retry)
                     continue
-                self._raise_failure(sent, method, path, attempt, call_timeout)
+                self._raise_failure(sent, method, shown_path, attempt, call_timeout)
             response = sent.response
             assert response is not None  # a send without a failure always has a response
             status = response.status_code
@@ -499,8 +526,8 @@ class Transport:
                 self._wait(attempt, self._retry_wait(response, attempt), f"HTTP {status}", on_retry)
                 continue
             if status >= 400:
-                raise self._api_error(response, sent.body, method, path, attempt)
-            return self._decode_success(response, sent.body, method, path)
+                raise self._api_error(response, sent.body, method, shown_path, attempt)
+            return self._decode_success(response, sent.body, method, shown_path)
 
     def _send_once(
         self,

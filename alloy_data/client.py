@@ -128,6 +128,7 @@ class _Operations:
         return self._client._transport
 
     def _object(self, payload: Any, method: str, path: str) -> Mapping[str, Any]:
+        path = self._transport.redact(path)
         if not isinstance(payload, Mapping):
             kind = "an empty body" if payload is None else f"a JSON {type(payload).__name__}"
             raise ResponseError(
@@ -140,6 +141,7 @@ class _Operations:
 
     def _items(self, payload: Any, keys: tuple[str, ...], method: str, path: str) -> list[Any]:
         body = self._object(payload, method, path)
+        path = self._transport.redact(path)
         for key in keys:
             value = body.get(key)
             if isinstance(value, list):
@@ -152,11 +154,11 @@ class _Operations:
             path=path,
         )
 
-    @staticmethod
-    def _read(build: Callable[[], T], method: str, path: str) -> T:
+    def _read(self, build: Callable[[], T], method: str, path: str) -> T:
         try:
             return build()
         except ResponseError as exc:
+            path = self._transport.redact(path)
             raise ResponseError(f"{exc} ({method} {path})", method=method, path=path) from None
 
 
@@ -196,7 +198,10 @@ class UserOperations(_Operations):
         body = self._object(self._transport.request("GET", path), "GET", path)
         token = body.get("token")
         if not isinstance(token, str) or not token:
-            raise ResponseError(f"The answer to GET {path} has no token.", method="GET", path=path)
+            shown = self._transport.redact(path)
+            raise ResponseError(
+                f"The answer to GET {shown} has no token.", method="GET", path=shown
+            )
         self._transport.add_secret(token)
         return token
 
@@ -237,7 +242,7 @@ class UserOperations(_Operations):
                 self._transport.redact(str(message)),
                 status=200,
                 method="DELETE",
-                path=path,
+                path=self._transport.redact(path),
                 hint="The server did not delete the credential; list the user's credentials "
                 "to check it exists (client.users.credentials(user_id))",
             )
@@ -397,7 +402,7 @@ class ActionOperations(_Operations):
                 self._transport.redact(message),
                 status=200,
                 method="POST",
-                path=path,
+                path=self._transport.redact(path),
                 request_id=result.execution_id,
                 hint="The request reached Alloy, but the third-party app refused it; check "
                 "the parameters (client.actions.get(connector_id, action_id)) and the "

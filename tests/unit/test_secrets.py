@@ -138,3 +138,22 @@ def test_the_key_is_set_per_request_not_on_the_session() -> None:
     assert all(KEY not in str(v) for v in transport.session.headers.values())
     assert KEY not in repr(transport)
     transport.close()
+
+
+def test_urllib3_debug_lines_are_scrubbed_and_the_filter_leaves_on_close() -> None:
+    transport = Transport(ClientConfig.resolve(KEY, environ={}))
+    urllib3_logger = logging.getLogger("urllib3.connectionpool")
+    record = urllib3_logger.makeRecord(
+        "urllib3.connectionpool",
+        logging.DEBUG,
+        "f",
+        1,
+        '"GET /connectors/%s HTTP/1.1"',
+        (KEY,),
+        None,
+    )
+    assert urllib3_logger.filter(record)
+    assert KEY not in record.getMessage()
+    count = len(urllib3_logger.filters)
+    transport.close()
+    assert len(urllib3_logger.filters) == count - 1
