@@ -545,6 +545,7 @@ class AlloyClient:
             allow_insecure_http=allow_insecure_http,
         )
         self._transport = Transport(self.config, session=session, logger=logger)
+        self._close_callbacks: builtins.list[Callable[[], object]] = []
         self.users = UserOperations(self)
         self.connectors = ConnectorOperations(self)
         self.actions = ActionOperations(self)
@@ -572,8 +573,18 @@ class AlloyClient:
         )
 
     def close(self) -> None:
-        """Close the client's connections (not those of a session you passed in)."""
+        """Close the client's connections (not those of a session you passed in).
+
+        Then run the callbacks given to :meth:`add_close_callback`, each once.
+        """
         self._transport.close()
+        callbacks, self._close_callbacks = self._close_callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def add_close_callback(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` when the client is closed (``ad.connect()`` stops its sandbox so)."""
+        self._close_callbacks.append(callback)
 
     def __enter__(self) -> AlloyClient:
         return self

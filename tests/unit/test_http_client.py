@@ -348,3 +348,13 @@ def test_client_exposes_its_settings() -> None:
     client = AlloyClient(KEY, base_url=BASE, user_id="u1", api_version="2030-01", trust_env=False)
     assert (client.base_url, client.api_version, client.user_id) == (BASE, "2030-01", "u1")
     assert client.config.timeout[0] > 0
+
+
+def test_close_callbacks_run_once_after_closing() -> None:
+    client = AlloyClient(KEY, base_url=BASE, trust_env=False)
+    calls: list[str] = []
+    client.add_close_callback(lambda: calls.append("stopped"))
+    with client:
+        assert calls == []
+    client.close()
+    assert calls == ["stopped"]
