@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--records",
         nargs="+",
+        action="extend",
         metavar="N|CONNECTOR=N",
         help="records per list action: one number for all, or connector=N pairs",
     )
