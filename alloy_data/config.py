@@ -94,7 +94,7 @@ def redact_url(url: str) -> str:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -193,11 +193,12 @@ def _missing_key_message(trust_env: bool) -> str:
     )
 
 
-def _text_or_none(value: str | None) -> str | None:
+def _text_or_none(value: object, name: str) -> str | None:
     if value is None:
         return None
-    value = value.strip()
-    return value or None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string, got {type(value).__name__}.")
+    return value.strip() or None
 
 
 @dataclass(frozen=True)
@@ -272,13 +273,17 @@ class ClientConfig:
             ConfigurationError: No key, a bad URL, a bad timeout or a bad retry count.
         """
         env: Mapping[str, str] = (os.environ if environ is None else environ) if trust_env else {}
-        key = _text_or_none(api_key) or _text_or_none(env.get(ENV_API_KEY))
+        key = _text_or_none(api_key, "api_key") or _text_or_none(env.get(ENV_API_KEY), ENV_API_KEY)
         if key is None:
             raise ConfigurationError(_missing_key_message(trust_env))
-        url = _text_or_none(base_url) or _text_or_none(env.get(ENV_BASE_URL)) or DEFAULT_BASE_URL
+        url = (
+            _text_or_none(base_url, "base_url")
+            or _text_or_none(env.get(ENV_BASE_URL), ENV_BASE_URL)
+            or DEFAULT_BASE_URL
+        )
         version = (
-            _text_or_none(api_version)
-            or _text_or_none(env.get(ENV_API_VERSION))
+            _text_or_none(api_version, "api_version")
+            or _text_or_none(env.get(ENV_API_VERSION), ENV_API_VERSION)
             or DEFAULT_API_VERSION
         )
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
@@ -287,7 +292,8 @@ class ClientConfig:
             api_key=key,
             base_url=validate_base_url(url, allow_insecure_http=allow_insecure_http),
             api_version=version,
-            user_id=_text_or_none(user_id) or _text_or_none(env.get(ENV_USER_ID)),
+            user_id=_text_or_none(user_id, "user_id")
+            or _text_or_none(env.get(ENV_USER_ID), ENV_USER_ID),
             timeout=normalize_timeout(timeout),
             max_retries=max_retries,
             trust_env=trust_env,

@@ -112,8 +112,9 @@ def test_plain_http_is_accepted_for_loopback(url: str) -> None:
         "http://10.0.0.5:8080",
         "http://128.0.0.1",
         "http://localhost.evil.com",
+        "http://app.localhost",
     ],
-    ids=["remote-name", "private-ip", "not-loopback-ip", "localhost-prefix"],
+    ids=["remote-name", "private-ip", "not-loopback-ip", "localhost-prefix", "localhost-subdomain"],
 )
 def test_plain_http_is_refused_for_remote_hosts(url: str) -> None:
     with pytest.raises(ConfigurationError, match="allow_insecure_http"):
@@ -200,3 +201,14 @@ def test_repr_masks_the_key() -> None:
     assert key not in text
     assert "sk_t…(27 chars)" in text
     assert "production.runalloy.com" in text
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"api_key": 123}, {"base_url": b"https://x"}, {"user_id": 42}, {"api_version": 2025.09}],
+    ids=["int-key", "bytes-url", "int-user", "float-version"],
+)
+def test_settings_that_are_not_strings_are_refused(options: dict[str, object]) -> None:
+    arguments: dict[str, object] = {"api_key": "arg_key_0123456789", **options}
+    with pytest.raises(ConfigurationError, match="must be a string"):
+        ClientConfig.resolve(environ={}, **arguments)  # type: ignore[arg-type]
