@@ -358,8 +358,13 @@ def _classify(exc: requests.RequestException) -> _Failure:
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     if isinstance(reason, NewConnectionError):
         text = str(reason).lower()
-        what = "name not resolved" if "resolve" in text or "name" in text else "refused"
-        return _Failure(f"connection {what}", maybe_sent=False, timeout=False)
+        if "refused" in text:
+            what = "connection refused"
+        elif "resolve" in text:
+            what = "host name not resolved"
+        else:
+            what = "connection failed"
+        return _Failure(what, maybe_sent=False, timeout=False)
     if isinstance(reason, ConnectTimeoutError):
         return _Failure("connect timeout", maybe_sent=False, timeout=True)
     return _Failure("connection dropped", maybe_sent=True, timeout=False)

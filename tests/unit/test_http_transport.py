@@ -391,3 +391,20 @@ def test_a_custom_logger_receives_the_lines(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.INFO, logger="my.app.http"):
         harness.transport.request("GET", "/x")
     assert [r.name for r in caplog.records] == ["my.app.http"]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Failed to resolve 'x.invalid' ([Errno -2] Name or service not known)", "not resolved"),
+        ("Failed to establish a new connection: [Errno 101] Network is unreachable", "failed"),
+    ],
+    ids=["dns", "unreachable"],
+)
+def test_connection_failures_say_what_failed(text: str, reason: str) -> None:
+    error = NewConnectionError(None, text)  # type: ignore[arg-type]
+    failure = requests.ConnectionError(MaxRetryError(None, "/x", error))  # type: ignore[arg-type]
+    harness = Harness([fail(failure)], max_retries=0)
+    with pytest.raises(AlloyConnectionError, match=reason):
+        harness.transport.request("GET", "/x")
+    assert harness.calls == 1
