@@ -57,6 +57,8 @@ class Response:
     delay_ms: int = 0
     #: Close the connection without answering ("drop" fault).
     drop: bool = False
+    #: Send the head only (an answer to HEAD).
+    head_only: bool = False
 
 
 def json_body(value: Any) -> bytes:

@@ -54,11 +54,7 @@ def _split_target(target: str) -> tuple[str, list[str], dict[str, str]]:
 
 def _parse_head(head: bytes) -> tuple[Request, bool]:
     """Return the request (without body) and whether the client wants keep-alive."""
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError as exc:  # pragma: no cover - latin-1 decodes everything
-        raise _BadRequestError(400, "the request head is not text") from exc
-    lines = text.split("\r\n")
+    lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
         raise _BadRequestError(400, "malformed request line")
@@ -125,6 +121,9 @@ class _Connection(asyncio.Protocol):
             request.body = bytes(self.buffer[body_start : body_start + length])
             del self.buffer[: body_start + length]
             response = self.server.dispatch(request)
+            if request.method == "HEAD":
+                # A HEAD answer announces its body's length but must not send it.
+                response.head_only = True
             self._answer(response, keep_alive)
 
     def _content_length(self, request: Request) -> int:
@@ -176,7 +175,8 @@ class _Connection(asyncio.Protocol):
         ]
         head.extend(f"{name}: {value}" for name, value in response.headers.items())
         head.append("Connection: keep-alive" if keep_alive else "Connection: close")
-        transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.body)
+        body = b"" if response.head_only else response.body
+        transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
         if not keep_alive:
             self.closing = True
             transport.close()

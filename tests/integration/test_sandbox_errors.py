@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from typing import Any
 
 import pytest
 import requests
 
+from alloy_data.sandbox.catalog import build_catalog
+
 TIMEOUT = 3
+CATALOG = build_catalog()
 
 
 def post_execute(sb, connector="shopify", action="list-orders", **overrides: Any):
@@ -202,6 +206,15 @@ def test_keep_alive_serves_many_requests_on_one_connection(sandbox):
     assert len(session.get_adapter(sandbox.url).poolmanager.pools) == 1
 
 
+def test_head_gets_no_body_and_the_connection_stays_usable(sandbox):
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {sandbox.api_key}"
+    head = session.head(f"{sandbox.url}/connectors", timeout=TIMEOUT)
+    assert head.status_code == 405
+    assert head.content == b""
+    assert session.get(f"{sandbox.url}/connectors", timeout=TIMEOUT).status_code == 200
+
+
 def test_connection_close_is_honoured(sandbox):
     answer = raw_request(sandbox, "GET", "/connectors")  # asks Connection: close
     assert b"Connection: close" in answer  # and raw_exchange returned, so it closed
@@ -211,3 +224,35 @@ def test_a_truncated_body_does_not_hang_the_server(sandbox):
     with socket.create_connection(("127.0.0.1", sandbox.port), timeout=TIMEOUT) as sock:
         sock.sendall(b"POST /users HTTP/1.1\r\nContent-Length: 100\r\n\r\n{")
     assert requests.get(f"{sandbox.url}/connectors", timeout=TIMEOUT).status_code == 401
+
+
+ODD_VALUES = [None, 0, -1, 10**20, "", "x", "-5", [], {}, [1], {"a": 1}, True, 1.5, "../..", "ΩΩ",
+              "gid://shopify/Order/5100000003", "%2F"]  # fmt: skip
+
+
+@pytest.mark.parametrize("dialect", ["seed", "live"])
+def test_random_execute_bodies_never_get_a_server_error(sandbox, live_sandbox, dialect):
+    sb = sandbox if dialect == "seed" else live_sandbox
+    rng = random.Random(20)
+    session = requests.Session()
+    session.headers.update({"Authorization": f"Bearer {sb.api_key}", "x-api-version": "2025-09"})
+    actions = [(c.connector_id, a) for c in CATALOG.values() for a in c.actions()]
+    statuses = set()
+    for _ in range(300):
+        connector, action = rng.choice(actions)
+        names = [param.name for param in action.params] + ["zzz"]
+        params = {rng.choice(names): rng.choice(ODD_VALUES) for _ in range(rng.randrange(3))}
+        slot = rng.choice(["parameters", "queryParameters", "pathParams", "requestBody"])
+        body = {
+            "userId": rng.choice([sb.fixtures.user_id, None, 5, "nobody"]),
+            "credentialId": rng.choice(
+                [sb.fixtures.credentials[connector], sb.fixtures.other_credentials[connector], 7]
+            ),
+            slot: rng.choice([params, params, [1], "s"]),
+        }
+        url = f"{sb.url}/connectors/{connector}/actions/{action.action_id}/execute"
+        response = session.post(url, json=body, timeout=TIMEOUT)
+        assert response.status_code < 500, (body, response.text)
+        assert response.headers["Content-Type"] == "application/json"
+        statuses.add(response.status_code)
+    assert {200, 400, 403, 404} <= statuses
