@@ -106,9 +106,6 @@ def _package_version() -> str:
 USER_AGENT = f"alloy-data/{_package_version()} python-requests/{requests.__version__}"
 
 
-# --- pure helpers: paths, messages, status mapping, Retry-After, backoff -------------------
-
-
 def encode_path(*segments: object) -> str:
     """Join path segments, each URL-encoded so that no id can reach another endpoint.
 
@@ -299,9 +296,6 @@ class RetryPolicy:
         """Return the wait before retry ``retry_number`` (1-based): full jitter, capped."""
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** max(retry_number - 1, 0))
         return rng.uniform(0.0, ceiling)
-
-
-# --- the transport ---------------------------------------------------------------------------
 
 
 class _RedactingFilter(logging.Filter):
@@ -571,8 +565,6 @@ class Transport:
         )
         return _Sent(response=response, body=body, failure=None)
 
-    # -- retry decisions ------------------------------------------------------------------
-
     def _may_retry_failure(self, failure: _Failure, idempotent: bool, attempt: int) -> bool:
         if attempt > self.retry_policy.max_retries or not failure.retryable:
             return False
@@ -607,8 +599,6 @@ class Transport:
             on_retry(attempt, seconds, reason)
         if seconds > 0:
             self._sleep(seconds)
-
-    # -- reading answers --------------------------------------------------------------------
 
     @staticmethod
     def _read_body(response: requests.Response) -> bytes:
@@ -695,8 +685,6 @@ class Transport:
             path=path,
             attempts=attempts,
         ) from None
-
-    # -- logging ------------------------------------------------------------------------------
 
     def _log_attempt(
         self,

@@ -202,7 +202,7 @@ def test_nothing_listening() -> None:
     assert "base URL" in str(error)
 
 
-# -- answers the sandbox cannot give: a tiny local server -----------------------------------
+# answers the sandbox cannot give: a tiny local server
 
 
 class OddHandler(BaseHTTPRequestHandler):

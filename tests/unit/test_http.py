@@ -28,7 +28,7 @@ from alloy_data.errors import (
     ServerError,
 )
 
-# -- paths -------------------------------------------------------------------------------------
+# paths
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_unusable_ids_are_refused(bad: object) -> None:
         encode_path("connectors", bad, "resources")
 
 
-# -- status mapping ----------------------------------------------------------------------------
+# status mapping
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_rate_limit_error_carries_retry_after() -> None:
     assert error.retry_after == 7.0
 
 
-# -- messages ----------------------------------------------------------------------------------
+# messages
 
 
 @pytest.mark.parametrize(
@@ -209,7 +209,7 @@ def test_request_ids_are_found(
     assert extract_request_id(headers, payload) == expected
 
 
-# -- Retry-After and backoff --------------------------------------------------------------------
+# Retry-After and backoff
 
 
 @pytest.mark.parametrize(

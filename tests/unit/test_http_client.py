@@ -44,7 +44,7 @@ LIVE_QUERY_ONLY = Action(
 )
 
 
-# -- execute bodies ------------------------------------------------------------------------------
+# execute bodies
 
 
 def test_seed_body_is_the_contracts() -> None:
@@ -87,7 +87,7 @@ def test_live_body_without_a_body_schema_sends_unknown_names_as_query() -> None:
     assert body["additionalHeaders"] == {}
 
 
-# -- a client over a routing fake adapter ------------------------------------------------------
+# a client over a routing fake adapter
 
 
 class RoutingAdapter(BaseAdapter):

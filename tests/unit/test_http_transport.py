@@ -173,7 +173,7 @@ def test_a_callers_session_is_not_closed() -> None:
     assert closed == []
 
 
-# -- retries ---------------------------------------------------------------------------------
+# retries
 
 
 @pytest.mark.parametrize("status", [429, 502, 503, 504], ids=lambda s: f"HTTP-{s}")
@@ -323,7 +323,7 @@ def test_tls_errors_are_not_retried() -> None:
     assert harness.calls == 1
 
 
-# -- bodies ------------------------------------------------------------------------------------
+# bodies
 
 
 @pytest.mark.parametrize(
@@ -367,7 +367,7 @@ def test_empty_error_body_uses_the_reason_phrase() -> None:
         harness.transport.request("GET", "/x")
 
 
-# -- logging -----------------------------------------------------------------------------------
+# logging
 
 
 def test_one_info_line_per_attempt_without_query_strings(

@@ -24,7 +24,7 @@ from alloy_data.models import (
 OBJECT_ID = "68c3229752345278627ae373"
 
 
-# -- users ----------------------------------------------------------------------------------
+# users
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_models_are_frozen_and_raw_is_not_compared() -> None:
         first.user_id = "v"  # type: ignore[misc]
 
 
-# -- connectors and resources -----------------------------------------------------------------
+# connectors and resources
 
 
 def test_connector_seed_shape() -> None:
@@ -132,7 +132,7 @@ def test_resolve_action_id(resource: str, action: str, expected: str) -> None:
     assert resolve_action_id(resource, action) == expected
 
 
-# -- actions --------------------------------------------------------------------------------
+# actions
 
 
 def test_action_seed_shape_declares_no_locations() -> None:
@@ -202,7 +202,7 @@ def test_parameter_without_a_name_is_a_response_error() -> None:
         ActionParameter.from_json({"type": "integer"})
 
 
-# -- execute answers ------------------------------------------------------------------------
+# execute answers
 
 
 @pytest.mark.parametrize(
@@ -278,7 +278,7 @@ def test_failed_results(body: Any, message: str | None) -> None:
     assert result.error_message == message
 
 
-# -- credentials ----------------------------------------------------------------------------
+# credentials
 
 
 def test_credential_metadata_seed_shape() -> None:
