@@ -30,6 +30,7 @@ How values are typed:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,9 @@ __all__ = ["SchemaDrift", "TableBuilder", "align_batch", "records_to_batch", "to
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 _DTYPE_BACKENDS = ("numpy_nullable", "pyarrow")
 _ARROW_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
+# A failed cast costs about a millisecond, so only columns whose first value looks like a
+# date and a time are cast; the cast itself decides.
+_LOOKS_LIKE_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,9 @@ def _unique_names(names: list[str]) -> list[str]:
 
 
 def _parse_timestamps(array: pa.Array) -> pa.Array:
+    first = array[0] if array.null_count == 0 else array.drop_null()[0]
+    if not _LOOKS_LIKE_TIMESTAMP.match(first.as_py()):
+        return array
     try:
         return array.cast(_TIMESTAMP)
     except _ARROW_CONVERSION_ERRORS:
@@ -455,7 +462,7 @@ def to_dataframe(table: pa.Table, dtype_backend: str = "numpy_nullable") -> pd.D
         table: A table, usually from :meth:`TableBuilder.to_table`.
         dtype_backend: ``"numpy_nullable"`` for pandas' nullable dtypes (``Int64``,
             ``boolean``, ``Float64``, ``string``; timestamps as ``datetime64[us, UTC]``; lists
-            as object columns) or ``"pyarrow"`` for ``pd.ArrowDtype`` columns.
+            as object columns holding NumPy arrays) or ``"pyarrow"`` for ``pd.ArrowDtype`` columns.
 
     Returns:
         The DataFrame, one column per table column.
