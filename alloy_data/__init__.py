@@ -5,6 +5,10 @@ Importing this package is cheap: pandas, pyarrow, ipywidgets and tqdm load when 
 
 from __future__ import annotations
 
+import os
+
+from alloy_data.client import AlloyClient
+from alloy_data.connect import connect
 from alloy_data.errors import (
     AlloyAPIError,
     AlloyConnectionError,
@@ -27,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AlloyAPIError",
+    "AlloyClient",
     "AlloyConnectionError",
     "AlloyError",
     "AlloyTimeoutError",
@@ -42,4 +47,18 @@ __all__ = [
     "ResponseError",
     "ServerError",
     "__version__",
+    "connect",
+    "read_metadata",
 ]
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Return the provenance alloy-data stored in a Parquet file or dataset directory.
+
+    Returns:
+        A dict: connector, action, parameters (secrets removed), user and credential ids,
+        base URL, pulled-at time, row count, paginator and alloy-data version.
+    """
+    from alloy_data.export import read_metadata as read
+
+    return read(path)

@@ -34,6 +34,11 @@ def _raw_field() -> Any:
 # Where an action's parameter goes in the live execute body, keyed by the metadata's `in`.
 PARAMETER_LOCATIONS = ("query", "path", "header", "body")
 
+# Keys an execute answer's envelope may hold beside its `data`.
+_ENVELOPE_KEYS = frozenset(
+    {"data", "success", "status", "pagination", "executionId", "execution_id", "message"}
+)
+
 _FAILED_STATUSES = frozenset({"failed", "failure", "error", "errored"})
 
 
@@ -53,6 +58,12 @@ def _first(obj: Mapping[str, Any], *keys: str) -> Any:
         if value is not None:
             return value
     return None
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "required")
+    return bool(value)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -215,7 +226,7 @@ class ActionParameter:
         return cls(
             name=name,
             type=_text(_first(obj, "type") or schema.get("type")),
-            required=bool(obj.get("required", False)),
+            required=_flag(obj.get("required", False)),
             description=_text(_first(obj, "description") or schema.get("description")),
             location=location.lower() if location else None,
             default=default,
@@ -319,7 +330,7 @@ class ActionResult:
             data = body["responseData"]
         elif "result" in body and "data" not in body:
             data = body["result"]
-        elif "data" in body and (success is not None or "pagination" in body or len(body) == 1):
+        elif "data" in body and (success is not None or len(set(body) - _ENVELOPE_KEYS) == 0):
             data = body["data"]
         else:
             data = body
@@ -352,7 +363,7 @@ class CredentialField:
         return cls(
             name=name,
             description=_text(obj.get("description")),
-            required=bool(obj.get("required", True)),
+            required=_flag(obj.get("required", True)),
             secret=bool(obj.get("secret", _looks_secret(name))),
             raw=obj,
         )

@@ -1,0 +1,290 @@
+"""Fetching the pages of offset and page-number pulls concurrently, in order.
+
+After the first page (fetched by the :class:`~alloy_data.pagination.PageWalker`, which detects
+the convention), the pages' parameters are computed up front and fetched by a small thread
+pool. Pages are yielded in order. The number of requests in flight halves on every 429 and
+grows back by one per run of successes, and a requests-per-second cap, when set, is never
+exceeded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from alloy_data._pagination_records import fingerprint as page_fingerprint
+from alloy_data.models import ActionResult
+from alloy_data.pagination import Page, PageWalker, StopReason
+
+__all__ = ["AdaptiveLimit", "RequestRate", "parallel_pages"]
+
+Fetch = Callable[[dict[str, Any]], ActionResult]
+
+
+class RequestRate:
+    """Spaces requests so that at most ``per_second`` start in any second, across threads."""
+
+    def __init__(self, per_second: float) -> None:
+        self._interval = 1.0 / per_second
+        self._next_slot = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> float:
+        """Block until a request may start.
+
+        Returns:
+            The seconds waited.
+        """
+        with self._lock:
+            now = time.monotonic()
+            slot = max(self._next_slot, now)
+            self._next_slot = slot + self._interval
+        delay = slot - now
+        if delay > 0:
+            time.sleep(delay)
+        return max(delay, 0.0)
+
+
+class AdaptiveLimit:
+    """How many requests may be in flight: halves on a rate limit, then grows back slowly."""
+
+    def __init__(self, ceiling: int, *, recovery: int = 8) -> None:
+        self.ceiling = ceiling
+        self.current = ceiling
+        self._recovery = recovery
+        self._successes = 0
+        self._in_flight = 0
+        self._condition = threading.Condition()
+
+    def acquire(self) -> None:
+        """Block until one more request may be in flight."""
+        with self._condition:
+            while self._in_flight >= self.current:
+                self._condition.wait()
+            self._in_flight += 1
+
+    def release(self, *, success: bool = True) -> None:
+        """Mark a request as done."""
+        with self._condition:
+            self._in_flight -= 1
+            if success:
+                self._successes += 1
+                if self._successes >= self._recovery and self.current < self.ceiling:
+                    self.current += 1
+                    self._successes = 0
+            self._condition.notify_all()
+
+    def slow_down(self) -> None:
+        """Halve the requests in flight (a 429 or a Retry-After was seen)."""
+        with self._condition:
+            self.current = max(1, self.current // 2)
+            self._successes = 0
+
+
+def _page_size(walker_page: Page, size_parameter: str | None) -> int | None:
+    if size_parameter is None:
+        return None
+    value = walker_page.parameters.get(size_parameter)
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def parallel_pages(
+    walker: PageWalker,
+    fetch: Fetch,
+    *,
+    concurrency: int,
+    limit: AdaptiveLimit | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    max_pages: int | None = None,
+    max_records: int | None = None,
+) -> Iterator[Page]:
+    """Yield a pull's pages in order, fetching up to ``concurrency`` of them at once.
+
+    The first page comes from ``walker``. When its paginator cannot compute pages up front
+    (cursors), or the first page shows that the server does not honour the page size, the
+    rest comes from the walker too, one page after another.
+
+    Returns:
+        An iterator of :class:`~alloy_data.pagination.Page`, in page order.
+    """
+    pages = iter(walker)
+    try:
+        first = next(pages)
+    except StopIteration:
+        return
+    yield first
+    detection = walker.detection
+    paginator = detection.paginator if detection is not None else None
+    size = _page_size(first, getattr(paginator, "page_size_parameter", None))
+    if (
+        walker.stop_reason is not None
+        or paginator is None
+        or not paginator.supports_parallel
+        or size is None
+        or len(first.records) < size
+        or first.next_parameters is None
+        or (max_pages is not None and max_pages <= 1)
+        or (max_records is not None and max_records <= len(first.records))
+    ):
+        yield from pages
+        return
+    close = getattr(pages, "close", None)
+    if close is not None:
+        close()  # the walker's generator: the rest is fetched here, concurrently
+    walker.notes.append(f"fetching pages {concurrency} at a time")
+    yield from _fetch_rest(
+        walker,
+        fetch,
+        first,
+        paginator,
+        size,
+        concurrency=concurrency,
+        limit=limit or AdaptiveLimit(concurrency),
+        parameters=dict(parameters or {}),
+        max_pages=max_pages,
+        max_records=max_records,
+    )
+
+
+def _fetch_rest(
+    walker: PageWalker,
+    fetch: Fetch,
+    first: Page,
+    paginator: Any,
+    size: int,
+    *,
+    concurrency: int,
+    limit: AdaptiveLimit,
+    parameters: dict[str, Any],
+    max_pages: int | None,
+    max_records: int | None,
+) -> Iterator[Page]:
+    state = paginator.start(parameters, page_size=size)
+    state.records_path = first.records_path or None
+    first_result = ActionResult.from_json(first.raw)
+    total_pages = paginator.total_pages(first_result, size)
+    if max_pages is not None:
+        total_pages = max_pages if total_pages is None else min(total_pages, max_pages)
+    seen = {page_fingerprint(first.records): 1} if first.records else {}
+    records = len(first.records)
+    walker.pages, walker.records = 1, records
+
+    def fetch_one(page_parameters: dict[str, Any]) -> ActionResult:
+        limit.acquire()
+        ok = False
+        try:
+            result = fetch(page_parameters)
+            ok = True
+            return result
+        finally:
+            limit.release(success=ok)
+
+    in_flight: dict[int, tuple[dict[str, Any], Future[ActionResult]]] = {}
+    next_index = 1
+    with ThreadPoolExecutor(concurrency, thread_name_prefix="alloy-data-page") as pool:
+        try:
+            while True:
+                while len(in_flight) < concurrency and (
+                    total_pages is None or next_index < total_pages
+                ):
+                    page_parameters = paginator.parameters_for_page(
+                        first.parameters, size, next_index
+                    )
+                    in_flight[next_index] = (
+                        page_parameters,
+                        pool.submit(fetch_one, page_parameters),
+                    )
+                    next_index += 1
+                if not in_flight:
+                    _stop(
+                        walker,
+                        "end",
+                        f"Reached the last page ({walker.pages} pages, {records} records).",
+                    )
+                    return
+                index = min(in_flight)
+                page_parameters, future = in_flight.pop(index)
+                result = future.result()
+                found, path = paginator.locate(result, state)
+                last = paginator.is_last_page(page_parameters, result, found)
+                digest = page_fingerprint(found) if found else None
+                if digest is not None and digest in seen:
+                    _stop(
+                        walker,
+                        "repeated_page",
+                        f"Stopped before page {index + 1}: its records are those of page "
+                        f"{seen[digest]} again, so the server ignores the paging parameters. "
+                        "Data may be missing.",
+                        missing=True,
+                    )
+                    return
+                if digest is not None:
+                    seen[digest] = index + 1
+                cut = False
+                if max_records is not None and records + len(found) >= max_records:
+                    cut = records + len(found) > max_records or not last
+                    found = found[: max_records - records]
+                if not found and last:
+                    _stop(
+                        walker,
+                        "end",
+                        f"Reached the last page ({walker.pages} pages, {records} records).",
+                    )
+                    return
+                records += len(found)
+                walker.pages += 1
+                walker.records = records
+                yield Page(
+                    number=index + 1,
+                    records=found,
+                    raw=result.raw,
+                    parameters=page_parameters,
+                    next_parameters=None
+                    if last
+                    else paginator.parameters_for_page(first.parameters, size, index + 1),
+                    total=paginator.total(result),
+                    records_path=path,
+                )
+                if cut:
+                    _stop(
+                        walker,
+                        "max_records",
+                        f"Stopped at max_records={max_records} on "
+                        f"page {index + 1}; more records exist.",
+                    )
+                    return
+                if last:
+                    _stop(
+                        walker,
+                        "end",
+                        f"Reached the last page ({index + 1} pages, {records} records).",
+                    )
+                    return
+                if total_pages is not None and index + 1 >= total_pages:
+                    kind = (
+                        "max_pages" if max_pages is not None and index + 1 >= max_pages else "end"
+                    )
+                    message = (
+                        f"Stopped at max_pages={max_pages}; more pages exist."
+                        if kind == "max_pages"
+                        else f"Reached the last page ({index + 1} pages, {records} records)."
+                    )
+                    _stop(walker, kind, message)
+                    return
+        finally:
+            for _, future in in_flight.values():
+                future.cancel()
+
+
+def _stop(walker: PageWalker, kind: Any, message: str, *, missing: bool = False) -> None:
+    walker.stop_reason = StopReason(kind, message, missing)
+    walker.notes.append(message)
+    if missing:
+        import warnings
+
+        from alloy_data.errors import PaginationWarning
+
+        warnings.warn(message, PaginationWarning, stacklevel=4)

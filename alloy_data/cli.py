@@ -1,0 +1,334 @@
+"""The ``alloy-data`` command line: a thin shell over the library.
+
+Every command prints a table (or JSON with ``--json``). Errors are one line on stderr and a
+non-zero exit; ``--debug`` shows the traceback too. ``--sandbox`` runs a command against an
+embedded offline sandbox instead of the real API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any, TextIO
+
+from alloy_data import __version__
+from alloy_data.errors import AlloyError, ConfigurationError
+
+__all__ = ["COMMANDS", "main"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+# Every command with its one-line help; docs/cli.md documents each (a test checks).
+COMMANDS: dict[str, str] = {
+    "connectors": "List the connectors (apps) the API reaches.",
+    "resources": "List a connector's resources and their action ids.",
+    "action": "Show an action's parameters.",
+    "credentials": "List a user's credentials (connections) for a connector.",
+    "users": "List users, or create one with --create NAME.",
+    "pull": "Pull every page of a list action into a .parquet, .csv or .jsonl file.",
+    "sandbox": "Run the offline sandbox server in the foreground.",
+    "demo": "Pull demo data from an embedded sandbox into DataFrames and Parquet files.",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--base-url", help="API base URL (default: ALLOY_BASE_URL or production)")
+    common.add_argument("--api-key", help="API key (default: ALLOY_API_KEY)")
+    common.add_argument("--api-version", help="API version (default: ALLOY_API_VERSION or 2025-09)")
+    common.add_argument(
+        "--user", dest="user_id", help="user id to act for (default: ALLOY_USER_ID)"
+    )
+    common.add_argument(
+        "--sandbox", action="store_true", help="use an embedded offline sandbox, no account needed"
+    )
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    common.add_argument("--debug", action="store_true", help="show tracebacks and request logs")
+
+    parser = argparse.ArgumentParser(
+        prog="alloy-data",
+        description="Pull data from the apps behind the Alloy Connectivity API.",
+    )
+    parser.add_argument("--version", action="version", version=f"alloy-data {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("connectors", parents=[common], help=COMMANDS["connectors"])
+    p.add_argument("--category", help="only connectors of this category, e.g. CRM")
+
+    p = sub.add_parser("resources", parents=[common], help=COMMANDS["resources"])
+    p.add_argument("connector", help="connector id, e.g. shopify")
+
+    p = sub.add_parser("action", parents=[common], help=COMMANDS["action"])
+    p.add_argument("connector", help="connector id, e.g. shopify")
+    p.add_argument("action", help="action id, e.g. list-orders")
+
+    p = sub.add_parser("credentials", parents=[common], help=COMMANDS["credentials"])
+    p.add_argument("connector", help="connector id, e.g. shopify")
+
+    p = sub.add_parser("users", parents=[common], help=COMMANDS["users"])
+    p.add_argument("--create", metavar="USERNAME", help="create a user with this username")
+
+    p = sub.add_parser("pull", parents=[common], help=COMMANDS["pull"])
+    p.add_argument("connector", help="connector id, e.g. shopify")
+    p.add_argument("action", help="list action id, e.g. list-orders")
+    p.add_argument("--credential", dest="credential_id", help="credential (connection) id")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an action parameter; repeat for more (values are JSON when they parse as JSON)",
+    )
+    p.add_argument("--max-records", type=int, help="stop after this many records")
+    p.add_argument("--max-pages", type=int, help="stop after this many pages")
+    p.add_argument("--page-size", type=int, help="records per page (default: the largest)")
+    p.add_argument("--paginator", default="auto", help="pagination convention (default: auto)")
+    p.add_argument("--concurrency", type=int, help="pages fetched at once (offset/page paging)")
+    p.add_argument("--out", required=True, help="output file: .parquet, .csv or .jsonl")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted pull")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    p = sub.add_parser("sandbox", help=COMMANDS["sandbox"])
+    p.add_argument("sandbox_args", nargs=argparse.REMAINDER, help="options of the sandbox server")
+
+    p = sub.add_parser("demo", help=COMMANDS["demo"])
+    p.add_argument("--out-dir", default="demo-output", help="where to write the Parquet files")
+    p.add_argument("--records", type=int, default=60_000, help="records in the largest pull")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: The arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 1 on an error, 2 on a usage error, 130 on Ctrl-C.
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["sandbox"]:
+        from alloy_data.sandbox import main as sandbox_main
+
+        return sandbox_main(args_list[1:])
+    parser = _parser()
+    args = parser.parse_args(args_list)
+    debug = bool(getattr(args, "debug", False))
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "demo":
+            from alloy_data.demo import run_demo
+
+            return run_demo(out_dir=Path(args.out_dir), largest=args.records)
+        with _client_for(args) as client:
+            return _HANDLERS[args.command](client, args, sys.stdout)
+    except KeyboardInterrupt:
+        print("alloy-data: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except AlloyError as error:
+        if debug:
+            raise
+        print(f"alloy-data: error: {error}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_ERROR
+
+
+@contextmanager
+def _client_for(args: argparse.Namespace) -> Iterator[Any]:
+    from alloy_data.client import AlloyClient
+
+    options: dict[str, Any] = {}
+    if args.api_version:
+        options["api_version"] = args.api_version
+    if args.sandbox:
+        from alloy_data.sandbox import serve
+
+        sandbox_context: Any = serve(port=0)
+    else:
+        sandbox_context = nullcontext(None)
+    with sandbox_context as sandbox:
+        if sandbox is not None:
+            args.user_id = args.user_id or sandbox.fixtures.user_id
+            if getattr(args, "credential_id", "missing") is None:
+                args.credential_id = sandbox.fixtures.credentials.get(args.connector)
+            client = AlloyClient(
+                sandbox.api_key, base_url=sandbox.url, user_id=args.user_id, **options
+            )
+        else:
+            client = AlloyClient(
+                args.api_key, base_url=args.base_url, user_id=args.user_id, **options
+            )
+        with client:
+            yield client
+
+
+def _print(rows: list[dict[str, Any]], args: argparse.Namespace, out: TextIO) -> int:
+    if args.json:
+        json.dump(rows, out, indent=2, ensure_ascii=False, default=str)
+        out.write("\n")
+    else:
+        out.write(format_table(rows))
+    return EXIT_OK
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """Format dicts as a plain text table with a header row.
+
+    Returns:
+        The table as text ending in a newline, or ``"(none)\\n"`` for no rows.
+    """
+    if not rows:
+        return "(none)\n"
+    columns = list(rows[0])
+    cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines) + "\n"
+
+
+def _connectors(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    rows = [
+        {"connector": c.connector_id, "name": c.name, "category": c.category}
+        for c in client.connectors.list(category=args.category)
+    ]
+    return _print(rows, args, out)
+
+
+def _resources(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    rows = [
+        {"resource": r.resource_id, "name": r.name, "actions": " ".join(r.action_ids)}
+        for r in client.connectors.resources(args.connector)
+    ]
+    return _print(rows, args, out)
+
+
+def _action(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    action = client.actions.get(args.connector, args.action)
+    rows = [
+        {
+            "parameter": p.name,
+            "type": p.type,
+            "required": "yes" if p.required else "",
+            "in": p.location,
+            "maximum": p.maximum,
+            "description": p.description,
+        }
+        for p in action.parameters
+    ]
+    if not args.json:
+        out.write(f"{action.action_id}: {action.name or ''}\n")
+        if action.description:
+            out.write(f"{action.description}\n")
+        out.write("\n")
+    return _print(rows, args, out)
+
+
+def _credentials(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    user_id = _require_user(client, args)
+    rows = [
+        {"credential": c.credential_id, "name": c.name, "type": c.type, "created": c.created_at}
+        for c in client.credentials.list(args.connector, user_id=user_id)
+    ]
+    return _print(rows, args, out)
+
+
+def _users(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    users = [client.users.create(args.create)] if args.create else client.users.list()
+    rows = [{"user": u.user_id, "username": u.username, "name": u.full_name} for u in users]
+    return _print(rows, args, out)
+
+
+def _require_user(client: Any, args: argparse.Namespace) -> str:
+    user_id = args.user_id or getattr(client, "user_id", None)
+    if not user_id:
+        raise ConfigurationError("No user: pass --user USER_ID or set ALLOY_USER_ID.")
+    return str(user_id)
+
+
+def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` pairs; a value that parses as JSON is taken as JSON.
+
+    Returns:
+        The parameters as a dict.
+
+    Raises:
+        ConfigurationError: When a pair has no ``=`` or an empty key.
+    """
+    parameters: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"--param {pair!r} is not KEY=VALUE, e.g. --param status=open")
+        try:
+            parameters[key.strip()] = json.loads(value)
+        except ValueError:
+            parameters[key.strip()] = value
+    return parameters
+
+
+def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    if not args.credential_id:
+        raise ConfigurationError(
+            "No credential: pass --credential CREDENTIAL_ID "
+            f"(list them with: alloy-data credentials {args.connector} --user USER_ID)."
+        )
+    started = time.monotonic()
+    pull = client.pull(
+        args.connector,
+        args.action,
+        credential_id=args.credential_id,
+        user_id=args.user_id,
+        parameters=parse_params(args.param),
+        paginator=args.paginator,
+        page_size=args.page_size,
+        max_pages=args.max_pages,
+        max_records=args.max_records,
+        concurrency=args.concurrency,
+        progress=False if args.no_progress else "terminal",
+    )
+    path = pull.to_file(args.out, overwrite=args.overwrite, resume=args.resume)
+    stats = pull.stats
+    summary = {
+        "file": str(path),
+        "records": stats.records,
+        "pages": stats.pages,
+        "seconds": round(time.monotonic() - started, 2),
+        "bytes": path.stat().st_size if path.is_file() else None,
+        "paginator": stats.paginator,
+    }
+    if args.json:
+        return _print([summary], args, out)
+    out.write(
+        f"wrote {summary['records']} records ({summary['pages']} pages, "
+        f"{summary['paginator']}) to {path} in {summary['seconds']} s\n"
+    )
+    for note in stats.warnings:
+        print(f"alloy-data: warning: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
+_HANDLERS = {
+    "connectors": _connectors,
+    "resources": _resources,
+    "action": _action,
+    "credentials": _credentials,
+    "users": _users,
+    "pull": _pull,
+}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
