@@ -61,9 +61,12 @@ class Response:
     head_only: bool = False
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def json_body(value: Any) -> bytes:
     """Return ``value`` as compact UTF-8 JSON."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 def json_response(value: Any, status: int = 200) -> Response:

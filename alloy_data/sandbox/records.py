@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
+import struct
 import unicodedata
-from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from alloy_data.sandbox.ids import RecordIds
 
@@ -59,28 +59,92 @@ WORDS = (
 )  # fmt: skip
 
 
-def _rng(seed: int, stream: str, index: int) -> random.Random:
-    key = hashlib.blake2b(f"{seed}:{stream}:{index}".encode(), digest_size=8).digest()
-    return random.Random(int.from_bytes(key, "big"))
+_WORDS = struct.Struct("<16I")
+T = TypeVar("T")
 
 
-def _moment(index: int, rng: random.Random) -> int:
+class Draws:
+    """Deterministic pseudo-random draws from a hash of ``(seed, stream, index)``.
+
+    Much cheaper than seeding a ``Draws`` for every record, which is what makes
+    generating pages on demand affordable.
+    """
+
+    __slots__ = ("_key", "_pool", "_position", "_round")
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+        self._round = 0
+        self._pool: tuple[int, ...] = ()
+        self._position = 0
+        self._refill()
+
+    def _refill(self) -> None:
+        digest = hashlib.blake2b(self._key, digest_size=64, salt=self._round.to_bytes(16, "big"))
+        self._pool = _WORDS.unpack(digest.digest())
+        self._position = 0
+        self._round += 1
+
+    def _next(self) -> int:
+        if self._position == 16:
+            self._refill()
+        value = self._pool[self._position]
+        self._position += 1
+        return value
+
+    def randrange(self, start: int, stop: int | None = None) -> int:
+        """Return an int in ``[start, stop)`` (or ``[0, start)``)."""
+        if stop is None:
+            start, stop = 0, start
+        return start + self._next() % (stop - start)
+
+    def random(self) -> float:
+        """Return a float in ``[0, 1)``."""
+        return self._next() / 4_294_967_296
+
+    def choice(self, options: Sequence[T]) -> T:
+        """Return one of ``options``."""
+        return options[self._next() % len(options)]
+
+    def sample(self, options: Sequence[T], count: int) -> list[T]:
+        """Return ``count`` distinct elements of ``options``, in draw order."""
+        picked: list[int] = []
+        while len(picked) < count:
+            position = self._next() % len(options)
+            if position not in picked:
+                picked.append(position)
+        return [options[position] for position in picked]
+
+
+def _rng(seed: int, stream: str, index: int) -> Draws:
+    return Draws(f"{seed}:{stream}:{index}".encode())
+
+
+def _moment(index: int, rng: Draws) -> int:
     return _EPOCH + index * _STEP_SECONDS + rng.randrange(_STEP_SECONDS)
 
 
-@lru_cache(maxsize=64)
-def _zone(hours: int) -> timezone:
-    return timezone(timedelta(hours=hours))
+@lru_cache(maxsize=8192)
+def _day(days: int) -> str:
+    return (date(1970, 1, 1) + timedelta(days=days)).isoformat()
+
+
+def _clock(epoch: int) -> str:
+    days, seconds = divmod(epoch, 86_400)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}"
 
 
 def iso_offset(epoch: int, hours: int) -> str:
     """Return ``epoch`` as ISO-8601 with a numeric offset, e.g. ``2023-01-01T07:00:00-05:00``."""
-    return datetime.fromtimestamp(epoch, _zone(hours)).isoformat()
+    sign = "-" if hours < 0 else "+"
+    return f"{_clock(epoch + hours * 3600)}{sign}{abs(hours):02d}:00"
 
 
 def iso_z(epoch: int, millis: int | None = None) -> str:
     """Return ``epoch`` as ISO-8601 UTC with a ``Z``, with milliseconds when given."""
-    text = datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    text = _clock(epoch)
     return f"{text}.{millis:03d}Z" if millis is not None else f"{text}Z"
 
 
@@ -90,13 +154,13 @@ def _ascii(name: str) -> str:
     return "".join(char for char in folded.lower() if char.isalnum()) or "user"
 
 
-def _person(rng: random.Random) -> tuple[str, str, str]:
+def _person(rng: Draws) -> tuple[str, str, str]:
     first = rng.choice(FIRST_NAMES)
     last = rng.choice(LAST_NAMES)
     return first, last, f"{_ascii(first)}.{rng.randrange(10_000)}@example.com"
 
 
-def _address(rng: random.Random) -> dict[str, Any]:
+def _address(rng: Draws) -> dict[str, Any]:
     city, country, province = rng.choice(CITIES)
     return {
         "address1": f"{rng.randrange(1, 999)} {rng.choice(('Main', 'Rue', 'High', 'Oak'))} St",
@@ -108,7 +172,7 @@ def _address(rng: random.Random) -> dict[str, Any]:
     }
 
 
-def _cents(rng: random.Random, low: int = 500, high: int = 50_000) -> int:
+def _cents(rng: Draws, low: int = 500, high: int = 50_000) -> int:
     return rng.randrange(low, high)
 
 
@@ -360,8 +424,8 @@ def xero_invoice(ctx: Context, index: int, ids: RecordIds) -> dict[str, Any]:
     """Return Xero invoice ``index``: PascalCase, decimal money, Microsoft JSON dates."""
     rng = _rng(ctx.seed, "xero.invoices", index)
     created = _moment(index, rng)
-    day = datetime.fromtimestamp(created, timezone.utc).strftime("%Y-%m-%dT00:00:00")
-    due = datetime.fromtimestamp(created + 86_400 * 30, timezone.utc).strftime("%Y-%m-%dT00:00:00")
+    day = f"{_day(created // 86_400)}T00:00:00"
+    due = f"{_day(created // 86_400 + 30)}T00:00:00"
     lines = []
     subtotal = 0
     for _ in range(rng.randrange(1, 4)):
@@ -482,6 +546,9 @@ class RecordSource:
         return [encoded(index) for index in range(start, stop)]
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(value: Any) -> bytes:
     """Return ``value`` as compact UTF-8 JSON."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(value).encode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -149,3 +150,21 @@ def test_timestamps_grow_with_the_index():
 def test_foreign_ids_map_to_no_index(style, garbage):
     prefix = "ch_" if style == "stripe" else ""
     assert RecordIds(style, prefix=prefix).index_for(garbage) is None
+
+
+@pytest.mark.parametrize("epoch", [0, 1_672_531_200, 1_709_164_800, 2_000_000_123], ids=str)
+@pytest.mark.parametrize("hours", [-8, -5, 0, 9], ids=lambda h: f"utc{h:+d}")
+def test_timestamp_formatting_matches_datetime(epoch, hours):
+    zone = timezone(timedelta(hours=hours))
+    assert records.iso_offset(epoch, hours) == datetime.fromtimestamp(epoch, zone).isoformat()
+    expected_z = datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert records.iso_z(epoch) == expected_z
+
+
+def test_draws_are_deterministic_and_in_range():
+    one, two = records.Draws(b"k"), records.Draws(b"k")
+    values = [one.randrange(5, 10) for _ in range(100)]
+    assert values == [two.randrange(5, 10) for _ in range(100)]
+    assert set(values) == {5, 6, 7, 8, 9}
+    assert all(0 <= one.random() < 1 for _ in range(100))
+    assert sorted(one.sample("abcde", 5)) == list("abcde")
