@@ -102,6 +102,15 @@ def _python_type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def _describe_mix(values: list[Any]) -> str:
+    """The type a mixed column would have had, for its drift record: what is not text."""
+    kinds = [_python_type_name(v) for v in values]
+    for kind in ("struct", "list"):
+        if kind in kinds:
+            return kind
+    return next((kind for kind in kinds if kind != "string"), "string")
+
+
 def _child_values(values: Sequence[Any], key: str) -> list[Any]:
     return [v.get(key) if isinstance(v, dict) else None for v in values]
 
@@ -167,13 +176,12 @@ class _PageConverter:
 
     def _emit_dicts(self, prefix: str, dicts: Sequence[Any]) -> None:
         """Column by column, for pages that pyarrow cannot infer in one go."""
-        keys: dict[str, Any] = {}
+        keys: dict[Any, None] = {}
         for record in dicts:
             if isinstance(record, dict):
-                for key in record:
-                    keys.setdefault(str(key), key)
-        for name, key in keys.items():
-            self._emit_values(f"{prefix}{name}", _child_values(dicts, key))
+                keys.update(dict.fromkeys(record))
+        for key in keys:
+            self._emit_values(f"{prefix}{key}", _child_values(dicts, key))
 
     def _emit_values(self, path: str, values: list[Any]) -> None:
         if path not in self._json_paths:
@@ -189,7 +197,7 @@ class _PageConverter:
             if all(isinstance(v, dict) for v in present):
                 self._emit_dicts(f"{path}.", values)
                 return
-            self._conflicts[path] = _python_type_name(present[0])
+            self._conflicts[path] = _describe_mix(present)
             if any(isinstance(v, (dict, list)) for v in present):
                 self._new_json_paths.add(path)
         self._add(path, pa.array([_json_text(v) for v in values], pa.string()))
@@ -355,7 +363,6 @@ class TableBuilder:
         self._types: dict[str, pa.DataType] = {}
         self._json_paths: set[str] = set()
         self._drift_seen: set[tuple[str, str, str]] = set()
-        self._pages = 0
         self.drift: list[SchemaDrift] = []
         self.row_count = 0
 
@@ -388,14 +395,13 @@ class TableBuilder:
             old = self._types.get(field.name)
             if old is None:
                 self._types[field.name] = field.type
-                if self._pages and field.name not in page.conflicts:
+                if self.row_count and field.name not in page.conflicts:
                     self._record(field.name, page_number, "absent", str(field.type))
                 continue
             unified = _unify(old, field.type)
             if unified != old:
                 self._types[field.name] = unified
                 self._record(field.name, page_number, str(old), str(unified))
-        self._pages += 1
         self.row_count += page.batch.num_rows
         if self._keep_batches:
             self._batches.append(page.batch)
