@@ -61,7 +61,17 @@ _PAGE_SIZE_PARAMETERS: dict[str | None, tuple[str, ...]] = {
     ),
     "page_number": ("per_page", "perPage", "pageSize", "page_size", "limit", "size", "count"),
     "offset": ("limit", "$top", "top", "count", "size", "page_size", "pageSize"),
-    None: ("limit", "page_size", "pageSize", "per_page", "perPage", "maxResults", "count"),
+    None: (
+        "limit",
+        "page_size",
+        "pageSize",
+        "per_page",
+        "perPage",
+        "maxResults",
+        "$top",
+        "top",
+        "count",
+    ),
 }
 # The request parameter most APIs pair with each answer field, for when the action does not say.
 _CURSOR_PARAMETER_FOR_PATH = {
@@ -271,6 +281,10 @@ def _from_answer(plan: RequestPlan, result: ActionResult) -> tuple[Paginator, bo
     if _looks_like_link(link):
         paginator = NextLinkPaginator(next_path=link_path, page_size_parameter=size_name)
         return paginator, True, f"the answer has a next-page link at {link_path!r}", True
+    if link_path is not None and link is None and cursor_path is None:
+        paginator = NextLinkPaginator(next_path=link_path, page_size_parameter=size_name)
+        reason = f"the answer's next-page link {link_path!r} is null: the only page"
+        return paginator, True, reason, True
     if cursor_path is not None and not _looks_like_link(cursor):
         name = plan.cursor_parameter or _CURSOR_PARAMETER_FOR_PATH.get(cursor_path, "cursor")
         paginator = CursorPaginator(
@@ -300,13 +314,13 @@ def _from_answer(plan: RequestPlan, result: ActionResult) -> tuple[Paginator, bo
         paginator = LastIdPaginator(limit_parameter=size_name or "limit")
         reason = f"the answer has {has_more_path!r} and records with ids: last-id paging"
         return paginator, stripe_like and not plan.declared, reason, True
-    pages_path = first_present(sources, (*TOTAL_PAGES_PATHS, "next_page", "nextPage"))[1]
-    if pages_path is not None:
+    pages, pages_path = first_present(sources, (*TOTAL_PAGES_PATHS, "next_page", "nextPage"))
+    if isinstance(pages, int) and not isinstance(pages, bool):
         paginator = PageNumberPaginator(page_size_parameter=size_name)
         reason = f"the answer has {pages_path!r}: page-number paging with 'page'"
         return paginator, False, reason, True
-    total_path = first_present(sources, TOTAL_PATHS)[1]
-    if total_path is not None:
+    total, total_path = first_present(sources, TOTAL_PATHS)
+    if isinstance(total, int) and not isinstance(total, bool):
         paginator = OffsetPaginator(limit_parameter=size_name or "limit")
         reason = f"the answer has {total_path!r}: offset paging with 'offset'"
         return paginator, False, reason, True

@@ -87,6 +87,36 @@ _ENVELOPE_KEYS = frozenset(
         "response_metadata",
     )
 )
+# Paging fields: an object holding only these (and metadata) is no record.
+_PAGING_KEYS = frozenset(
+    key.lower()
+    for key in (
+        "has_more",
+        "hasMore",
+        "next_cursor",
+        "nextCursor",
+        "nextPageToken",
+        "next_page_token",
+        "cursor",
+        "next",
+        "next_page",
+        "nextPage",
+        "total",
+        "total_count",
+        "totalCount",
+        "total_pages",
+        "totalPages",
+        "count",
+        "offset",
+        "limit",
+        "page",
+        "status",
+        "object",
+        "url",
+    )
+)
+# Keys under which an API wraps a single record ({"data": {"id": ...}}).
+_WRAPPER_KEYS = ("data", "result", "response", "record", "item")
 _ID_KEYS = ("id", "_id", "uuid", "ID", "Id")
 
 
@@ -182,9 +212,7 @@ def records_at(payload: Any, path: str) -> list[dict[str, Any]] | None:
         return None
     if _is_list(found):
         return _as_records(found)
-    if isinstance(found, Mapping):
-        return [dict(found)]
-    return [{"value": found}]
+    return _single_record(found)
 
 
 def _single_record(payload: Any) -> list[dict[str, Any]]:
@@ -193,9 +221,22 @@ def _single_record(payload: Any) -> list[dict[str, Any]]:
     if not isinstance(payload, Mapping):
         return [{"value": payload}]
     record = {k: v for k, v in payload.items() if str(k).lower() not in _ENVELOPE_KEYS}
-    if all(_is_metadata_key(str(k)) for k in record):
+    if all(_is_metadata_key(str(k)) or str(k).lower() in _PAGING_KEYS for k in record):
         return []
     return [record]
+
+
+def _unwrap_single(payload: Mapping) -> tuple[Any, str]:
+    """Step into ``{"data": {...}}``-style wrappers around a single record."""
+    path = ""
+    while True:
+        keys = [k for k in payload if str(k).lower() not in _ENVELOPE_KEYS]
+        if len(keys) != 1 or keys[0] not in _WRAPPER_KEYS:
+            return payload, path
+        inner = payload[keys[0]]
+        if not isinstance(inner, Mapping):
+            return payload, path
+        payload, path = inner, f"{path}.{keys[0]}" if path else str(keys[0])
 
 
 @dataclass(frozen=True)
@@ -275,9 +316,10 @@ def locate_records(payload: Any) -> RecordLocation:
             return RecordLocation(_as_records(lookup(payload, others[0])), others[0])
         if others:
             return _choose(payload, others)
-    records = _single_record(payload)
+    inner, path = _unwrap_single(payload)
+    records = _single_record(inner)
     explanation = "no list found: the payload is one record" if records else "no records"
-    return RecordLocation(records, "", explanation)
+    return RecordLocation(records, path, explanation)
 
 
 def _record_containers(payload: Mapping) -> Iterator[tuple[str, Mapping]]:
@@ -332,8 +374,10 @@ def find_records(payload: Any) -> tuple[list[dict[str, Any]], str]:
        ``errors``) and never inside an object that has an ``id`` (its lists are its fields).
     5. An object with an ``id`` (a scalar) is one record, except that a ``data``, ``results``
        or ``records`` list in it still wins; an object with no list at all is one record too
-       (path ``""``), without envelope keys such as ``executionId`` and ``success``. An object
-       holding only paging metadata, ``None`` and ``{}`` give no records.
+       (path ``""``, or ``"data"`` for a record wrapped as ``{"data": {...}}``), without
+       envelope keys such as ``executionId`` and ``success``. An object holding only paging
+       fields (``has_more``, ``next_cursor``, ``pagination``, ...), ``None`` and ``{}`` give
+       no records.
 
     Lists of plain values become records with one ``value`` field.
 
