@@ -246,7 +246,7 @@ class RecordLocation:
     Attributes:
         records: The records found.
         path: The exact path (usable as ``records_path``).
-        explanation: Why this list was chosen when there were others, or "".
+        explanation: Why this list was chosen when there were several, else "".
     """
 
     records: list[dict[str, Any]]
@@ -302,11 +302,11 @@ def _has_ids(items: list) -> bool:
 def locate_records(payload: Any) -> RecordLocation:
     """Find the records in an action's payload (see :func:`find_records` for the rules)."""
     if payload is None:
-        return RecordLocation([], "", "the payload is empty")
+        return RecordLocation([], "")
     if _is_list(payload):
         return RecordLocation(_as_records(payload), "[]")
     if not isinstance(payload, Mapping):
-        return RecordLocation(_single_record(payload), "", "the payload is a single value")
+        return RecordLocation(_single_record(payload), "")
     for path, obj in _record_containers(payload):
         known, others = _candidates_at(path, obj)
         if known:
@@ -317,9 +317,7 @@ def locate_records(payload: Any) -> RecordLocation:
         if others:
             return _choose(payload, others)
     inner, path = _unwrap_single(payload)
-    records = _single_record(inner)
-    explanation = "no list found: the payload is one record" if records else "no records"
-    return RecordLocation(records, path, explanation)
+    return RecordLocation(_single_record(inner), path)
 
 
 def _record_containers(payload: Mapping) -> Iterator[tuple[str, Mapping]]:
