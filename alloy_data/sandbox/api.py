@@ -99,6 +99,21 @@ class AlloyApi:
                 {"GET": self.list_credentials, "POST": self.create_credential},
             ),
         ]
+        self._routes_by_length: dict[int, list[tuple[tuple[str, ...], dict[str, Endpoint]]]] = {}
+        for pattern, methods in self._routes:
+            self._routes_by_length.setdefault(len(pattern), []).append((pattern, methods))
+        self._contexts: dict[tuple[str, str], paging.PageContext] = {}
+
+    def set_base_url(self, base_url: str) -> None:
+        """Use ``base_url`` in links and URLs from now on, forgetting anything cached before."""
+        if base_url == self.base_url:
+            return
+        self.base_url = base_url
+        self._contexts.clear()
+        self.pages = ByteLRU(PAGE_CACHE_BYTES)
+        for listing in self.listings.values():
+            listing.source.ctx.base_url = base_url
+            listing.source.encoded.cache_clear()
 
     # -- routing -------------------------------------------------------------------------------
 
@@ -109,10 +124,14 @@ class AlloyApi:
             ApiError: 404 for an unknown path, 405 for a wrong method, or the endpoint's error.
         """
         segments = request.segments
-        for pattern, methods in self._routes:
-            if len(pattern) != len(segments):
-                continue
-            if all(want in ("*", got) for want, got in zip(pattern, segments, strict=True)):
+        for pattern, methods in self._routes_by_length.get(len(segments), ()):
+            params = []
+            for want, got in zip(pattern, segments, strict=True):
+                if want == "*":
+                    params.append(got)
+                elif want != got:
+                    break
+            else:
                 endpoint = methods.get(request.method)
                 if endpoint is None:
                     allowed = ", ".join(sorted(methods))
@@ -121,7 +140,6 @@ class AlloyApi:
                         f"{request.method:.20} is not allowed on this path; use {allowed}",
                         headers={"Allow": allowed},
                     )
-                params = [got for want, got in zip(pattern, segments, strict=True) if want == "*"]
                 return endpoint(request, params)
         raise not_found(f"no such endpoint: {request.path[:200]}")
 
@@ -413,19 +431,22 @@ class AlloyApi:
         listing: Listing,
         values: dict[str, Any],
     ) -> bytes:
-        ctx = paging.PageContext(
-            scope=f"{connector.connector_id}/{listing.resource.resource_id}",
-            total=listing.total,
-            ids=listing.resource.ids,
-            base_url=self.base_url,
-        )
+        key = (connector.connector_id, listing.resource.resource_id)
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = self._contexts[key] = paging.PageContext(
+                scope=f"{connector.connector_id}/{listing.resource.resource_id}",
+                total=listing.total,
+                ids=listing.resource.ids,
+                base_url=self.base_url,
+            )
         start, stop = convention.window(values, ctx)
-        key = (ctx.scope, start, stop, tuple(sorted(values.items())))
-        body = self.pages.get(key)
+        page_key = (ctx.scope, start, stop, tuple(sorted(values.items())))
+        body = self.pages.get(page_key)
         if body is None:
             records = listing.source.page(start, stop)
             body = convention.render(records, start, values, ctx)
-            self.pages.put(key, body)
+            self.pages.put(page_key, body)
         return body
 
     def _find(self, listing: Listing, record_id: Any) -> bytes:

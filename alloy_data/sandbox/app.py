@@ -116,7 +116,7 @@ class Sandbox:
 
         catalog = build_catalog()
         counts = _record_counts(catalog, records)
-        self._context = Context(seed, "")
+        context = Context(seed, "")
         listings: dict[tuple[str, str], Listing] = {}
         for connector in catalog.values():
             for resource in connector.resources:
@@ -125,7 +125,7 @@ class Sandbox:
                 convention = resource.actions[0].convention
                 if isinstance(convention, Unpaginated):
                     total = min(total, UNPAGINATED_MAXIMUM)
-                source = RecordSource(resource.generator, resource.ids, self._context)
+                source = RecordSource(resource.generator, resource.ids, context)
                 listings[(connector.connector_id, resource.resource_id)] = Listing(
                     resource, source, total, {}
                 )
@@ -182,8 +182,7 @@ class Sandbox:
         if not self._started:
             self._server.start()
             self._started = True
-            self._context.base_url = self.url
-            self.api.base_url = self.url
+            self.api.set_base_url(self.url)
         return self
 
     def stop(self) -> None:

@@ -12,7 +12,7 @@ import tracemalloc
 
 import requests
 
-from alloy_data.sandbox import serve
+from alloy_data.sandbox import Sandbox, serve
 
 
 def test_a_million_records_are_not_held_in_memory():
@@ -75,3 +75,34 @@ def test_main_refuses_bad_options(capsys):
 
     assert main(["--port", "0", "--records", "nope=3"]) == 2
     assert "unknown connector" in capsys.readouterr().err
+
+
+def first_tickets_page(sb: Sandbox) -> dict:
+    body = {
+        "userId": sb.fixtures.user_id,
+        "credentialId": sb.fixtures.credentials["zendesk"],
+        "parameters": {"per_page": 10},
+    }
+    response = requests.post(
+        f"{sb.url}/connectors/zendesk/actions/list-tickets/execute",
+        json=body,
+        headers={"Authorization": f"Bearer {sb.api_key}"},
+        timeout=5,
+    )
+    return response.json()["data"]
+
+
+def test_a_restarted_sandbox_links_to_its_new_address():
+    sb = Sandbox(records={"zendesk": 30})
+    try:
+        sb.start()
+        first_url = sb.url
+        assert first_tickets_page(sb)["next_page"].startswith(f"{first_url}/")
+        sb.stop()
+        sb.start()
+        second_url = sb.url
+        page = first_tickets_page(sb)
+    finally:
+        sb.stop()
+    assert page["next_page"].startswith(f"{second_url}/")
+    assert page["tickets"][0]["url"].startswith(f"{second_url}/")
