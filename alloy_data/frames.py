@@ -45,7 +45,8 @@ __all__ = ["SchemaDrift", "TableBuilder", "align_batch", "records_to_batch", "to
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 _DTYPE_BACKENDS = ("numpy_nullable", "pyarrow")
-_ARROW_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
+# What pyarrow raises for Python values it cannot infer or convert.
+_ARROW_CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
 # A failed cast costs about a millisecond, so only columns whose first value looks like a
 # date and a time are cast; the cast itself decides.
 _LOOKS_LIKE_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
@@ -271,12 +272,14 @@ def _cast(array: pa.Array, target: pa.DataType) -> pa.Array:
         return pa.nulls(len(array), target)
     if pa.types.is_string(target):
         if pa.types.is_timestamp(array.type):
-            return pc.strftime(array, format="%Y-%m-%dT%H:%M:%SZ")
+            # Arrow writes "2024-05-01 08:00:00.000000Z"; ISO-8601 wants the "T".
+            text = array.cast(pa.string())
+            return pc.replace_substring(text, pattern=" ", replacement="T", max_replacements=1)
         if pa.types.is_struct(array.type) or pa.types.is_list(array.type):
             return pa.array([_json_text(v) for v in array.to_pylist()], pa.string())
     try:
         return array.cast(target)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:
         pass
     if pa.types.is_struct(target) and pa.types.is_struct(array.type):
         names = {f.name for f in array.type}
@@ -480,10 +483,19 @@ def to_dataframe(table: pa.Table, dtype_backend: str = "numpy_nullable") -> pd.D
         return table.to_pandas(types_mapper=pd.ArrowDtype)
     if dtype_backend == "numpy_nullable":
         nullable = {
+            pa.int8(): pd.Int8Dtype(),
+            pa.int16(): pd.Int16Dtype(),
+            pa.int32(): pd.Int32Dtype(),
             pa.int64(): pd.Int64Dtype(),
+            pa.uint8(): pd.UInt8Dtype(),
+            pa.uint16(): pd.UInt16Dtype(),
+            pa.uint32(): pd.UInt32Dtype(),
+            pa.uint64(): pd.UInt64Dtype(),
             pa.bool_(): pd.BooleanDtype(),
+            pa.float32(): pd.Float32Dtype(),
             pa.float64(): pd.Float64Dtype(),
             pa.string(): pd.StringDtype(),
+            pa.large_string(): pd.StringDtype(),
         }
         return table.to_pandas(types_mapper=nullable.get)
     choices = " or ".join(repr(c) for c in _DTYPE_BACKENDS)
