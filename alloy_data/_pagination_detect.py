@@ -28,7 +28,7 @@ from alloy_data._pagination_positional import (
     OffsetPaginator,
     PageNumberPaginator,
 )
-from alloy_data._pagination_records import first_present, lookup
+from alloy_data._pagination_records import first_present, locate_records, lookup
 from alloy_data.models import Action, ActionResult
 
 __all__ = ["Detection", "RequestPlan", "detect_paginator", "plan_request"]
@@ -238,7 +238,7 @@ def _from_answer(plan: RequestPlan, result: ActionResult) -> tuple[Paginator, bo
     """Return (paginator, confident, reason, whether the answer showed paging at all)."""
     sources = _sources(result)
     size_name = plan.page_size_parameter
-    pagination = lookup(result.raw, "pagination")
+    pagination = first_present(sources, ("pagination",))[0]
     if isinstance(pagination, Mapping) and ("hasMore" in pagination or "nextOffset" in pagination):
         offset = present_in(plan, _OFFSET_PARAMETERS) or "offset"
         limit = size_name if plan.convention in ("offset", None) and size_name else "limit"
@@ -333,13 +333,8 @@ def present_in(plan: RequestPlan, names: tuple[str, ...]) -> str | None:
 
 
 def _records_have_ids(result: ActionResult) -> bool:
-    data = lookup(result.data, "data")
-    items = data if isinstance(data, list) else result.data
-    return (
-        isinstance(items, list)
-        and bool(items)
-        and all(isinstance(item, Mapping) and "id" in item for item in items)
-    )
+    records = locate_records(result.data).records
+    return bool(records) and all("id" in record for record in records)
 
 
 def detect_paginator(plan: RequestPlan, sent: Mapping[str, Any], result: ActionResult) -> Detection:

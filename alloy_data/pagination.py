@@ -190,7 +190,7 @@ def resolve_paginator(paginator: Any) -> Paginator | None:
             return None
         if name in CONVENTIONS:
             return CONVENTIONS[name]()
-    elif callable(paginator):
+    elif callable(paginator) and not isinstance(paginator, type):
         return FunctionPaginator(paginator)
     choices = ", ".join(repr(name) for name in ("auto", *CONVENTIONS))
     raise ConfigurationError(
