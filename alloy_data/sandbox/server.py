@@ -192,6 +192,7 @@ class HTTPServer:
     def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
         self.handler = handler
         self.host = host
+        self.requested_port = port
         self.port = port
         self.connections: set[_Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -216,6 +217,9 @@ class HTTPServer:
         Raises:
             OSError: When the address cannot be bound.
         """
+        self._ready.clear()
+        self._error = None
+        self.port = self.requested_port
         self._thread = threading.Thread(target=self._run, name="alloy-sandbox", daemon=True)
         self._thread.start()
         self._ready.wait()
