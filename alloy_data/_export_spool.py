@@ -79,6 +79,28 @@ def remove_path(path: Path) -> None:
             path.unlink()
 
 
+def lock_directory(directory: Path) -> int | None:
+    """Takes an exclusive advisory lock on ``directory`` for as long as the returned fd is open.
+
+    Returns:
+        The locked file descriptor, or ``None`` where advisory locks are not available.
+
+    Raises:
+        BlockingIOError: If another writer (in this process or another) holds the lock.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     """Replaces ``path`` with ``data`` as JSON so that readers see the old or the new text."""
     temporary = path.with_name(path.name + ".tmp")

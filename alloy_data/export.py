@@ -41,6 +41,7 @@ from alloy_data._export_spool import (
     Spool,
     checkpoint_dir_for,
     fsync_directory,
+    lock_directory,
     remove_path,
 )
 from alloy_data.errors import ConfigurationError, ExportError
@@ -153,6 +154,7 @@ class _SpoolingWriter:
         self.metadata = _check_metadata(metadata, "metadata")
         self.checkpoint: Checkpoint | None = None
         self._spool: Spool | None = None
+        self._lock: int | None = None
         self._state = "new"
 
     @property
@@ -204,17 +206,44 @@ class _SpoolingWriter:
             )
         try:
             if directory.exists():
+                self._take_lock(directory)
                 spool = self._reuse_or_discard(directory)
                 if spool is not None:
                     self._spool = spool
                     self._state = "open"
                     self.checkpoint = self._describe(spool)
                     return self.checkpoint
+                self._release_lock()
             self._spool = Spool.create(directory, fingerprint=self.fingerprint, kind=self.kind)
+            self._take_lock(directory)
         except OSError as error:
+            self._release_lock()
             raise ExportError(f"Cannot prepare {directory}: {error}") from error
+        except BaseException:
+            self._release_lock()
+            raise
         self._state = "open"
         return None
+
+    def _take_lock(self, directory: Path) -> None:
+        # Two exports to one path would spool into, or delete, each other's checkpoint.
+        try:
+            self._lock = lock_directory(directory)
+        except BlockingIOError as error:
+            raise ExportError(
+                f"Another export is writing to {self.path} right now (it holds {directory}). "
+                "Wait for it to finish, or stop it, then try again."
+            ) from error
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def __del__(self) -> None:
+        # A writer dropped without finish() or abort() must not keep its path locked.
+        if getattr(self, "_lock", None) is not None:
+            self._release_lock()
 
     def _reuse_or_discard(self, directory: Path) -> Spool | None:
         if not self.resume:
@@ -320,6 +349,7 @@ class _SpoolingWriter:
         except BaseException as error:
             # The spool may end in a half-written page; only abort() (then resume) is safe now.
             self._state = "failed"
+            self._release_lock()
             if isinstance(error, OSError):
                 raise ExportError(f"Cannot spool page {page_number}: {error}") from error
             raise
@@ -353,6 +383,7 @@ class _SpoolingWriter:
         except BaseException as error:
             remove_path(output)
             self._state = "failed"
+            self._release_lock()
             if isinstance(error, (OSError, pa.ArrowException)):
                 raise ExportError(
                     f"Cannot write {self.path}: {error}. The pulled pages are kept in "
@@ -363,6 +394,7 @@ class _SpoolingWriter:
         # The checkpoint file goes first: a directory without it is never resumed.
         (self.checkpoint_dir / CHECKPOINT_FILE).unlink(missing_ok=True)
         remove_path(self.checkpoint_dir)
+        self._release_lock()
         return self.path
 
     def abort(self) -> None:
@@ -372,6 +404,7 @@ class _SpoolingWriter:
             remove_path(self.checkpoint_dir)
         if self._state != "finished":
             self._state = "aborted"
+        self._release_lock()
 
     def _check_schema(self, schema: pa.Schema) -> None:
         """Hook for format-specific checks of the final schema."""

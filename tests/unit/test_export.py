@@ -616,3 +616,33 @@ def test_bad_parquet_options_are_configuration_errors(
 ) -> None:
     with pytest.raises(ConfigurationError):
         ParquetWriter(tmp_path / "o.parquet", **options)
+
+
+# -- one export per path at a time -------------------------------------------------------
+
+
+def test_a_second_writer_to_the_same_path_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "orders.parquet"
+    first = ParquetWriter(path, fingerprint="fp")
+    first.open()
+    write_pages(first, make_pages(2), stop=1, finish=False)
+
+    for resume in (False, True):
+        with pytest.raises(ExportError, match="Another export is writing"):
+            ParquetWriter(path, fingerprint="fp", resume=resume).open()
+    assert (first.checkpoint_dir / "checkpoint.json").exists()
+
+    first.abort()
+    checkpoint = ParquetWriter(path, fingerprint="fp", resume=True).open()
+    assert checkpoint is not None and checkpoint.pages == 1
+
+
+def test_a_dropped_writer_releases_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "orders.parquet"
+    first = ParquetWriter(path, fingerprint="fp")
+    first.open()
+    write_pages(first, make_pages(2), stop=1, finish=False)
+    del first
+
+    checkpoint = ParquetWriter(path, fingerprint="fp", resume=True).open()
+    assert checkpoint is not None and checkpoint.pages == 1
