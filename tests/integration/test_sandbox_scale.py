@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
@@ -106,3 +107,29 @@ def test_a_restarted_sandbox_links_to_its_new_address():
         sb.stop()
     assert page["next_page"].startswith(f"{second_url}/")
     assert page["tickets"][0]["url"].startswith(f"{second_url}/")
+
+
+def test_concurrent_clients_are_all_served():
+    with serve(port=0, records={"box": 400}) as sb:
+
+        def walk(_: int) -> list[str]:
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {sb.api_key}"
+            ids: list[str] = []
+            for offset in range(0, 400, 50):
+                body = {
+                    "userId": sb.fixtures.user_id,
+                    "credentialId": sb.fixtures.credentials["box"],
+                    "parameters": {"offset": offset, "limit": 50},
+                }
+                url = f"{sb.url}/connectors/box/actions/list-files/execute"
+                page = session.post(url, json=body, timeout=5).json()["data"]
+                ids += [entry["id"] for entry in page["entries"]]
+            session.close()
+            return ids
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            walks = list(pool.map(walk, range(8)))
+        assert sb.request_count == 8 * 8
+    expected = [str(1_200_000_000 + index) for index in range(400)]
+    assert all(ids == expected for ids in walks)
