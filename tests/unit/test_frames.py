@@ -559,6 +559,18 @@ def test_to_table_aligns_batches_given_to_it() -> None:
     assert table.to_pylist() == [{"a": None, "b": "x"}, {"a": 1, "b": None}]
 
 
+def test_to_table_widens_for_batches_it_did_not_convert() -> None:
+    builder = TableBuilder()
+    builder.add_page([{"a": 1}], 1)
+    stranger = records_to_batch([{"a": "x", "b": True}])
+
+    table = TableBuilder().to_table([stranger])
+    mixed = builder.to_table([builder.add_page([{"a": 2}], 2), stranger])
+
+    assert table.to_pylist() == [{"a": "x", "b": True}]
+    assert mixed.to_pylist() == [{"a": "2", "b": None}, {"a": "x", "b": True}]
+
+
 def test_schema_drift_is_a_frozen_value_that_reads_well() -> None:
     drift = SchemaDrift("total", 3, "int64", "double")
 
