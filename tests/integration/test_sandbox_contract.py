@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,17 @@ from openapi_core import OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 import alloy_data.sandbox
+from alloy_data.sandbox import Sandbox, serve
 
 SPEC_PATH = Path(alloy_data.sandbox.__file__).parent / "openapi.yaml"
 CONNECTORS = ["shopify", "hubspot", "stripe", "zendesk", "box", "xero", "quickbooks", "notion"]
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """This module's own server: it creates users and credentials."""
+    with serve(port=0) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

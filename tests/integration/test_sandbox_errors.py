@@ -4,15 +4,31 @@ from __future__ import annotations
 
 import random
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
+from alloy_data.sandbox import Sandbox, serve
 from alloy_data.sandbox.catalog import build_catalog
 
 TIMEOUT = 3
 CATALOG = build_catalog()
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    """This module's own server: it sends random requests."""
+    with serve(port=0) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def live_sandbox() -> Iterator[Sandbox]:
+    """This module's own server: it sends random requests."""
+    with serve(port=0, dialect="live") as running:
+        yield running
 
 
 def post_execute(sb, connector="shopify", action="list-orders", **overrides: Any):

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
+from alloy_data.sandbox import Sandbox, serve
+
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+
+
+@pytest.fixture(scope="module")
+def live_sandbox() -> Iterator[Sandbox]:
+    """This module's own server: it creates and deletes users and credentials."""
+    with serve(port=0, dialect="live") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
