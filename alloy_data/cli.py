@@ -280,6 +280,7 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    parameters = parse_params(args.param)
     if not args.credential_id:
         raise ConfigurationError(
             "No credential: pass --credential CREDENTIAL_ID "
@@ -291,7 +292,7 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         args.action,
         credential_id=args.credential_id,
         user_id=args.user_id,
-        parameters=parse_params(args.param),
+        parameters=parameters,
         paginator=args.paginator,
         page_size=args.page_size,
         max_pages=args.max_pages,

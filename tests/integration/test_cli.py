@@ -1,0 +1,226 @@
+"""The alloy-data command line, run in-process and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from alloy_data.cli import COMMANDS, main, parse_params
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def api_args(sandbox) -> list[str]:
+    return [
+        "--base-url",
+        sandbox.url,
+        "--api-key",
+        sandbox.api_key,
+        "--user",
+        sandbox.fixtures.user_id,
+    ]
+
+
+def test_connectors_table_and_json(capsys, sandbox):
+    code, out, _ = run(capsys, "connectors", *api_args(sandbox))
+    assert code == 0
+    assert re.search(r"^shopify\s+Shopify\s+E-Commerce$", out, re.MULTILINE)
+    code, out, _ = run(capsys, "connectors", "--category", "CRM", "--json", *api_args(sandbox))
+    rows = json.loads(out)
+    assert code == 0 and rows and {r["category"] for r in rows} == {"CRM"}
+
+
+def test_resources_show_resolved_action_ids(capsys, sandbox):
+    code, out, _ = run(capsys, "resources", "shopify", "--json", *api_args(sandbox))
+    rows = {r["resource"]: r["actions"].split() for r in json.loads(out)}
+    assert code == 0 and "list-orders" in rows["orders"]
+
+
+def test_action_shows_parameters(capsys, sandbox):
+    code, out, _ = run(capsys, "action", "hubspot", "list-contacts", *api_args(sandbox))
+    assert code == 0
+    assert re.search(r"^limit\s+integer\s+.*100", out, re.MULTILINE)
+
+
+def test_credentials_and_users(capsys, sandbox):
+    code, out, _ = run(capsys, "credentials", "stripe", "--json", *api_args(sandbox))
+    ids = [r["credential"] for r in json.loads(out)]
+    assert code == 0 and sandbox.fixtures.credentials["stripe"] in ids
+    code, out, _ = run(capsys, "users", "--create", "cli-user", "--json", *api_args(sandbox))
+    created = json.loads(out)[0]
+    assert code == 0 and created["username"] == "cli-user"
+    code, out, _ = run(capsys, "users", "--json", *api_args(sandbox))
+    assert created["user"] in [r["user"] for r in json.loads(out)]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_pull_writes_each_format(capsys, sandbox, tmp_path, suffix):
+    out_file = tmp_path / f"charges{suffix}"
+    code, out, err = run(
+        capsys,
+        "pull",
+        "stripe",
+        "list-charges",
+        "--credential",
+        sandbox.fixtures.credentials["stripe"],
+        "--out",
+        str(out_file),
+        "--max-records",
+        "250",
+        *api_args(sandbox),
+    )
+    assert code == 0, err
+    assert "wrote 250 records" in out
+    frame = duckdb.sql(f"select id from '{out_file}'").df()
+    assert len(frame) == 250 and frame["id"].is_unique
+    assert sandbox.api_key not in out + err
+
+
+def test_pull_progress_bar_goes_to_stderr(capsys, sandbox, tmp_path):
+    out_file = tmp_path / "contacts.parquet"
+    code, out, err = run(
+        capsys,
+        "pull",
+        "hubspot",
+        "list-contacts",
+        "--credential",
+        sandbox.fixtures.credentials["hubspot"],
+        "--out",
+        str(out_file),
+        *api_args(sandbox),
+    )
+    assert code == 0
+    assert "hubspot list-contacts" in err and "hubspot list-contacts" not in out
+    assert (
+        pq.read_metadata(out_file).num_rows == sandbox.api.listings[("hubspot", "contacts")].total
+    )
+
+
+def test_pull_refuses_to_overwrite_then_overwrites(capsys, sandbox, tmp_path):
+    out_file = tmp_path / "files.csv"
+    args = [
+        "pull",
+        "box",
+        "list-files",
+        "--credential",
+        sandbox.fixtures.credentials["box"],
+        "--out",
+        str(out_file),
+        "--no-progress",
+        *api_args(sandbox),
+    ]
+    assert run(capsys, *args)[0] == 0
+    code, _, err = run(capsys, *args)
+    assert code == 1
+    assert err.count("\n") == 1 and "overwrite" in err
+    assert run(capsys, *args, "--overwrite")[0] == 0
+    assert len(pd.read_csv(out_file)) == sandbox.api.listings[("box", "files")].total
+
+
+def test_errors_are_one_line_without_traceback(capsys, sandbox):
+    code, out, err = run(capsys, "resources", "nosuchapp", *api_args(sandbox))
+    assert code == 1 and out == ""
+    assert err.startswith("alloy-data: error:") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(capsys, sandbox):
+    with pytest.raises(Exception, match="nosuchapp"):
+        main(["resources", "nosuchapp", "--debug", *api_args(sandbox)])
+
+
+def test_missing_key_is_a_usage_error(capsys, monkeypatch):
+    monkeypatch.delenv("ALLOY_API_KEY", raising=False)
+    code, _, err = run(capsys, "connectors")
+    assert code == 2 and "ALLOY_API_KEY" in err
+
+
+def test_pull_without_credential_says_how_to_find_one(capsys, sandbox, tmp_path):
+    code, _, err = run(
+        capsys,
+        "pull",
+        "stripe",
+        "list-charges",
+        "--out",
+        str(tmp_path / "x.parquet"),
+        *api_args(sandbox),
+    )
+    assert code == 2 and "alloy-data credentials stripe" in err
+
+
+def test_embedded_sandbox_option(capsys, tmp_path):
+    out_file = tmp_path / "orders.jsonl"
+    code, out, err = run(
+        capsys,
+        "pull",
+        "shopify",
+        "list-orders",
+        "--sandbox",
+        "--out",
+        str(out_file),
+        "--max-records",
+        "120",
+        "--no-progress",
+    )
+    assert code == 0, err
+    lines = out_file.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 120 and json.loads(lines[0])["id"]
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        (["a=1"], {"a": 1}),
+        (["name=Zoë"], {"name": "Zoë"}),
+        (['tags=["x","y"]'], {"tags": ["x", "y"]}),
+        (["flag=true", "q=a=b"], {"flag": True, "q": "a=b"}),
+    ],
+    ids=["int", "unicode", "json-list", "bool-and-equals"],
+)
+def test_parse_params(pairs, expected):
+    assert parse_params(pairs) == expected
+
+
+def test_parse_params_refuses_pairs_without_equals(capsys):
+    code, _, err = run(capsys, "pull", "a", "b", "--sandbox", "--param", "oops", "--out", "x.csv")
+    assert code == 2 and "KEY=VALUE" in err
+
+
+def test_console_script_runs_as_a_subprocess(sandbox):
+    result = subprocess.run(
+        [sys.executable, "-m", "alloy_data", "connectors", "--json", *api_args(sandbox)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert any(row["connector"] == "hubspot" for row in json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_is_documented(command):
+    guide = (DOCS / "cli.md").read_text(encoding="utf-8")
+    reference = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    assert f"## {command}" in guide
+    assert f"alloy-data {command}" in reference
+
+
+def test_every_documented_command_exists():
+    guide = (DOCS / "cli.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^## (\S+)$", guide, re.MULTILINE))
+    assert documented == set(COMMANDS)
