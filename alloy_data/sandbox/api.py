@@ -192,6 +192,7 @@ class AlloyApi:
     # -- users ---------------------------------------------------------------------------------
 
     def create_user(self, request: Request, _: list[str]) -> Response:
+        """POST /users: create a user; answers 201 with the User (live: ``{userId}``)."""
         body = request.json_object()
         username = _string_field(body, "username")
         full_name = _string_field(body, "fullName", required=False)
@@ -203,13 +204,16 @@ class AlloyApi:
         )
 
     def list_users(self, request: Request, _: list[str]) -> Response:
+        """GET /users: answers ``{data: [{userId, username, fullName}]}``."""
         return json_response({"data": [user.summary() for user in self.store.users.values()]})
 
     def token(self, request: Request, params: list[str]) -> Response:
+        """GET /users/{userId}/token: answers ``{token}``, an HS256 JWT valid for an hour."""
         user = self._user(params[0])
         return json_response({"token": user_token(user.user_id, self.token_secret)})
 
     def user_credentials(self, request: Request, params: list[str]) -> Response:
+        """GET /users/{userId}/credentials: answers ``{data: [...]}``."""
         user = self._user(params[0])
         entries = [
             {**credential.live_json(), "connectorId": credential.connector_id}
@@ -218,6 +222,7 @@ class AlloyApi:
         return json_response({"data": entries})
 
     def delete_credential(self, request: Request, params: list[str]) -> Response:
+        """DELETE /users/{userId}/credentials/{credentialId}: answers ``{success: true}``."""
         user = self._user(params[0])
         credential = self._credential(params[1])
         if credential.user_id != user.user_id:
@@ -228,6 +233,7 @@ class AlloyApi:
     # -- connectors ----------------------------------------------------------------------------
 
     def list_connectors(self, request: Request, _: list[str]) -> Response:
+        """GET /connectors (?category=): answers ``{connectors: [...]}``."""
         category = request.query.get("category")
         connectors = [
             {
@@ -243,6 +249,7 @@ class AlloyApi:
         return json_response({"connectors": connectors})
 
     def resources(self, request: Request, params: list[str]) -> Response:
+        """GET /connectors/{c}/resources: answers ``{resources: [...]}`` with action names."""
         connector = self._connector(params[0])
         resources = [
             {
@@ -256,6 +263,7 @@ class AlloyApi:
         return json_response({"resources": resources})
 
     def action(self, request: Request, params: list[str]) -> Response:
+        """GET /connectors/{c}/actions/{a}: answers the action and its parameters."""
         action = self._action(self._connector(params[0]), params[1])
         if self.live:
             details = {
@@ -286,6 +294,7 @@ class AlloyApi:
         return credential
 
     def credential_metadata(self, request: Request, params: list[str]) -> Response:
+        """GET /connectors/{c}/credentials/metadata: answers what a credential needs."""
         connector = self._connector(params[0])
         fields = connector.credential_fields
         if not self.live:
@@ -315,6 +324,10 @@ class AlloyApi:
         return json_response({"metadata": [entry]})
 
     def create_credential(self, request: Request, params: list[str]) -> Response:
+        """POST /connectors/{c}/credentials.
+
+        Answers the credential (live: its id or an oauthUrl).
+        """
         connector = self._connector(params[0])
         body = request.json_object()
         user_id = self._acting_user(request, body)
@@ -351,6 +364,7 @@ class AlloyApi:
         return json_response(credential.seed_json(), 201)
 
     def list_credentials(self, request: Request, params: list[str]) -> Response:
+        """GET /connectors/{c}/credentials: answers ``{credentials: [...]}`` of one user."""
         connector = self._connector(params[0])
         user_id = self._acting_user(request)
         if user_id is None:
@@ -374,6 +388,7 @@ class AlloyApi:
         return merged
 
     def execute(self, request: Request, params: list[str]) -> Response:
+        """POST /connectors/{c}/actions/{a}/execute: answers one page, record or created record."""
         connector = self._connector(params[0])
         action = self._action(connector, params[1])
         body = request.json_object()
