@@ -131,7 +131,7 @@ def _stacklevel() -> int:
     """The stack level of the first caller outside this package, for warnings."""
     frame = inspect.currentframe()
     level = 0
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR + os.sep):
         frame = frame.f_back
         level += 1
     return max(level, 1)
@@ -278,12 +278,16 @@ class PageWalker:
         return self._paginator, state, None, self._paginator.first_parameters(state)
 
     def _detect(
-        self, plan: RequestPlan | None, paginator: Paginator | None, sent: dict, result: Any
+        self,
+        plan: RequestPlan | None,
+        paginator: Paginator | None,
+        state: PaginationState | None,
+        sent: dict,
+        result: Any,
     ) -> tuple[Paginator, PaginationState]:
         if plan is None:
-            assert paginator is not None
+            assert paginator is not None and state is not None
             self.detection = Detection(paginator, True, f"paginator set by hand: {paginator!r}")
-            state = paginator.start(self._parameters, page_size=self._page_size)
             return paginator, state
         detection = detect_paginator(plan, sent, result)
         self.detection = detection
@@ -308,7 +312,7 @@ class PageWalker:
             result = self._fetch(dict(sent))
             number += 1
             if number == 1:
-                paginator, state = self._detect(plan, paginator, sent, result)
+                paginator, state = self._detect(plan, paginator, state, sent, result)
             assert paginator is not None and state is not None
             confirming_end = state.confirming_end
             records, path = paginator.locate(result, state)
@@ -329,9 +333,9 @@ class PageWalker:
                 paginator=paginator,
                 path=path,
             )
-            yield page
             self.pages += 1
             self.records += len(page.records)
+            yield page
             if self._stopped(paginator, number, following, more_records):
                 return
             assert following is not None

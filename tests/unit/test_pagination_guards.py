@@ -292,3 +292,26 @@ def test_a_short_single_page_is_quietly_the_only_page():
     assert walker.detection.confident
     assert walker.stop_reason is not None
     assert walker.stop_reason.kind == "single_page"
+
+
+def test_counts_are_current_when_the_caller_stops_early():
+    fetch, calls = counting(offset_server(100))
+    walker = PageWalker(fetch, paginator=OffsetPaginator(page_size=10))
+    for _page in walker:
+        break
+    assert (walker.pages, walker.records, len(calls)) == (1, 10, 1)
+    assert walker.stop_reason is None
+
+
+def test_alloy_offset_sends_at_most_50_and_says_so():
+    def alloy(params: dict[str, Any]) -> ActionResult:
+        offset, limit = int(params.get("offset", 0)), int(params["limit"])
+        more = offset + limit < 120
+        body = {"data": records(offset, min(limit, 120 - offset)), "pagination": {"hasMore": more}}
+        return ActionResult.from_json(body)
+
+    walker = PageWalker(alloy, paginator="alloy_offset", page_size=80)
+    pages = list(walker)
+    assert [len(page.records) for page in pages] == [50, 50, 20]
+    assert ids(pages) == list(range(120))
+    assert any("lowered to 50" in note for note in walker.notes)
