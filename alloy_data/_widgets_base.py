@@ -1,0 +1,119 @@
+"""What the notebook pickers share: a dropdown-backed ``value``, a status line, error display."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import ipywidgets as widgets
+import traitlets
+
+from alloy_data.errors import AlloyAPIError, AlloyError
+
+__all__ = ["ChoiceWidget", "error_text", "show_error", "show_info"]
+
+Options = Sequence[tuple[str, str]]
+
+# Readable names for the error classes a notebook user is most likely to meet.
+_ERROR_TITLES = {
+    "AuthenticationError": "Authentication failed",
+    "PermissionDeniedError": "Permission denied",
+    "NotFoundError": "Not found",
+    "BadRequestError": "Bad request",
+    "RateLimitError": "Rate limited",
+    "ServerError": "Server error",
+    "AlloyConnectionError": "Connection failed",
+    "AlloyTimeoutError": "Timed out",
+    "ConfigurationError": "Check the settings",
+    "ResponseError": "Unexpected answer",
+    "PaginationError": "Pagination failed",
+    "ExportError": "Export failed",
+}
+
+
+def error_text(error: AlloyError) -> str:
+    """Describe an error in one line for a status line.
+
+    Returns:
+        The error's kind in words (``"Permission denied"``), then its message.
+    """
+    title = _ERROR_TITLES.get(type(error).__name__)
+    if title is None:
+        title = f"Error {error.status}" if isinstance(error, AlloyAPIError) else "Error"
+    return f"{title}: {error}"
+
+
+def show_error(status: widgets.HTML, error: AlloyError | str) -> None:
+    """Show an error in a status line."""
+    text = error if isinstance(error, str) else error_text(error)
+    status.value = f'<span style="color: #b00020">{html.escape(text)}</span>'
+
+
+def show_info(status: widgets.HTML, text: str) -> None:
+    """Show a plain message in a status line (an empty text clears it)."""
+    status.value = html.escape(text)
+
+
+class ChoiceWidget(widgets.VBox):
+    """A composite widget whose ``value`` is chosen from a dropdown of ``(label, value)`` pairs.
+
+    Setting ``value`` selects the matching option; choosing an option sets ``value``. Options
+    are replaced quietly, so replacing them never fires a cascade of its own.
+    """
+
+    value = traitlets.Unicode(None, allow_none=True, help="The chosen option's value.")
+
+    def __init__(self, description: str, **kwargs: Any) -> None:
+        self._quiet = False
+        self.dropdown = widgets.Dropdown(
+            description=description,
+            options=[],
+            value=None,
+            layout=widgets.Layout(width="32em"),
+        )
+        self.status = widgets.HTML()
+        super().__init__(**kwargs)
+        self.dropdown.observe(self._dropdown_changed, names="value")
+
+    @property
+    def options(self) -> list[tuple[str, str]]:
+        """The choices as ``(label, value)`` pairs, as the dropdown shows them."""
+        return [(str(label), value) for label, value in self.dropdown.options]
+
+    def on_change(self, callback: Callable[[str | None], object]) -> None:
+        """Call ``callback(new_value)`` every time ``value`` changes."""
+        self.observe(lambda change: callback(change["new"]), names="value")
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        # Dropdowns select an option of their own when their options change; those echoes
+        # must not reach `value` (that is how feedback loops start).
+        was_quiet, self._quiet = self._quiet, True
+        try:
+            yield
+        finally:
+            self._quiet = was_quiet
+
+    def _dropdown_changed(self, change: dict[str, Any]) -> None:
+        if not self._quiet:
+            self.value = change["new"]
+
+    def _show_choices(self, options: Options, selected: str | None) -> None:
+        """Replace the dropdown's options and select ``selected`` there, without events."""
+        values = [value for _, value in options]
+        with self._quietly():
+            self.dropdown.options = list(options)
+            self.dropdown.value = selected if selected in values else None
+
+    @traitlets.observe("value")
+    def _value_changed(self, change: dict[str, Any]) -> None:
+        new = change["new"]
+        values = [value for _, value in self.dropdown.options]
+        with self._quietly():
+            self.dropdown.value = new if new in values else None
+        self._selected(new)
+
+    def _selected(self, value: str | None) -> None:
+        """React to a new value (subclasses fetch what depends on it)."""

@@ -1,0 +1,365 @@
+"""Notebook widgets: pick a connector, a credential and an action, then preview, pull, export.
+
+>>> import alloy_data as ad
+>>> from alloy_data.widgets import Explorer
+>>> client = ad.connect()  # doctest: +SKIP
+>>> explorer = Explorer(client)  # doctest: +SKIP
+>>> explorer  # doctest: +SKIP
+
+Every picker is an ``ipywidgets`` box with a ``value`` trait, ``options``, ``observe`` and
+``on_change``. Errors from the API show in each widget's status line; they are never raised
+into the notebook's front end.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import ipywidgets as widgets
+
+from alloy_data._widgets_actions import PAGING_PARAMETERS, ActionPicker
+from alloy_data._widgets_base import show_error, show_info
+from alloy_data._widgets_pickers import ConnectorPicker, CredentialPicker
+from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from alloy_data.client import AlloyClient
+    from alloy_data.progress import ProgressUpdate
+    from alloy_data.pull import Pull
+
+__all__ = ["PAGING_PARAMETERS", "ActionPicker", "ConnectorPicker", "CredentialPicker", "Explorer"]
+
+T = TypeVar("T")
+
+# The production API: generated code for it (and for the local sandbox) is `ad.connect()`.
+_PRODUCTION_URL = "https://production.runalloy.com"
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class Explorer(widgets.VBox):
+    """Browse connectors, preview an action's first page, pull it all and export it.
+
+    Choosing a connector lists the user's credentials and the connector's actions; choosing an
+    action builds its parameter form. The buttons and the methods of the same names do the same
+    thing; errors show in :attr:`status` instead of being raised.
+
+    Args:
+        client: The client to use (``ad.connect()`` or ``ad.AlloyClient(...)``).
+        user_id: The user whose credentials to use (default: the client's user).
+        preview_rows: How many rows the table shows.
+
+    Attributes:
+        user: The user id box (a Text).
+        connector: The :class:`ConnectorPicker`.
+        credential: The :class:`CredentialPicker`.
+        action: The :class:`ActionPicker`.
+        preview_button, pull_button, export_button, code_button: The buttons.
+        export_path: Where "Export to Parquet" writes (a Text).
+        progress, progress_label: The pull's progress bar and its figures.
+        status: The status line: what happened last, or what went wrong.
+        output: Where the table (or the code) shows.
+        dataframe: The last pulled DataFrame, or None.
+        last_pull: The last ``Pull`` run (its ``stats`` say what it did), or None.
+        error: The last error shown, or None.
+    """
+
+    def __init__(
+        self, client: AlloyClient, user_id: str | None = None, *, preview_rows: int = 10
+    ) -> None:
+        self._client = client
+        self.preview_rows = preview_rows
+        self.dataframe: pd.DataFrame | None = None
+        self.last_pull: Pull | None = None
+        self.error: AlloyError | None = None
+        self.user = widgets.Text(
+            value=user_id or client.user_id or "",
+            description="User",
+            placeholder="user id",
+            continuous_update=False,
+        )
+        self.connector = ConnectorPicker(client)
+        self.credential = CredentialPicker(client, user_id=self.user.value or None)
+        self.action = ActionPicker(client)
+        self.preview_button = widgets.Button(description="Preview", icon="eye")
+        self.pull_button = widgets.Button(
+            description="Pull", icon="download", button_style="primary"
+        )
+        self.export_button = widgets.Button(description="Export to Parquet", icon="save")
+        self.code_button = widgets.Button(description="Show code", icon="code")
+        self.export_path = widgets.Text(description="Parquet file", placeholder="data.parquet")
+        self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0)
+        self.progress_label = widgets.HTML()
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        super().__init__(
+            children=[
+                self.user,
+                self.connector,
+                self.credential,
+                self.action,
+                widgets.HBox([self.preview_button, self.pull_button, self.code_button]),
+                widgets.HBox([self.export_path, self.export_button]),
+                widgets.HBox([self.progress, self.progress_label]),
+                self.status,
+                self.output,
+            ]
+        )
+        self.user.observe(self._user_changed, names="value")
+        self.connector.observe(self._connector_changed, names="value")
+        self.preview_button.on_click(lambda _: self.preview())
+        self.pull_button.on_click(lambda _: self.run())
+        self.export_button.on_click(lambda _: self.export())
+        self.code_button.on_click(lambda _: self.show_code())
+
+    @property
+    def user_id(self) -> str | None:
+        """The user id in the user box, or None when it is empty."""
+        return self.user.value.strip() or None
+
+    def _user_changed(self, change: dict[str, Any]) -> None:
+        self.credential.user_id = self.user_id
+
+    def _connector_changed(self, change: dict[str, Any]) -> None:
+        show_info(self.status, "")
+        self.credential.connector_id = change["new"]
+        self.action.connector_id = change["new"]
+
+    def pull(self, **options: Any) -> Pull:
+        """Build the lazy ``Pull`` of the current selection (nothing is fetched yet).
+
+        Args:
+            **options: More options of ``client.pull`` (``max_pages``, ``progress``, ...).
+
+        Returns:
+            The ``Pull``.
+
+        Raises:
+            ConfigurationError: The connector, credential or action is not chosen yet, or a
+                parameter does not parse.
+        """
+        missing = [
+            name
+            for name, value in (
+                ("a connector", self.connector.value),
+                ("a credential", self.credential.value),
+                ("an action", self.action.value),
+            )
+            if not value
+        ]
+        connector_id, action_id = self.connector.value, self.action.value
+        if missing or connector_id is None or action_id is None:
+            raise ConfigurationError(f"Choose {', '.join(missing)} first.")
+        pull: Pull = self._client.pull(
+            connector_id,
+            action_id,
+            credential_id=self.credential.value,
+            user_id=self.user_id,
+            parameters=self.action.parameters,
+            **options,
+        )
+        return pull
+
+    def _attempt(self, work: Callable[[], T], doing: str) -> T | None:
+        self.error = None
+        show_info(self.status, doing)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", PaginationWarning)
+                result = work()
+        except AlloyError as error:
+            self.error = error
+            show_error(self.status, error)
+            return None
+        notes = []
+        for warning in caught:
+            if issubclass(warning.category, PaginationWarning):
+                notes.append(str(warning.message))
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+        if notes:
+            show_error(self.status, " ".join(notes))
+        else:
+            show_info(self.status, "")
+        return result
+
+    def preview(self) -> pd.DataFrame | None:
+        """Fetch the first page only and show its first rows (what Preview does).
+
+        Returns:
+            The first page as a DataFrame, or None when it failed (see :attr:`status`).
+        """
+
+        def first_page() -> pd.DataFrame:
+            return self.pull(max_pages=1, progress=False).to_dataframe()
+
+        frame = self._attempt(first_page, "Fetching the first page…")
+        if frame is not None:
+            self._show_table(frame, f"First page: {len(frame):,} rows")
+            show_info(self.status, f"Preview: the first page has {len(frame):,} records.")
+        return frame
+
+    def run(self) -> pd.DataFrame | None:
+        """Pull every page into :attr:`dataframe`, with the progress bar (what Pull does).
+
+        Returns:
+            The DataFrame, or None when the pull failed (see :attr:`status`).
+        """
+
+        def everything() -> tuple[Pull, pd.DataFrame]:
+            pull = self.pull(progress=self._show_progress)
+            self.last_pull = pull
+            return pull, pull.to_dataframe()
+
+        self._reset_progress()
+        outcome = self._attempt(everything, "Pulling…")
+        if outcome is None:
+            self.progress.bar_style = "danger"
+            return None
+        pull, frame = outcome
+        self.dataframe = frame
+        self._show_table(frame, f"{len(frame):,} rows, {len(frame.columns)} columns")
+        if not self.status.value:
+            show_info(self.status, f"Pulled {pull.stats}.")
+        return frame
+
+    def export(self, path: str | Path | None = None) -> Path | None:
+        """Pull every page into a Parquet file, replacing it (what "Export to Parquet" does).
+
+        Args:
+            path: Where to write; default the path box, else ``<connector>-<action>.parquet``.
+
+        Returns:
+            The path written, or None when it failed (see :attr:`status`).
+        """
+        target = path or self.export_path.value.strip() or self._default_path()
+
+        def write() -> tuple[Pull, Path]:
+            pull = self.pull(progress=self._show_progress)
+            self.last_pull = pull
+            written: Path = pull.to_parquet(target, overwrite=True)
+            return pull, written
+
+        self._reset_progress()
+        outcome = self._attempt(write, f"Exporting to {target}…")
+        if outcome is None:
+            self.progress.bar_style = "danger"
+            return None
+        pull, written = outcome
+        if not self.status.value:
+            show_info(self.status, f"Wrote {pull.stats.records:,} records to {written}.")
+        return written
+
+    def _default_path(self) -> str:
+        parts = [part for part in (self.connector.value, self.action.value) if part]
+        return f"{'-'.join(parts) or 'data'}.parquet"
+
+    @property
+    def code(self) -> str:
+        """Python that reproduces the current selection (it never contains the API key).
+
+        Returns:
+            Lines that import alloy_data, make a client, pull and build a DataFrame ``df``.
+        """
+        try:
+            parameters = _literal(self.action.parameters)
+        except ConfigurationError as error:
+            parameters = f"{{}},  # {error}"
+        lines = [
+            "import alloy_data as ad",
+            "",
+            self._client_line(),
+            "pull = client.pull(",
+            f"    {_literal(self.connector.value)},",
+            f"    {_literal(self.action.value)},",
+            f"    credential_id={_literal(self.credential.value)},",
+        ]
+        if self.user_id:
+            lines.append(f"    user_id={_literal(self.user_id)},")
+        lines += [f"    parameters={parameters},", ")", "df = pull.to_dataframe()", ""]
+        return "\n".join(lines)
+
+    def _client_line(self) -> str:
+        base_url = self._client.base_url.rstrip("/")
+        host = urlsplit(base_url).hostname or ""
+        if base_url == _PRODUCTION_URL or host in _LOOPBACK_HOSTS:
+            return "client = ad.connect()  # ALLOY_API_KEY, or else the offline sandbox"
+        return f"client = ad.AlloyClient(base_url={_literal(base_url)})  # the key: ALLOY_API_KEY"
+
+    def show_code(self) -> str:
+        """Show :attr:`code` below the buttons (what "Show code" does).
+
+        Returns:
+            The code.
+        """
+        code = self.code
+        self.output.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {
+                    "text/plain": code,
+                    "text/html": f"<pre>{html.escape(code)}</pre>",
+                },
+                "metadata": {},
+            },
+        )
+        return code
+
+    def _show_table(self, frame: pd.DataFrame, caption: str) -> None:
+        head = frame.head(self.preview_rows)
+        table = head.to_html(max_cols=30, border=0)
+        self.output.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {
+                    "text/plain": f"{caption}\n{head.to_string(max_cols=30)}",
+                    "text/html": f"<p>{html.escape(caption)}</p>{table}",
+                },
+                "metadata": {},
+            },
+        )
+
+    def _reset_progress(self) -> None:
+        self.progress.value = 0.0
+        self.progress.bar_style = ""
+        self.progress_label.value = ""
+
+    def _show_progress(self, figures: ProgressUpdate) -> None:
+        if figures.total:
+            self.progress.value = min(figures.records / figures.total, 1.0)
+        if figures.done:
+            self.progress.value = 1.0
+            self.progress.bar_style = "success"
+        text = (
+            f"{figures.records:,} records · {figures.pages:,} pages · "
+            f"{figures.records_per_second:,.0f} records/s"
+        )
+        if figures.retries:
+            text += f" · {figures.retries} retries ({figures.seconds_waited:.1f} s waited)"
+        self.progress_label.value = html.escape(text)
+
+
+def _literal(value: Any) -> str:
+    """Write a value as Python source, strings in double quotes as formatters leave them."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        items = ", ".join(f"{_literal(key)}: {_literal(item)}" for key, item in value.items())
+        return f"{{{items}}}"
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(_literal(item) for item in value)
+        return (
+            f"[{items}]"
+            if isinstance(value, list)
+            else f"({items}{',' if len(value) == 1 else ''})"
+        )
+    return repr(value)
