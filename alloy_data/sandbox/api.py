@@ -103,6 +103,11 @@ class AlloyApi:
         for pattern, methods in self._routes:
             self._routes_by_length.setdefault(len(pattern), []).append((pattern, methods))
         self._contexts: dict[tuple[str, str], paging.PageContext] = {}
+        self._actions = {
+            (connector.connector_id, action.action_id): action
+            for connector in catalog.values()
+            for action in connector.actions()
+        }
 
     def set_base_url(self, base_url: str) -> None:
         """Use ``base_url`` in links and URLs from now on, forgetting anything cached before."""
@@ -167,9 +172,9 @@ class AlloyApi:
         return connector
 
     def _action(self, connector: Connector, action_id: str) -> Action:
-        for action in connector.actions():
-            if action.action_id == action_id:
-                return action
+        action = self._actions.get((connector.connector_id, action_id))
+        if action is not None:
+            return action
         raise not_found(
             f"action '{action_id[:100]}' not found on connector '{connector.connector_id}'"
         )

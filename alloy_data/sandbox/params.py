@@ -110,8 +110,9 @@ def check_params(
         ApiError: 400 naming the parameter that is unknown, missing, mistyped or out of range.
     """
     by_name = {param.name: param for param in declared}
-    unknown = sorted(name for name in values if name not in by_name)
+    unknown = [name for name in values if name not in by_name]
     if unknown:
+        unknown.sort()
         accepted = ", ".join(by_name) or "none"
         raise bad_request(
             f"unknown parameter '{unknown[0]:.60}' for action '{action_id}' (accepted: {accepted})"
