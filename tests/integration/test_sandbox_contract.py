@@ -119,7 +119,9 @@ def test_list_action_parameters_carry_default_and_maximum(call):
      ("notion", "list-pages", {"page_size": 5}), ("shopify", "list-locations", {}),
      ("zendesk", "get-tickets", {"ticket_id": 3}),
      ("stripe", "create-charges", {"amount": 1234, "currency": "eur"})],
-    ids=lambda value: value if isinstance(value, str) and "-" in value else "",
+    ids=["shopify-list-orders", "hubspot-list-contacts", "stripe-list-charges",
+         "zendesk-list-tickets", "box-list-files", "xero-list-invoices", "notion-list-pages",
+         "shopify-list-locations", "zendesk-get-tickets", "stripe-create-charges"],
 )  # fmt: skip
 def test_execute(call, sandbox, connector, action, parameters):
     body = {
@@ -183,3 +185,16 @@ def test_missing_credential_field_is_a_contract_400(call, sandbox):
     body = {"userId": sandbox.fixtures.user_id, "data": {}}
     error = call("POST", "/connectors/shopify/credentials", json=body, status=400)
     assert "shop_domain" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/connectors"), ("POST", "/users"), ("GET", "/users/x/token")],
+    ids=["list-connectors", "create-user", "user-token"],
+)
+def test_missing_key_is_a_contract_401(openapi, sandbox, method, path):
+    body = {"username": "u"} if method == "POST" else None
+    prepared = requests.Request(method, sandbox.url + path, json=body).prepare()
+    response = requests.Session().send(prepared, timeout=5)
+    assert response.status_code == 401
+    openapi.validate_response(RequestsOpenAPIRequest(prepared), RequestsOpenAPIResponse(response))
