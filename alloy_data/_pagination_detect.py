@@ -267,6 +267,11 @@ def _from_answer(plan: RequestPlan, result: ActionResult) -> tuple[Paginator, bo
     if plan.convention == "last_id":
         paginator = LastIdPaginator(limit_parameter=size_name or "limit")
         return paginator, True, "the action takes 'starting_after': last-id paging", True
+    # A next-page URL says exactly what to send next, so it outranks parameter names.
+    link, link_path = first_present(sources, NEXT_LINK_PATHS)
+    if _looks_like_link(link):
+        paginator = NextLinkPaginator(next_path=link_path, page_size_parameter=size_name)
+        return paginator, True, f"the answer has a next-page link at {link_path!r}", True
     has_total = first_present(sources, (*TOTAL_PATHS, *HAS_MORE_PATHS))[1]
     if plan.convention == "offset":
         offset = present_in(plan, _OFFSET_PARAMETERS) or "offset"
@@ -277,10 +282,6 @@ def _from_answer(plan: RequestPlan, result: ActionResult) -> tuple[Paginator, bo
         page = present_in(plan, _PAGE_PARAMETERS) or "page"
         paginator = PageNumberPaginator(page_parameter=page, page_size_parameter=size_name)
         return paginator, True, f"the action takes {page!r}: page-number paging", True
-    link, link_path = first_present(sources, NEXT_LINK_PATHS)
-    if _looks_like_link(link):
-        paginator = NextLinkPaginator(next_path=link_path, page_size_parameter=size_name)
-        return paginator, True, f"the answer has a next-page link at {link_path!r}", True
     if link_path is not None and link is None and cursor_path is None:
         paginator = NextLinkPaginator(next_path=link_path, page_size_parameter=size_name)
         reason = f"the answer's next-page link {link_path!r} is null: the only page"

@@ -14,7 +14,7 @@ from typing import Any, Protocol, TextIO
 
 from alloy_data.errors import ConfigurationError
 
-__all__ = ["ProgressReporter", "ProgressUpdate", "make_reporter"]
+__all__ = ["ProgressReporter", "ProgressUpdate", "check_progress_option", "make_reporter"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,20 @@ class _TqdmReporter:
         self._bar.close()
 
 
+def check_progress_option(progress: Any) -> None:
+    """Refuse a ``progress`` option that :func:`make_reporter` would not understand.
+
+    Raises:
+        ConfigurationError: When ``progress`` is not one of the accepted values.
+    """
+    if progress in (None, False, True, "auto", "terminal") or callable(progress):
+        return
+    raise ConfigurationError(
+        f"progress={progress!r} is not understood: use 'auto', 'terminal', False, "
+        "or a function that takes a ProgressUpdate."
+    )
+
+
 def make_reporter(
     progress: Any, *, description: str = "pull", file: TextIO | None = None
 ) -> ProgressReporter:
@@ -132,9 +146,5 @@ def make_reporter(
         return _TqdmReporter(description, file=file, notebook=None)
     if progress == "terminal":
         return _TqdmReporter(description, file=file, notebook=False)
-    if callable(progress):
-        return _CallableReporter(progress)
-    raise ConfigurationError(
-        f"progress={progress!r} is not understood: use 'auto', 'terminal', False, "
-        "or a function that takes a ProgressUpdate."
-    )
+    check_progress_option(progress)
+    return _CallableReporter(progress)

@@ -21,7 +21,7 @@ from alloy_data._concurrency import AdaptiveLimit, RequestRate, parallel_pages
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
 from alloy_data.models import Action, ActionResult
 from alloy_data.pagination import Page, PageWalker, resolve_paginator
-from alloy_data.progress import ProgressUpdate, make_reporter
+from alloy_data.progress import ProgressUpdate, check_progress_option, make_reporter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,7 +162,7 @@ class Pull:
         if max_requests_per_second is not None and not max_requests_per_second > 0:
             raise ConfigurationError("max_requests_per_second must be a positive number or None.")
         self.max_requests_per_second = max_requests_per_second
-        make_reporter(progress if not callable(progress) else False)  # validates the option
+        check_progress_option(progress)
         self.progress = progress
         self.stats = PullStats()
         self._lock = threading.Lock()
