@@ -1,0 +1,256 @@
+"""The widgets against the sandbox on loopback: the cascade, pulls, exports, errors, code."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+import alloy_data as ad
+from alloy_data.client import AlloyClient
+from alloy_data.sandbox import Sandbox, serve
+from alloy_data.widgets import Explorer
+
+LIST_ACTIONS = {
+    "shopify": "list-orders",
+    "hubspot": "list-contacts",
+    "stripe": "list-charges",
+    "zendesk": "list-tickets",
+    "box": "list-files",
+    "xero": "list-invoices",
+    "quickbooks": "list-customers",
+}
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[AlloyClient]:
+    with AlloyClient(
+        sandbox.api_key, base_url=sandbox.url, user_id=sandbox.fixtures.user_id, trust_env=False
+    ) as alloy:
+        yield alloy
+
+
+@pytest.fixture
+def explorer(client: AlloyClient) -> Explorer:
+    return Explorer(client)
+
+
+def test_explorer_fetches_only_what_it_shows(sandbox: Sandbox, client: AlloyClient) -> None:
+    before = sandbox.request_count
+    explorer = Explorer(client)
+    assert sandbox.request_count - before == 1  # the connector list
+    before = sandbox.request_count
+    explorer.connector.value = "zendesk"
+    # The user's credentials, the resources, and the chosen action's parameters.
+    assert sandbox.request_count - before == 3
+    before = sandbox.request_count
+    explorer.connector.search.value = "zen"
+    explorer.connector.category.value = "Support"
+    explorer.action.fields  # noqa: B018
+    explorer.code  # noqa: B018
+    assert sandbox.request_count - before == 0
+    assert explorer.credential.value == sandbox.fixtures.credentials["zendesk"]
+    assert explorer.action.value == "list-tickets"
+    assert explorer.action.paging_parameters == ("page", "per_page")
+
+
+def test_switching_connectors_back_and_forth_costs_a_fixed_number_of_requests(
+    sandbox: Sandbox, explorer: Explorer
+) -> None:
+    before = sandbox.request_count
+    for connector_id in ["shopify", "stripe", "shopify", "xero"]:
+        explorer.connector.dropdown.value = connector_id
+    # Credentials and resources each time; an action's parameters only the first time.
+    assert sandbox.request_count - before == 4 * 2 + 3
+    assert explorer.action.value == "list-invoices"
+    assert explorer.credential.value == sandbox.fixtures.credentials["xero"]
+
+
+@pytest.mark.parametrize("connector_id", sorted(LIST_ACTIONS))
+def test_run_pulls_every_record_of_each_connector(
+    sandbox: Sandbox, explorer: Explorer, connector_id: str
+) -> None:
+    explorer.connector.value = connector_id
+    assert explorer.action.value == LIST_ACTIONS[connector_id]
+    frame = explorer.run()
+    assert frame is not None, explorer.status.value
+    assert explorer.dataframe is frame
+    assert explorer.last_pull is not None
+    assert len(frame) == explorer.last_pull.stats.records > 0
+    assert explorer.progress.value == 1.0
+    assert "records" in explorer.progress_label.value
+    assert explorer.error is None
+
+
+def test_pull_button_fills_the_dataframe_and_shows_its_head(explorer: Explorer) -> None:
+    explorer.connector.value = "shopify"
+    explorer.pull_button.click()
+    assert explorer.dataframe is not None
+    assert len(explorer.dataframe) == 1_200
+    assert "customer.email" in explorer.dataframe.columns
+    shown = explorer.output.outputs[0]["data"]
+    assert shown["text/plain"].startswith("1,200 rows")
+    assert "<table" in shown["text/html"]
+
+
+def test_preview_shows_the_first_page_only(sandbox: Sandbox, explorer: Explorer) -> None:
+    explorer.connector.value = "stripe"
+    before = sandbox.request_count
+    explorer.preview_button.click()
+    frame = explorer.preview()
+    assert frame is not None
+    assert 0 < len(frame) < 1_000
+    assert explorer.dataframe is None
+    # Each preview: the action's metadata and one page.
+    assert sandbox.request_count - before == 4
+    assert "First page" in explorer.output.outputs[0]["data"]["text/plain"]
+
+
+def test_parameters_from_the_form_reach_the_pull(explorer: Explorer) -> None:
+    explorer.connector.value = "hubspot"
+    explorer.action.value = "get-contacts"
+    contact_id = explorer.action.fields["contactId"]
+    assert contact_id.description == "contactId *"
+    explorer.action.value = "list-contacts"
+    assert explorer.action.parameters == {}
+    assert explorer.pull().parameters == {}
+
+
+def test_export_writes_parquet(explorer: Explorer, tmp_path: Path) -> None:
+    explorer.connector.value = "box"
+    written = explorer.export(tmp_path / "files.parquet")
+    assert written == tmp_path / "files.parquet", explorer.status.value
+    assert pq.read_metadata(written).num_rows == 500
+    explorer.export_path.value = str(tmp_path / "again.parquet")
+    explorer.export_button.click()
+    assert pq.read_metadata(tmp_path / "again.parquet").num_rows == 500
+    assert "Wrote 500 records" in explorer.status.value
+
+
+def test_another_users_credential_is_refused_inline(sandbox: Sandbox, explorer: Explorer) -> None:
+    explorer.connector.value = "shopify"
+    explorer.credential.value = sandbox.fixtures.other_credentials["shopify"]
+    explorer.pull_button.click()
+    assert explorer.dataframe is None
+    assert "Permission denied" in explorer.status.value
+    assert "another user" in explorer.status.value
+    assert explorer.run() is None
+    assert explorer.error is not None and explorer.error.status == 403
+    assert explorer.progress.bar_style == "danger"
+    assert sandbox.api_key not in explorer.status.value
+
+
+def test_unknown_user_shows_no_credentials(sandbox: Sandbox, explorer: Explorer) -> None:
+    explorer.connector.value = "stripe"
+    explorer.user.value = "usr_nobody"
+    assert explorer.credential.value is None
+    explorer.preview_button.click()
+    assert "Choose a credential first" in explorer.status.value
+
+
+def test_a_dead_server_shows_inline(sandbox: Sandbox) -> None:
+    with serve(port=0) as doomed:
+        client = AlloyClient(
+            doomed.api_key,
+            base_url=doomed.url,
+            user_id=doomed.fixtures.user_id,
+            trust_env=False,
+            max_retries=0,
+            timeout=2,
+        )
+        explorer = Explorer(client)
+    explorer.connector.value = "shopify"
+    assert "Connection failed" in explorer.credential.status.value
+    assert "Connection failed" in explorer.action.status.value
+    assert explorer.credential.value is None
+    client.close()
+
+
+@pytest.mark.parametrize("connector_id", ["shopify", "stripe", "zendesk", "quickbooks"])
+def test_code_reproduces_the_dataframe(
+    explorer: Explorer, client: AlloyClient, connector_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    explorer.connector.value = connector_id
+    frame = explorer.run()
+    assert frame is not None, explorer.status.value
+    code = explorer.code
+    assert client.config.api_key not in code
+    assert "Bearer" not in code
+    # Run it as a notebook cell would in this session: `ad.connect()` gives the client in scope.
+    monkeypatch.setattr(ad, "connect", lambda *args, **kwargs: client)
+    namespace: dict[str, object] = {"client": client}
+    with contextlib.redirect_stderr(io.StringIO()):
+        exec(code, namespace)
+    assert namespace["client"] is client
+    assert isinstance(namespace["df"], pd.DataFrame)
+    pd.testing.assert_frame_equal(namespace["df"], frame)
+
+
+def test_code_runs_as_is_in_a_fresh_session(
+    explorer: Explorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ALLOY_API_KEY", raising=False)
+    explorer.connector.value = "shopify"
+    frame = explorer.run()
+    assert frame is not None, explorer.status.value
+    namespace: dict[str, object] = {}
+    # Without a key, `ad.connect()` starts an offline sandbox with the same seeded data.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        exec(explorer.code, namespace)
+    fresh = namespace["client"]
+    assert isinstance(fresh, AlloyClient)
+    try:
+        pd.testing.assert_frame_equal(namespace["df"], frame)
+    finally:
+        fresh.close()
+
+
+def test_oauth_credential_created_through_the_form(tmp_path: Path) -> None:
+    with (
+        serve(port=0, dialect="live", seed=5) as live,
+        AlloyClient(
+            live.api_key, base_url=live.url, user_id=live.fixtures.user_id, trust_env=False
+        ) as client,
+    ):
+        explorer = Explorer(client)
+        explorer.connector.value = "shopify"
+        picker = explorer.credential
+        assert picker.value == live.fixtures.credentials["shopify"]
+        picker.new_button.click()
+        picker.fields["shop_domain"].value = "mine.myshopify.com"
+        picker.create_button.click()
+        assert '<a href="' in picker.oauth_link.value
+        created = picker.value
+        # A browser following the link authorises the connection.
+        url = picker.oauth_link.value.split('"')[1].replace("&amp;", "&")
+        assert requests.get(url, timeout=10).ok
+        picker.refresh_button.click()
+        assert picker.value not in (created, None)
+        assert len(picker.options) == 2
+        assert explorer.preview() is not None
+
+
+def test_api_key_credential_created_through_the_form() -> None:
+    with (
+        serve(port=0, seed=6) as seed,
+        AlloyClient(
+            seed.api_key, base_url=seed.url, user_id=seed.fixtures.user_id, trust_env=False
+        ) as client,
+    ):
+        explorer = Explorer(client)
+        explorer.connector.value = "stripe"
+        picker = explorer.credential
+        picker.show_form()
+        picker.fields["api_key"].value = "sk_test_widget"
+        created = picker.create()
+        assert created is not None
+        assert picker.value == created.credential_id
+        assert len(picker.options) == 2
+        assert picker.fields["api_key"].value == ""
+        assert "sk_test_widget" not in explorer.status.value + picker.status.value
