@@ -11,9 +11,12 @@ How values are typed:
   objects inside lists are not flattened (a list of objects is ``list<struct>``).
 - A string column whose every value is an ISO-8601 timestamp *with* an offset (``Z``,
   ``+00:00``, ``+02:00``, ``+0200``; ``T`` or a space before the time; up to microseconds)
-  becomes ``timestamp[us, tz=UTC]``, converted to UTC. Strings without an offset, including
-  date-only strings such as ``2024-05-01``, stay strings: they name no instant, and guessing a
-  time zone would silently shift them. Strings that look numeric (``"19.99"``) stay strings.
+  becomes ``timestamp[us, tz=UTC]``, converted to UTC. Detection is by value, per column and
+  page, never by name. Strings without an offset, including date-only strings such as
+  ``2024-05-01``, stay strings: they name no instant, and guessing a time zone would silently
+  shift them (``pd.to_datetime`` converts them on request). So do timestamps with more than
+  six fractional digits. Strings that look numeric (``"19.99"``) stay strings.
+- Timestamps inside lists (``items[].shipped_at``) stay strings.
 - Integers and booleans with nulls stay ``int64`` and ``bool``.
 - Records that are not objects become one column, ``value``. Keys that are not strings are
   stringified. When two columns of one page get the same name (a key literally ``"a.b"`` next
@@ -25,6 +28,11 @@ How values are typed:
   A path that holds an object in some records and a scalar or list in others becomes one
   string column of JSON text from the page where that is first seen on; columns flattened
   from objects on earlier pages keep their values.
+
+Drift (:attr:`TableBuilder.drift`) lists each change once, with the page it happened on: a
+column first seen after a page that had records (old type ``"absent"``; a key that starts
+part-way through the first page is not drift), a type that widened, and values that disagreed
+inside one page (old type: the type that was not text, such as ``int64`` or ``struct``).
 """
 
 from __future__ import annotations

@@ -185,6 +185,7 @@ def test_timestamps_are_detected_by_value_not_by_name() -> None:
         pytest.param("2024-05-01T10:00:00", id="no-offset"),
         pytest.param("", id="empty-string"),
         pytest.param("10:00:00Z", id="time-only"),
+        pytest.param("2024-05-01T10:00:00.123456789Z", id="nanoseconds"),
     ],
 )
 def test_strings_that_are_not_offset_timestamps_stay_strings(value: str) -> None:
@@ -199,6 +200,12 @@ def test_one_non_timestamp_value_keeps_the_column_as_text() -> None:
 
     assert batch.schema.field("at").type == pa.string()
     assert column(batch, "at") == ["2024-05-01T10:00:00Z", "not yet"]
+
+
+def test_timestamps_inside_lists_stay_text() -> None:
+    batch = records_to_batch([{"items": [{"shipped_at": "2024-05-01T10:00:00Z"}]}])
+
+    assert column(batch, "items") == [[{"shipped_at": "2024-05-01T10:00:00Z"}]]
 
 
 def test_integers_and_booleans_with_nulls_keep_their_types() -> None:
