@@ -25,6 +25,23 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "frames": {"models", "errors"},
     "export": {"frames", "errors"},
     "progress": {"errors"},
+    "client": {"config", "errors", "models", "_http", "pull"},
+    "_background": set(),
+    "_concurrency": {"errors", "models", "pagination", "_pagination_records"},
+    "pull": {
+        "errors",
+        "models",
+        "pagination",
+        "frames",
+        "export",
+        "progress",
+        "client",
+        "_background",
+        "_concurrency",
+        "__version__",
+    },
+    "widgets": {"client", "frames", "export", "progress", "pull", "errors", "models"},
+    "connect": {"client", "sandbox"},
 }
 HEAVY_MODULES = ("pandas", "pyarrow", "ipywidgets", "tqdm")
 

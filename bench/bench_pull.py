@@ -1,0 +1,359 @@
+"""Pull throughput and memory: alloy-data against the loops analysts write, side by side.
+
+Runs the sandbox in its own process (so it does not share the GIL with the client), then, for
+cursor paging (HubSpot contacts, 100 a page) and offset paging (Box files, 1,000 a page), pulls
+the same records into a DataFrame and then a Parquet file with each contender, each run in a
+fresh subprocess that reports its time and peak RSS. Contenders:
+
+- ``floor``: replays the same requests and only reads the bytes (the cost of the network and
+  the server, which no client can beat);
+- ``naive``: ``requests.post`` per page, ``resp.json()``, ``pandas.json_normalize``,
+  ``DataFrame.to_parquet``: the loop analysts write;
+- ``alloy``: ``client.pull(...).to_dataframe()`` then ``to_parquet``, and the same with
+  ``concurrency=4`` for offset paging;
+- ``dlt``: a dlt pipeline writing Parquet (only where dlt is installed: ``pip install
+  alloy-data[bench]``).
+
+A second part adds 50 ms of latency to every request and compares page-number paging (Xero
+invoices) sequentially and with ``concurrency=8``.
+
+Usage: ``python bench/bench_pull.py [--records 100000] [--repeat 3] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+API_KEY = "sk_bench_pull_key"
+PAGINGS = {
+    "cursor": ("hubspot", "list-contacts"),
+    "offset": ("box", "list-files"),
+    "page_number": ("xero", "list-invoices"),
+}
+
+
+# -- the contenders, each run in a child process ----------------------------------------
+
+
+def _session(url: str) -> Any:
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["Authorization"] = f"Bearer {API_KEY}"
+    return session
+
+
+def _execute_url(url: str, connector: str, action: str) -> str:
+    return f"{url}/connectors/{connector}/actions/{action}/execute"
+
+
+def plan_requests(url: str, user: str, credential: str, paging: str) -> list[dict[str, Any]]:
+    """Walk the pages once and return every request's parameters, for the floor to replay."""
+    connector, action = PAGINGS[paging]
+    session = _session(url)
+    target = _execute_url(url, connector, action)
+    plans: list[dict[str, Any]] = []
+    if paging == "cursor":
+        parameters: dict[str, Any] = {"limit": 100}
+        while True:
+            plans.append(dict(parameters))
+            body = session.post(target, json={"userId": user, "credentialId": credential,
+                                              "parameters": parameters}).json()["data"]
+            if "paging" not in body:
+                return plans
+            parameters["after"] = body["paging"]["next"]["after"]
+    size = 1000 if paging == "offset" else 1000
+    key = "offset" if paging == "offset" else "page"
+    index = 0
+    while True:
+        position = index * size if paging == "offset" else index + 1
+        parameters = {key: position, ("limit" if paging == "offset" else "pageSize"): size}
+        plans.append(parameters)
+        body = session.post(target, json={"userId": user, "credentialId": credential,
+                                          "parameters": parameters}).json()["data"]
+        records = body["entries"] if paging == "offset" else body["Invoices"]
+        if len(records) < size:
+            return plans
+        index += 1
+
+
+def run_floor(args: argparse.Namespace) -> int:
+    connector, action = PAGINGS[args.paging]
+    plans = json.loads(Path(args.plan).read_text())
+    session = _session(args.url)
+    target = _execute_url(args.url, connector, action)
+    total = 0
+    for parameters in plans:
+        response = session.post(target, json={"userId": args.user, "credentialId":
+                                              args.credential, "parameters": parameters})
+        total += len(response.content)
+    return len(plans)
+
+
+def run_naive(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    connector, action = PAGINGS[args.paging]
+    session = _session(args.url)
+    target = _execute_url(args.url, connector, action)
+    records: list[dict[str, Any]] = []
+    if args.paging == "cursor":
+        parameters: dict[str, Any] = {"limit": 100}
+        while True:
+            response = session.post(target, json={"userId": args.user, "credentialId":
+                                                  args.credential, "parameters": parameters})
+            body = response.json()["data"]
+            records.extend(body["results"])
+            if "paging" not in body:
+                break
+            parameters["after"] = body["paging"]["next"]["after"]
+    else:
+        offset = 0
+        while True:
+            parameters = {"offset": offset, "limit": 1000}
+            response = session.post(target, json={"userId": args.user, "credentialId":
+                                                  args.credential, "parameters": parameters})
+            body = response.json()["data"]
+            records.extend(body["entries"])
+            offset += len(body["entries"])
+            if len(body["entries"]) < 1000:
+                break
+    frame = pd.json_normalize(records)
+    frame.to_parquet(args.out)
+    return len(frame)
+
+
+def run_alloy(args: argparse.Namespace) -> int:
+    import alloy_data as ad
+
+    connector, action = PAGINGS[args.paging]
+    with ad.AlloyClient(API_KEY, base_url=args.url, user_id=args.user, trust_env=False) as client:
+        pull = client.pull(connector, action, credential_id=args.credential, progress=False,
+                           concurrency=args.concurrency)
+        frame = pull.to_dataframe()
+    frame.to_parquet(args.out)
+    return len(frame)
+
+
+def run_dlt(args: argparse.Namespace) -> int:
+    import dlt
+    import pyarrow.parquet as pq
+    from dlt.sources.helpers.rest_client import RESTClient
+    from dlt.sources.helpers.rest_client.paginators import (
+        JSONResponseCursorPaginator,
+        OffsetPaginator,
+    )
+
+    connector, action = PAGINGS[args.paging]
+    if args.paging == "cursor":
+        paginator: Any = JSONResponseCursorPaginator(
+            cursor_path="data.paging.next.after", cursor_body_path="parameters.after"
+        )
+        data_selector = "data.results"
+        first = {"limit": 100}
+    else:
+        paginator = OffsetPaginator(limit=1000, offset_body_path="parameters.offset",
+                                    limit_body_path="parameters.limit",
+                                    total_path="data.total_count")
+        data_selector = "data.entries"
+        first = {"limit": 1000, "offset": 0}
+    client = RESTClient(base_url=args.url, headers={"Authorization": f"Bearer {API_KEY}"},
+                        paginator=paginator, data_selector=data_selector)
+
+    @dlt.resource(name="records")
+    def records() -> Any:
+        yield from client.paginate(
+            f"/connectors/{connector}/actions/{action}/execute", method="POST",
+            json={"userId": args.user, "credentialId": args.credential, "parameters": first},
+        )
+
+    workdir = Path(args.out).parent / "dlt"
+    pipeline = dlt.pipeline(
+        pipeline_name="bench", destination=dlt.destinations.filesystem(str(workdir)),
+        dataset_name="bench", pipelines_dir=str(workdir / "state"),
+    )
+    pipeline.run(records(), loader_file_format="parquet")
+    files = sorted((workdir / "bench" / "records").glob("*.parquet"))
+    frame = pq.ParquetDataset(files).read().to_pandas()
+    return len(frame)
+
+
+CONTENDERS = {"floor": run_floor, "naive": run_naive, "alloy": run_alloy, "dlt": run_dlt}
+
+
+def child(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    rows = CONTENDERS[args.contender](args)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_mb}))
+
+
+# -- the orchestration ---------------------------------------------------------------------
+
+
+def start_sandbox(records: int, latency_ms: int) -> tuple[subprocess.Popen[str], str]:
+    command = [sys.executable, "-m", "alloy_data.sandbox", "--port", "0", "--api-key", API_KEY,
+               "--records", f"hubspot={records}", "--records", f"box={records}",
+               "--records", f"xero={records}", "--latency-ms", str(latency_ms)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    found = re.search(r"http://[0-9.:]+", line)
+    if not found:
+        process.terminate()
+        raise SystemExit(f"the sandbox did not start: {line!r}")
+    return process, found.group(0)
+
+
+def fixtures(url: str) -> tuple[str, dict[str, str]]:
+    session = _session(url)
+    user = session.get(f"{url}/users").json()["data"][0]["userId"]
+    credentials = {}
+    for connector, _ in PAGINGS.values():
+        listed = session.get(f"{url}/connectors/{connector}/credentials",
+                             params={"userId": user}).json()["credentials"]
+        credentials[connector] = listed[0]["credentialId"]
+    return user, credentials
+
+
+def measure(contender: str, paging: str, url: str, user: str, credential: str, plan: Path,
+            workdir: Path, concurrency: int | None = None) -> dict[str, Any] | None:
+    out = workdir / f"{contender}-{paging}.parquet"
+    command = [sys.executable, __file__, "--child", contender, "--paging", paging, "--url", url,
+               "--user", user, "--credential", credential, "--plan", str(plan), "--out",
+               str(out)]
+    if concurrency:
+        command += ["--concurrency", str(concurrency)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=1800)
+    if result.returncode != 0:
+        print(f"  {contender} ({paging}) failed: {result.stderr.strip().splitlines()[-1:]}",
+              file=sys.stderr)
+        return None
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def dlt_installed() -> bool:
+    probe = subprocess.run([sys.executable, "-c", "import dlt"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--child", dest="contender", help=argparse.SUPPRESS)
+    for hidden in ("--paging", "--url", "--user", "--credential", "--plan", "--out"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.contender:
+        child(args)
+        return
+    results = run_all(args.records, args.repeat)
+    print(render(results, args.records))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def run_all(records: int, repeat: int) -> dict[str, Any]:
+    results: dict[str, Any] = {"throughput": {}, "latency": {}}
+    with_dlt = dlt_installed()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        process, url = start_sandbox(records, 0)
+        try:
+            user, credentials = fixtures(url)
+            for paging in ("cursor", "offset"):
+                connector = PAGINGS[paging][0]
+                plan = workdir / f"plan-{paging}.json"
+                plan.write_text(json.dumps(plan_requests(url, user, credentials[connector],
+                                                         paging)))
+                runs: list[tuple[str, str, int | None]] = [
+                    ("floor", "floor", None), ("naive", "naive", None), ("alloy", "alloy", None)]
+                if paging == "offset":
+                    runs.append(("alloy concurrency=4", "alloy", 4))
+                if with_dlt:
+                    runs.append(("dlt", "dlt", None))
+                samples: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in runs}
+                for _ in range(repeat):  # interleaved, so drift in the machine hits all alike
+                    for name, contender, concurrency in runs:
+                        sample = measure(contender, paging, url, user, credentials[connector],
+                                         plan, workdir, concurrency)
+                        if sample:
+                            samples[name].append(sample)
+                results["throughput"][paging] = summarise(samples)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+        process, url = start_sandbox(min(records, 50_000), 50)
+        try:
+            user, credentials = fixtures(url)
+            samples = {"sequential": [], "concurrency=8": []}
+            for _ in range(repeat):
+                for name, concurrency in (("sequential", None), ("concurrency=8", 8)):
+                    sample = measure("alloy", "page_number", url, user, credentials["xero"],
+                                     workdir / "none.json", workdir, concurrency)
+                    if sample:
+                        samples[name].append(sample)
+            results["latency"] = summarise(samples)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    return results
+
+
+def summarise(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    summary = {}
+    for name, runs in samples.items():
+        if runs:
+            summary[name] = {
+                "seconds": statistics.median(r["seconds"] for r in runs),
+                "peak_mb": statistics.median(r["peak_mb"] for r in runs),
+                "rows": runs[0]["rows"],
+                "runs": len(runs),
+            }
+    return summary
+
+
+def render(results: dict[str, Any], records: int) -> str:
+    lines = [f"Pulls of {records:,} records over loopback (medians; ratio to the floor):", ""]
+    for paging, summary in results["throughput"].items():
+        floor = summary.get("floor", {}).get("seconds")
+        lines.append(f"| {paging} paging | seconds | x floor | peak RSS MB | rows |")
+        lines.append("| --- | --- | --- | --- | --- |")
+        for name, figures in summary.items():
+            ratio = figures["seconds"] / floor if floor else float("nan")
+            lines.append(f"| {name} | {figures['seconds']:.2f} | {ratio:.2f} | "
+                         f"{figures['peak_mb']:.0f} | {figures['rows']:,} |")
+        lines.append("")
+    latency = results["latency"]
+    if "sequential" in latency and "concurrency=8" in latency:
+        speedup = latency["sequential"]["seconds"] / latency["concurrency=8"]["seconds"]
+        lines.append("Page-number paging with 50 ms latency per request:")
+        lines.append("")
+        lines.append("| run | seconds | rows |")
+        lines.append("| --- | --- | --- |")
+        for name, figures in latency.items():
+            lines.append(f"| {name} | {figures['seconds']:.2f} | {figures['rows']:,} |")
+        lines.append("")
+        lines.append(f"concurrency=8 is {speedup:.1f}x faster than sequential.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()

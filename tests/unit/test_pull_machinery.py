@@ -1,0 +1,199 @@
+"""The pieces under client.pull, without sockets: prefetch, rate limits, progress, PullStats."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from alloy_data._background import prefetch
+from alloy_data._concurrency import AdaptiveLimit, RequestRate
+from alloy_data.errors import ConfigurationError
+from alloy_data.progress import ProgressUpdate, check_progress_option, make_reporter
+from alloy_data.pull import PullStats, public_parameters
+
+
+def test_prefetch_keeps_order_and_items() -> None:
+    assert list(prefetch(iter(range(1000)), depth=3)) == list(range(1000))
+
+
+def test_prefetch_reraises_in_order() -> None:
+    def source() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise ValueError("page 3 failed")
+
+    seen = []
+    with pytest.raises(ValueError, match="page 3 failed"):
+        for item in prefetch(source()):
+            seen.append(item)
+    assert seen == [1, 2]
+
+
+def test_prefetch_stops_its_thread_when_the_consumer_stops() -> None:
+    produced = []
+
+    def source() -> Iterator[int]:
+        for item in range(10_000):
+            produced.append(item)
+            yield item
+
+    before = threading.active_count()
+    iterator = prefetch(source(), depth=2)
+    assert next(iterator) == 0
+    iterator.close()  # type: ignore[attr-defined]
+    assert threading.active_count() == before
+    assert len(produced) < 10
+
+
+def test_request_rate_spaces_requests() -> None:
+    rate = RequestRate(200.0)
+    started = time.monotonic()
+    for _ in range(21):
+        rate.wait()
+    # 21 requests at 200 per second cannot all start within 100 ms.
+    assert time.monotonic() - started >= 0.095
+
+
+def test_request_rate_is_shared_across_threads() -> None:
+    rate = RequestRate(100.0)
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(5):
+            rate.wait()
+            with lock:
+                starts.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    starts.sort()
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    # Never more than one start per 10 ms slot (a little slack for the clock).
+    assert min(gaps) >= 0.009
+    assert len(starts) == 20
+
+
+def test_adaptive_limit_halves_then_recovers() -> None:
+    limit = AdaptiveLimit(8, recovery=2)
+    limit.slow_down()
+    assert limit.current == 4
+    limit.slow_down()
+    limit.slow_down()
+    limit.slow_down()
+    assert limit.current == 1
+    for _ in range(4):
+        limit.acquire()
+        limit.release()
+    assert limit.current == 3
+
+
+def test_adaptive_limit_bounds_requests_in_flight() -> None:
+    limit = AdaptiveLimit(3)
+    peak = 0
+    in_flight = 0
+    lock = threading.Lock()
+
+    def worker() -> None:
+        nonlocal peak, in_flight
+        limit.acquire()
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.01)
+        with lock:
+            in_flight -= 1
+        limit.release()
+
+    threads = [threading.Thread(target=worker) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak == 3
+
+
+@pytest.mark.parametrize(
+    "option",
+    [None, False, True, "auto", "terminal", print],
+    ids=["none", "false", "true", "auto", "terminal", "callable"],
+)
+def test_progress_options_accepted(option) -> None:
+    check_progress_option(option)
+
+
+@pytest.mark.parametrize("option", ["yes", 3, ["auto"]], ids=["word", "number", "list"])
+def test_progress_options_refused(option) -> None:
+    with pytest.raises(ConfigurationError, match="progress="):
+        check_progress_option(option)
+    with pytest.raises(ConfigurationError):
+        make_reporter(option)
+
+
+def test_terminal_bar_counts_records_and_shows_pages() -> None:
+    stream = io.StringIO()
+    reporter = make_reporter("terminal", description="hubspot list-contacts", file=stream)
+    reporter.update(
+        ProgressUpdate(
+            pages=1,
+            records=100,
+            records_per_second=100.0,
+            retries=0,
+            seconds_waited=0.0,
+            elapsed=1.0,
+        )
+    )
+    reporter.update(
+        ProgressUpdate(
+            pages=2,
+            records=200,
+            records_per_second=100.0,
+            retries=2,
+            seconds_waited=1.5,
+            elapsed=2.0,
+            total=300,
+            done=True,
+        )
+    )
+    reporter.close()
+    text = stream.getvalue()
+    assert "hubspot list-contacts" in text
+    assert "200/300" in text
+    assert "pages=2" in text and "retries=2" in text and "waited=1.5s" in text
+
+
+def test_silent_reporter_writes_nothing(capsys) -> None:
+    reporter = make_reporter(False)
+    reporter.update(ProgressUpdate(1, 1, 1.0, 0, 0.0, 1.0))
+    reporter.close()
+    assert capsys.readouterr() == ("", "")
+
+
+def test_pull_stats_text() -> None:
+    stats = PullStats(
+        pages=3,
+        records=250,
+        requests=5,
+        retries=2,
+        seconds_waited=1.25,
+        elapsed=2.0,
+        paginator="cursor",
+        stop_reason="max_records",
+    )
+    text = str(stats)
+    assert "250 records in 3 pages" in text
+    assert "2 retries (1.2 s waited)" in text or "2 retries (1.3 s waited)" in text
+    assert "stopped: max_records" in text
+    assert stats.records_per_second == 125.0
+
+
+def test_public_parameters_mask_secret_names() -> None:
+    shown = public_parameters({"limit": 10, "api_key": "k", "AccessToken": "t", "query": "x"})
+    assert shown == {"limit": 10, "api_key": "***", "AccessToken": "***", "query": "x"}
