@@ -27,7 +27,7 @@ METADATA = {"connector": "shop", "action": "list-orders"}
 CHILD = r"""
 import json, os, signal, sys, time
 
-from alloy_data import export
+from alloy_data import _export_base, export
 from alloy_data.frames import TableBuilder
 
 spec = json.loads(sys.argv[1])
@@ -39,7 +39,7 @@ def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 if hook == "pause-mid-finish":
-    real_align = export.align_batch
+    real_align = _export_base.align_batch
     aligned = []
     def align_then_pause(batch, schema):
         aligned.append(1)
@@ -47,7 +47,7 @@ if hook == "pause-mid-finish":
             print("mid-finish", flush=True)
             time.sleep(60)
         return real_align(batch, schema)
-    export.align_batch = align_then_pause
+    _export_base.align_batch = align_then_pause
 elif hook == "kill-after-spool-fsync":
     real_fsync = os.fsync
     def fsync_then_die(fd):
