@@ -219,6 +219,9 @@ class PageWalker:
         page_size: Records per page to ask for; by default the largest the action allows.
         max_pages: Stop after this many pages.
         max_records: Stop after this many records.
+        resume_from: Parameters of the page to start from instead of the first (a checkpoint's
+            next-state); the convention is then detected from that page.
+        first_page_number: The number of the first page this walk yields (for resuming).
 
     Attributes:
         detection: What was chosen and why (after the first page).
@@ -238,8 +241,12 @@ class PageWalker:
         page_size: int | None = None,
         max_pages: int | None = None,
         max_records: int | None = None,
+        resume_from: Mapping[str, Any] | None = None,
+        first_page_number: int = 1,
     ) -> None:
         self._fetch = fetch
+        self._resume_from = None if resume_from is None else dict(resume_from)
+        self._first_page_number = first_page_number
         self._action = action
         self._parameters = dict(parameters or {})
         self._paginator = resolve_paginator(paginator)
@@ -305,13 +312,15 @@ class PageWalker:
         self.detection, self.stop_reason, self.notes = None, None, []
         self.pages = self.records = 0
         paginator, state, plan, sent = self._start()
+        if self._resume_from is not None:
+            sent = dict(self._resume_from)
         used = {_state_key(sent)}
         seen_pages: dict[str, int] = {}
-        number = 0
+        number = self._first_page_number - 1
         while True:
             result = self._fetch(dict(sent))
             number += 1
-            if number == 1:
+            if number == self._first_page_number:
                 paginator, state = self._detect(plan, paginator, state, sent, result)
             assert paginator is not None and state is not None
             confirming_end = state.confirming_end

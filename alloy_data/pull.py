@@ -212,7 +212,16 @@ class Pull:
         )
         return result
 
-    def _walker(self, *, start: Mapping[str, Any] | None = None, first_page: int = 1) -> PageWalker:
+    def _walker(
+        self,
+        *,
+        resume_from: Mapping[str, Any] | None = None,
+        first_page: int = 1,
+        records_before: int = 0,
+    ) -> PageWalker:
+        max_records = self.max_records
+        if max_records is not None:
+            max_records = max(max_records - records_before, 1)
         return PageWalker(
             self._fetch,
             action=self._action_metadata(),
@@ -220,7 +229,9 @@ class Pull:
             paginator=self.paginator,
             page_size=self.page_size,
             max_pages=self.max_pages,
-            max_records=self.max_records,
+            max_records=max_records,
+            resume_from=resume_from,
+            first_page_number=first_page,
         )
 
     def _pages(self, walker: PageWalker) -> Iterator[Page]:
@@ -246,10 +257,14 @@ class Pull:
             :class:`alloy_data.pagination.Page` objects in order: records, page number,
             the parameters sent, the next-state and the raw body.
         """
-        self.stats = PullStats()
+        return self._iter_pages(self._walker())
+
+    def _iter_pages(
+        self, walker: PageWalker, *, pages_before: int = 0, records_before: int = 0
+    ) -> Iterator[Page]:
+        self.stats = PullStats(pages=pages_before, records=records_before)
         started = time.monotonic()
         reporter = make_reporter(self.progress, description=f"{self.connector_id} {self.action_id}")
-        walker = self._walker()
         try:
             for page in self._pages(walker):
                 self._count(page, started)
@@ -315,11 +330,13 @@ class Pull:
         properties = schema.get("properties") if schema else None
         return tuple(properties) if isinstance(properties, Mapping) else ()
 
-    def _batches(self, builder: TableBuilder) -> Iterator[tuple[Page, pa.RecordBatch]]:
+    def _batches(
+        self, builder: TableBuilder, pages: Iterator[Page] | None = None
+    ) -> Iterator[tuple[Page, pa.RecordBatch]]:
         self._fetched = []
         self._builder = builder
         try:
-            for page in self.iter_pages():
+            for page in pages if pages is not None else self.iter_pages():
                 batch = builder.add_page(page.records, page.number)
                 self._fetched.append(batch)
                 yield page, batch
@@ -491,7 +508,9 @@ class Pull:
             pulled_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             paginator=str(self.stats.paginator or ""),
         )
-        path: Path = writer.finish(schema=builder.schema, metadata=metadata)
+        # With no records the builder's schema is empty; its table still has the known columns.
+        schema = builder.schema if builder.row_count else builder.to_table([]).schema
+        path: Path = writer.finish(schema=schema, metadata=metadata)
         self.stats.elapsed = time.monotonic() - started
         self._warn()
         return path
@@ -502,7 +521,27 @@ class Pull:
         if checkpoint is None:
             yield from self._batches(builder)
             return
-        raise NotImplementedError  # resuming: wired in with the export writers
+        if checkpoint.complete:
+            self.stats = PullStats(
+                pages=checkpoint.pages, records=checkpoint.rows, stop_reason="end"
+            )
+            return
+        logger.info(
+            "resuming %s %s after page %d (%d records already saved)",
+            self.connector_id,
+            self.action_id,
+            checkpoint.pages,
+            checkpoint.rows,
+        )
+        walker = self._walker(
+            resume_from=checkpoint.next_parameters,
+            first_page=checkpoint.next_page_number,
+            records_before=checkpoint.rows,
+        )
+        pages = self._iter_pages(
+            walker, pages_before=checkpoint.pages, records_before=checkpoint.rows
+        )
+        yield from self._batches(builder, pages)
 
 
 def _add_note(error: BaseException, note: str) -> None:
