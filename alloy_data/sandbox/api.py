@@ -74,8 +74,10 @@ class AlloyApi:
         ids: IdFactory,
         token_secret: bytes,
         owner_user_id: str,
+        page_cache_bytes: int = PAGE_CACHE_BYTES,
     ) -> None:
         self.live = dialect == "live"
+        self.page_cache_bytes = page_cache_bytes
         self.catalog = catalog
         self.listings = listings
         self.store = store
@@ -83,7 +85,7 @@ class AlloyApi:
         self.token_secret = token_secret
         self.owner_user_id = owner_user_id
         self.base_url = ""
-        self.pages = ByteLRU(PAGE_CACHE_BYTES)
+        self.pages = ByteLRU(page_cache_bytes)
         self._routes: list[tuple[tuple[str, ...], dict[str, Endpoint]]] = [
             (("users",), {"GET": self.list_users, "POST": self.create_user}),
             (("users", "*", "token"), {"GET": self.token}),
@@ -115,7 +117,7 @@ class AlloyApi:
             return
         self.base_url = base_url
         self._contexts.clear()
-        self.pages = ByteLRU(PAGE_CACHE_BYTES)
+        self.pages = ByteLRU(self.page_cache_bytes)
         for listing in self.listings.values():
             listing.source.ctx.base_url = base_url
             listing.source.encoded.cache_clear()

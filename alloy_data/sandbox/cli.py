@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults", nargs="+", choices=FAULT_KINDS, default=None, help="fault kinds to draw"
     )
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
+    parser.add_argument(
+        "--cache-mb", type=int, default=32, help="memory for cached pages (benchmarks raise it)"
+    )
     return parser
 
 
@@ -76,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             faults=args.faults,
             latency_ms=args.latency_ms,
             rate_limit=args.rate_limit,
+            cache_mb=args.cache_mb,
         )
         sandbox.start()
     except (ValueError, TypeError, OSError) as exc:
