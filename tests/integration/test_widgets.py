@@ -254,3 +254,18 @@ def test_api_key_credential_created_through_the_form() -> None:
         assert len(picker.options) == 2
         assert picker.fields["api_key"].value == ""
         assert "sk_test_widget" not in explorer.status.value + picker.status.value
+
+
+def test_explorer_runs_on_the_live_dialect(live_sandbox: Sandbox) -> None:
+    with AlloyClient(
+        live_sandbox.api_key,
+        base_url=live_sandbox.url,
+        user_id=live_sandbox.fixtures.user_id,
+        trust_env=False,
+    ) as client:
+        explorer = Explorer(client)
+        explorer.connector.value = "quickbooks"
+        assert explorer.credential.value == live_sandbox.fixtures.credentials["quickbooks"]
+        frame = explorer.run()
+        assert frame is not None, explorer.status.value
+        assert len(frame) == 230
