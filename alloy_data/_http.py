@@ -35,6 +35,7 @@ from requests.auth import AuthBase
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
+from alloy_data._json import loads as json_loads
 from alloy_data.config import ClientConfig, normalize_timeout, redact
 from alloy_data.errors import (
     AlloyAPIError,
@@ -616,7 +617,7 @@ class Transport:
         if not body.strip():
             return None
         try:
-            return json.loads(body)
+            return json_loads(body)
         except (ValueError, RecursionError) as exc:
             content_type = response.headers.get("Content-Type", "unknown type")
             excerpt = self._excerpt(body, content_type)

@@ -181,7 +181,10 @@ def iter_mappings(obj: Any, prefix: str = "", depth: int = 6) -> Iterator[tuple[
 
 def _as_records(items: Sequence[Any]) -> list[dict[str, Any]]:
     # Lists of plain values (ids, names) become one-column records rather than being dropped.
-    return [dict(item) if isinstance(item, Mapping) else {"value": item} for item in items]
+    return [
+        item if type(item) is dict else dict(item) if isinstance(item, Mapping) else {"value": item}
+        for item in items
+    ]
 
 
 def _select(value: Any, segments: list[str]) -> Any:
@@ -390,8 +393,9 @@ def find_records(payload: Any) -> tuple[list[dict[str, Any]], str]:
 def fingerprint(records: Sequence[Mapping[str, Any]]) -> str:
     """A short digest of a page's records: by their ids when all have one, else by content."""
     for key in _ID_KEYS:
-        if records and all(_scalar(record.get(key)) for record in records):
-            text = json.dumps([str(record[key]) for record in records])
+        ids = [record.get(key) for record in records] if records else []
+        if ids and all(map(_scalar, ids)):
+            text = "\x1f".join(map(str, ids))
             break
     else:
         text = json.dumps(list(records), sort_keys=True, default=str)
