@@ -320,15 +320,13 @@ class Pull:
             yield from page.records
 
     def _known_columns(self) -> tuple[str, ...]:
-        schema = None
-        if self._action is not None:
-            for key in ("outputSchema", "responseSchema", "recordSchema"):
-                candidate = self._action.raw.get(key)
-                if isinstance(candidate, Mapping):
-                    schema = candidate
-                    break
-        properties = schema.get("properties") if schema else None
-        return tuple(properties) if isinstance(properties, Mapping) else ()
+        """Column names from the record schema the action's metadata declares, if any."""
+        action = self._action_metadata()
+        for key in ("responseSchema", "outputSchema", "recordSchema"):
+            schema = action.raw.get(key)
+            if isinstance(schema, Mapping):
+                return tuple(_schema_columns(schema))
+        return ()
 
     def _batches(
         self, builder: TableBuilder, pages: Iterator[Page] | None = None
@@ -542,6 +540,19 @@ class Pull:
             walker, pages_before=checkpoint.pages, records_before=checkpoint.rows
         )
         yield from self._batches(builder, pages)
+
+
+def _schema_columns(schema: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """Dotted column names of a JSON Schema's object properties, as frames flattens them."""
+    properties = schema.get("properties")
+    if not isinstance(properties, Mapping):
+        return
+    for name, child in properties.items():
+        column = f"{prefix}{name}"
+        if isinstance(child, Mapping) and isinstance(child.get("properties"), Mapping):
+            yield from _schema_columns(child, f"{column}.")
+        else:
+            yield column
 
 
 def _add_note(error: BaseException, note: str) -> None:

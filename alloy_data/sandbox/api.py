@@ -271,7 +271,9 @@ class AlloyApi:
 
     def action(self, request: Request, params: list[str]) -> Response:
         """GET /connectors/{c}/actions/{a}: answers the action and its parameters."""
-        action = self._action(self._connector(params[0]), params[1])
+        connector = self._connector(params[0])
+        action = self._action(connector, params[1])
+        sample = self._record_schema(connector, action)
         if self.live:
             details = {
                 "id": action.action_id,
@@ -282,15 +284,25 @@ class AlloyApi:
                 "parameters": [p.live_json() for p in action.params if p.location != "body"],
                 "requestBody": action.request_body_schema(),
             }
+            if sample:
+                details["responseSchema"] = sample
             return json_response({"action": details})
-        return json_response(
-            {
-                "actionId": action.action_id,
-                "name": action.display_name,
-                "description": action.description,
-                "parameters": [param.seed_json() for param in action.params],
-            }
-        )
+        details = {
+            "actionId": action.action_id,
+            "name": action.display_name,
+            "description": action.description,
+            "parameters": [param.seed_json() for param in action.params],
+        }
+        if sample:
+            details["responseSchema"] = sample
+        return json_response(details)
+
+    def _record_schema(self, connector: Connector, action: Action) -> dict[str, Any] | None:
+        """A JSON Schema of a list action's records, from its first record (an extension)."""
+        if action.verb != "list":
+            return None
+        listing = self.listings[(connector.connector_id, action.resource_id)]
+        return _schema_of(listing.source.record(0))
 
     # -- credentials ---------------------------------------------------------------------------
 
@@ -490,3 +502,16 @@ class AlloyApi:
         record_id = record.get("id", record.get("InvoiceID", record.get("Id")))
         listing.created[str(record_id)] = encoded
         return encoded
+
+
+def _schema_of(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {
+            "type": "object",
+            "properties": {str(key): _schema_of(item) for key, item in value.items()},
+        }
+    if isinstance(value, list):
+        return {"type": "array", "items": _schema_of(value[0]) if value else {}}
+    names = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    kind = names.get(type(value))
+    return {"type": kind} if kind else {}

@@ -232,14 +232,15 @@ def test_a_widening_column_becomes_string_and_is_reported(drift_sandbox):
 
 
 @pytest.mark.parametrize("case", LIST_ACTIONS, ids=ACTION_IDS)
-def test_an_empty_result_is_an_empty_frame(case):
-    connector, action, *_ = case
+def test_an_empty_result_is_an_empty_frame_with_the_declared_columns(case):
+    connector, action, _, id_field = case
     with serve(port=0, records=0) as sb, client_for(sb) as client:
         pull = client.pull(
             connector, action, progress=False, credential_id=sb.fixtures.credentials[connector]
         )
         frame = pull.to_dataframe()
     assert len(frame) == 0
+    assert id_field in frame.columns  # from the record schema in the action's metadata
     assert pull.stats.pages == 1 and pull.stats.stop_reason in {"end", "single_page"}
     assert not pull.stats.warnings
 
