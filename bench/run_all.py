@@ -1,0 +1,29 @@
+"""Run every benchmark under bench/ in turn (``make bench``) and print their reports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+BENCHMARKS = [
+    ("sandbox: execute requests per second", ["bench_sandbox.py"]),
+    ("frames: records to Arrow and pandas", ["bench_frames.py"]),
+    ("pull: alloy-data against the loops analysts write", ["bench_pull.py", "--repeat", "3"]),
+    ("export: peak memory of 100,000 and 1,000,000 records", ["bench_export.py"]),
+]
+
+
+def main() -> int:
+    failed = 0
+    for title, command in BENCHMARKS:
+        print(f"\n## {title}\n", flush=True)
+        result = subprocess.run([sys.executable, str(HERE / command[0]), *command[1:]],
+                                check=False)
+        failed += result.returncode != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
