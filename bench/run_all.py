@@ -19,8 +19,7 @@ def main() -> int:
     failed = 0
     for title, command in BENCHMARKS:
         print(f"\n## {title}\n", flush=True)
-        result = subprocess.run([sys.executable, str(HERE / command[0]), *command[1:]],
-                                check=False)
+        result = subprocess.run([sys.executable, str(HERE / command[0]), *command[1:]], check=False)
         failed += result.returncode != 0
     return 1 if failed else 0
 
