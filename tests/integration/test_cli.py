@@ -164,7 +164,7 @@ def test_pull_without_credential_says_how_to_find_one(capsys, sandbox, tmp_path)
 
 def test_embedded_sandbox_option(capsys, tmp_path):
     out_file = tmp_path / "orders.jsonl"
-    code, out, err = run(
+    code, _out, err = run(
         capsys,
         "pull",
         "shopify",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -75,7 +76,7 @@ def test_request_rate_is_shared_across_threads() -> None:
     for thread in threads:
         thread.join()
     starts.sort()
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     # Never more than one start per 10 ms slot (a little slack for the clock).
     assert min(gaps) >= 0.009
     assert len(starts) == 20
