@@ -470,6 +470,7 @@ class Transport:
         timeout: float | tuple[float, float] | None = None,
         idempotent: bool | None = None,
         on_retry: OnRetry | None = None,
+        before_attempt: Callable[[], object] | None = None,
     ) -> Any:
         """Send one logical request (with retries) and return the decoded JSON body.
 
@@ -483,6 +484,8 @@ class Transport:
             idempotent: Whether repeating the request is harmless; defaults to True for GET,
                 HEAD, PUT and DELETE, False for POST.
             on_retry: Called before each retry with (attempt, wait seconds, reason).
+            before_attempt: Called right before every attempt is sent, retries included (a
+                pull's request-rate limit waits there).
 
         Returns:
             The decoded JSON, or None for an empty body.
@@ -504,6 +507,8 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
+            if before_attempt is not None:
+                before_attempt()
             sent = self._send_once(
                 method,
                 path,

@@ -348,6 +348,7 @@ class ActionOperations(_Operations):
         timeout: float | tuple[float, float] | None = None,
         action: Action | None = None,
         on_retry: OnRetry | None = None,
+        before_attempt: Callable[[], object] | None = None,
     ) -> ActionResult:
         """Execute an action once (one call, one page of a list action).
 
@@ -363,6 +364,7 @@ class ActionOperations(_Operations):
             action: The action's metadata, when you have it; otherwise it is fetched once
                 (when there are parameters) and remembered.
             on_retry: Called before each retry with (attempt, wait seconds, reason).
+            before_attempt: Called right before every attempt is sent, retries included.
 
         Returns:
             The unwrapped result.
@@ -394,6 +396,7 @@ class ActionOperations(_Operations):
             timeout=timeout,
             idempotent=idempotent,
             on_retry=on_retry,
+            before_attempt=before_attempt,
         )
         result = ActionResult.from_json(self._object(payload, "POST", path))
         if result.failed:

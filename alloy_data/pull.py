@@ -195,11 +195,16 @@ class Pull:
             self.stats.requests += 1
             self.stats.seconds_waited += wait_seconds
 
+    def _before_attempt(self) -> None:
+        # Every attempt, retries included, takes a slot, so the cap holds whatever happens.
+        if self._rate is not None:
+            waited = self._rate.wait()
+            with self._lock:
+                self.stats.seconds_waited += waited
+
     def _fetch(self, parameters: dict[str, Any]) -> ActionResult:
-        waited = self._rate.wait() if self._rate is not None else 0.0
         with self._lock:
             self.stats.requests += 1
-            self.stats.seconds_waited += waited
         result: ActionResult = self._client.actions.execute(
             self.connector_id,
             self.action_id,
@@ -209,6 +214,7 @@ class Pull:
             idempotent=True,
             action=self._action,
             on_retry=self._on_retry,
+            before_attempt=self._before_attempt,
         )
         return result
 

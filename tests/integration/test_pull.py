@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -384,3 +385,47 @@ def test_repr_shows_no_secret_parameters(sandbox):
         )
     assert "tok_123456789" not in repr(pull)
     assert "tok_123456789" not in pull.provenance()["parameters"]
+
+
+def test_max_requests_per_second_is_never_exceeded(tmp_path):
+    # The sandbox allows 50 requests a second (bursts of 50) and answers more with 429.
+    with serve(port=0, records={"box": 600}, rate_limit=50) as sb, client_for(sb) as client:
+        for _ in range(50):  # drain the burst, so only the steady rate is left
+            client.connectors.list()
+        pull = client.pull(
+            "box",
+            "list-files",
+            credential_id=sb.fixtures.credentials["box"],
+            page_size=20,
+            concurrency=4,
+            max_requests_per_second=40,
+            progress=False,
+        )
+        started = time.monotonic()
+        ids = pull.to_dataframe()["id"].tolist()
+        elapsed = time.monotonic() - started
+    assert ids == expected_ids(sb, "box", "list-files")
+    assert pull.stats.retries == 0  # no 429: the cap held
+    # 31 requests (30 pages and one past the end at most) at 40 a second take 0.75 s or more.
+    assert elapsed >= (pull.stats.requests - 1) / 40 - 0.01
+    assert pull.stats.seconds_waited > 0
+
+
+def test_concurrent_pulls_slow_down_on_429():
+    with serve(port=0, records={"box": 2_000}, rate_limit=15) as sb, client_for(sb) as client:
+        # Honour the sandbox's Retry-After (1 s) as a real pull would.
+        client._transport.retry_policy = RetryPolicy(
+            max_retries=8, backoff_base=0.05, retry_after_cap=1.0
+        )
+        pull = client.pull(
+            "box",
+            "list-files",
+            credential_id=sb.fixtures.credentials["box"],
+            page_size=40,
+            concurrency=8,
+            progress=False,
+        )
+        ids = pull.to_dataframe()["id"].tolist()
+    assert ids == expected_ids(sb, "box", "list-files")
+    assert pull.stats.retries > 0
+    assert pull._limit.current < 8
