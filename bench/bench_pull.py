@@ -27,6 +27,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -222,7 +223,8 @@ def run_dlt(args: argparse.Namespace) -> int:
             json={"userId": args.user, "credentialId": args.credential, "parameters": first},
         )
 
-    workdir = Path(args.out).parent / "dlt"
+    workdir = Path(args.out).parent / f"dlt-{args.paging}"
+    shutil.rmtree(workdir, ignore_errors=True)  # each run loads afresh, not on top of the last
     pipeline = dlt.pipeline(
         pipeline_name="bench",
         destination=dlt.destinations.filesystem(str(workdir)),
