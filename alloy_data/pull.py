@@ -146,7 +146,7 @@ class Pull:
         self.connector_id = _identifier("connector_id", connector_id)
         self.action_id = _identifier("action_id", action_id)
         self.credential_id = _identifier("credential_id", credential_id)
-        self.user_id = user_id
+        self.user_id = None if user_id is None else _identifier("user_id", user_id)
         if parameters is not None and not isinstance(parameters, Mapping):
             raise ConfigurationError(
                 "parameters must be a dict of the action's parameters, "
@@ -159,7 +159,11 @@ class Pull:
         self.max_pages = _positive("max_pages", max_pages)
         self.max_records = _positive("max_records", max_records)
         self.concurrency = _positive("concurrency", concurrency) or 1
-        if max_requests_per_second is not None and not max_requests_per_second > 0:
+        if max_requests_per_second is not None and (
+            isinstance(max_requests_per_second, bool)
+            or not isinstance(max_requests_per_second, (int, float))
+            or not max_requests_per_second > 0
+        ):
             raise ConfigurationError("max_requests_per_second must be a positive number or None.")
         self.max_requests_per_second = max_requests_per_second
         check_progress_option(progress)
@@ -179,8 +183,6 @@ class Pull:
             f"Pull({self.connector_id!r}, {self.action_id!r}, "
             f"parameters={public_parameters(self.parameters)!r})"
         )
-
-    # -- running -------------------------------------------------------------------------
 
     def _action_metadata(self) -> Action:
         if self._action is None:
@@ -407,8 +409,6 @@ class Pull:
     def _warn(self) -> None:
         for message in self.stats.warnings:
             warnings.warn(message, PaginationWarning, stacklevel=3)
-
-    # -- files ---------------------------------------------------------------------------
 
     def provenance(self) -> dict[str, str]:
         """The provenance recorded in exported files (no secrets).

@@ -122,8 +122,6 @@ class AlloyApi:
             listing.source.ctx.base_url = base_url
             listing.source.encoded.cache_clear()
 
-    # -- routing -------------------------------------------------------------------------------
-
     def handle(self, request: Request) -> Response:
         """Route ``request`` to its endpoint and return the answer.
 
@@ -165,8 +163,6 @@ class AlloyApi:
             return Response(302, b"", headers={"Location": location})
         return json_response({"success": True, "credentialId": credential.credential_id})
 
-    # -- lookups -------------------------------------------------------------------------------
-
     def _connector(self, connector_id: str) -> Connector:
         connector = self.catalog.get(connector_id)
         if connector is None:
@@ -195,8 +191,6 @@ class AlloyApi:
         if body is not None and body.get("userId") is not None:
             return _string_field(body, "userId")
         return request.query.get("userId") or None
-
-    # -- users ---------------------------------------------------------------------------------
 
     def create_user(self, request: Request, _: list[str]) -> Response:
         """POST /users: create a user; answers 201 with the User (live: ``{userId}``)."""
@@ -236,8 +230,6 @@ class AlloyApi:
             raise ApiError(403, "this credential belongs to another user")
         self.store.delete_credential(credential.credential_id)
         return json_response({"success": True})
-
-    # -- connectors ----------------------------------------------------------------------------
 
     def list_connectors(self, request: Request, _: list[str]) -> Response:
         """GET /connectors (?category=): answers ``{connectors: [...]}``."""
@@ -303,8 +295,6 @@ class AlloyApi:
             return None
         listing = self.listings[(connector.connector_id, action.resource_id)]
         return _schema_of(listing.source.record(0))
-
-    # -- credentials ---------------------------------------------------------------------------
 
     def _credential(self, credential_id: str) -> Credential:
         credential = self.store.credentials.get(credential_id)
@@ -395,8 +385,6 @@ class AlloyApi:
         if self.live:
             return json_response({"credentials": [c.live_json() for c in credentials]})
         return json_response({"credentials": [c.seed_json() for c in credentials]})
-
-    # -- execute -------------------------------------------------------------------------------
 
     def _execute_params(self, body: dict[str, Any]) -> dict[str, Any]:
         merged: dict[str, Any] = {}

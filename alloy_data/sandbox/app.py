@@ -244,10 +244,9 @@ class Sandbox:
             delay_ms=delay_ms,
         )
 
-    # -- the pipeline: faults and limits first, as a gateway in front of the API would ----------
-
     def handle(self, request: Request) -> Response:
         """Answer one request: injected faults, rate limit, random faults, auth, then the API."""
+        # Faults and limits come first, as a gateway in front of the API would put them.
         self.request_count += 1
         fault = self._injections.take(request.path)
         if fault is None and self._bucket is not None:

@@ -341,6 +341,9 @@ def test_bad_arguments_are_configuration_errors(sandbox):
             {"max_records": -1},
             {"concurrency": "4"},
             {"paginator": "sideways"},
+            {"user_id": ""},
+            {"max_requests_per_second": "10"},
+            {"max_requests_per_second": 0},
             {"parameters": [1, 2]},
             {"progress": 3},
         ):
