@@ -126,21 +126,33 @@ class TableBuilder:
         known_columns: Column names for an empty result (when no page had a record).
         keep_batches: Keep the converted batches for :meth:`to_table`. Pass ``False`` to
             track only the schema and drift (when the batches are written out as they come).
+        schema: The unified schema of pages converted earlier (a resumed export's checkpoint),
+            so that later pages widen it and report drift as one uninterrupted pull would.
+        row_count: How many records those earlier pages held.
 
     Attributes:
         drift: Columns that appeared after the first page or whose type widened, in order.
         row_count: Records converted so far.
     """
 
-    def __init__(self, known_columns: Iterable[str] = (), *, keep_batches: bool = True) -> None:
+    def __init__(
+        self,
+        known_columns: Iterable[str] = (),
+        *,
+        keep_batches: bool = True,
+        schema: pa.Schema | None = None,
+        row_count: int = 0,
+    ) -> None:
         self._known_columns = tuple(known_columns)
         self._keep_batches = keep_batches
         self._batches: list[pa.RecordBatch] = []
-        self._types: dict[str, pa.DataType] = {}
+        self._types: dict[str, pa.DataType] = (
+            {} if schema is None else dict(zip(schema.names, schema.types, strict=True))
+        )
         self._json_paths: set[str] = set()
         self._drift_seen: set[tuple[str, str, str]] = set()
         self.drift: list[SchemaDrift] = []
-        self.row_count = 0
+        self.row_count = row_count
 
     @property
     def schema(self) -> pa.Schema:

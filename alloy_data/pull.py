@@ -497,7 +497,12 @@ class Pull:
         from alloy_data.frames import TableBuilder
 
         checkpoint = writer.open()
-        builder = TableBuilder(known_columns=self._known_columns(), keep_batches=False)
+        builder = TableBuilder(
+            known_columns=self._known_columns(),
+            keep_batches=False,
+            schema=checkpoint.schema if checkpoint is not None else None,
+            row_count=checkpoint.rows if checkpoint is not None else 0,
+        )
         started = time.monotonic()
         try:
             for page, batch in self._batches_from(builder, checkpoint):

@@ -735,3 +735,15 @@ def test_random_mixes_never_crash_and_keep_every_row(seed: int) -> None:
     for drift in builder.drift:
         assert 1 <= drift.page <= len(pages)
     json.dumps([str(d) for d in builder.drift])
+
+
+def test_a_builder_seeded_with_an_earlier_schema_reports_drift_as_one_pull_would():
+    earlier = pa.schema([("id", pa.int64()), ("name", pa.string())])
+    builder = TableBuilder(schema=earlier, row_count=100, keep_batches=False)
+    builder.add_page([{"id": "A-1", "name": "Zoë", "late": True}], page_number=5)
+    assert builder.schema.field("id").type == pa.string()
+    assert [str(d) for d in builder.drift] == [
+        "id: page 5, int64 -> string",
+        "late: page 5, absent -> bool",
+    ]
+    assert builder.row_count == 101
