@@ -155,6 +155,11 @@ class TableBuilder:
         self.row_count = row_count
 
     @property
+    def keeps_batches(self) -> bool:
+        """Whether :meth:`to_table` can combine the converted batches by itself."""
+        return self._keep_batches
+
+    @property
     def schema(self) -> pa.Schema:
         """The schema unified over all pages so far, columns in the order first seen."""
         return pa.schema(list(self._types.items()))
@@ -259,7 +264,9 @@ def _covering_schema(types: dict[str, pa.DataType], batches: list[pa.RecordBatch
     return pa.schema(list(covering.items()))
 
 
-def to_dataframe(table: pa.Table, dtype_backend: str = "numpy_nullable") -> pd.DataFrame:
+def to_dataframe(
+    table: pa.Table, dtype_backend: str = "numpy_nullable", *, release: bool = False
+) -> pd.DataFrame:
     """Converts a table to a pandas DataFrame with nullable dtypes.
 
     Args:
@@ -267,6 +274,8 @@ def to_dataframe(table: pa.Table, dtype_backend: str = "numpy_nullable") -> pd.D
         dtype_backend: ``"numpy_nullable"`` for pandas' nullable dtypes (``Int64``,
             ``boolean``, ``Float64``, ``string``; timestamps as ``datetime64[us, UTC]``; lists
             as object columns holding NumPy arrays) or ``"pyarrow"`` for ``pd.ArrowDtype`` columns.
+        release: Free each column of ``table`` as soon as it is converted, so that the table
+            and the DataFrame are not both held in full; ``table`` must not be used afterwards.
 
     Returns:
         The DataFrame, one column per table column.
@@ -274,8 +283,9 @@ def to_dataframe(table: pa.Table, dtype_backend: str = "numpy_nullable") -> pd.D
     Raises:
         ConfigurationError: If ``dtype_backend`` is not one of the two choices.
     """
+    options = {"self_destruct": True, "split_blocks": True} if release else {}
     if dtype_backend == "pyarrow":
-        return table.to_pandas(types_mapper=pd.ArrowDtype)
+        return table.to_pandas(types_mapper=pd.ArrowDtype, **options)
     if dtype_backend == "numpy_nullable":
         nullable = {
             pa.int8(): pd.Int8Dtype(),
@@ -292,6 +302,6 @@ def to_dataframe(table: pa.Table, dtype_backend: str = "numpy_nullable") -> pd.D
             pa.string(): pd.StringDtype(),
             pa.large_string(): pd.StringDtype(),
         }
-        return table.to_pandas(types_mapper=nullable.get)
+        return table.to_pandas(types_mapper=nullable.get, **options)
     choices = " or ".join(repr(c) for c in _DTYPE_BACKENDS)
     raise ConfigurationError(f"Unknown dtype_backend {dtype_backend!r}: choose {choices}.")

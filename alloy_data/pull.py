@@ -175,8 +175,7 @@ class Pull:
         )
         self._limit = AdaptiveLimit(self.concurrency)
         self._action: Action | None = None
-        self._fetched: list[pa.RecordBatch] = []
-        self._builder: TableBuilder | None = None
+        self._partial: TableBuilder | None = None
 
     def __repr__(self) -> str:
         return (
@@ -339,19 +338,22 @@ class Pull:
     def _batches(
         self, builder: TableBuilder, pages: Iterator[Page] | None = None
     ) -> Iterator[tuple[Page, pa.RecordBatch]]:
-        self._fetched = []
-        self._builder = builder
+        self._partial = None
         try:
             for page in pages if pages is not None else self.iter_pages():
                 batch = builder.add_page(page.records, page.number)
-                self._fetched.append(batch)
                 yield page, batch
         except BaseException as error:
-            if self._fetched and isinstance(error, (AlloyError, KeyboardInterrupt)):
+            if builder.row_count and isinstance(error, (AlloyError, KeyboardInterrupt)):
+                # Kept only after a failure: a finished pull holds no second copy of its data.
+                self._partial = builder
+                where = (
+                    "pull.partial_arrow() or pull.partial_dataframe() returns them"
+                    if builder.keeps_batches
+                    else "in the checkpoint beside the file: pass resume=True to continue"
+                )
                 _add_note(
-                    error,
-                    f"{sum(b.num_rows for b in self._fetched)} records fetched before this "
-                    "are kept: pull.partial_arrow() or pull.partial_dataframe() returns them.",
+                    error, f"{builder.row_count} records fetched before this are kept: {where}."
                 )
             raise
         finally:
@@ -391,14 +393,23 @@ class Pull:
         """
         from alloy_data.frames import to_dataframe
 
-        return to_dataframe(self.to_arrow(), dtype_backend=dtype_backend)
+        # The table is this call's own, so its memory is released as the columns convert.
+        return to_dataframe(self.to_arrow(), dtype_backend=dtype_backend, release=True)
 
     def partial_arrow(self) -> pa.Table:
-        """Return what the last run fetched before it stopped, as an Arrow table."""
-        from alloy_data.frames import TableBuilder
+        """Return what the last run fetched before an error stopped it, as an Arrow table.
 
-        builder = self._builder or TableBuilder()
-        return builder.to_table(self._fetched)
+        Raises:
+            ConfigurationError: When the last run did not fail part-way (or was an export,
+                whose pages wait in its checkpoint for ``resume=True``).
+        """
+        if self._partial is None or not self._partial.keeps_batches:
+            raise ConfigurationError(
+                "There is no partial result: the last to_arrow()/to_dataframe() of this pull "
+                "did not fail part-way. (An interrupted to_parquet() keeps its pages in a "
+                "checkpoint instead: call it again with resume=True.)"
+            )
+        return self._partial.to_table()
 
     def partial_dataframe(self, *, dtype_backend: str = "numpy_nullable") -> pd.DataFrame:
         """Return what the last run fetched before it stopped, as a DataFrame."""

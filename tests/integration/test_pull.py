@@ -432,3 +432,18 @@ def test_concurrent_pulls_slow_down_on_429():
     assert ids == expected_ids(sb, "box", "list-files")
     assert pull.stats.retries > 0
     assert pull._limit.current < 8
+
+
+def test_partial_results_exist_only_after_a_failure(sandbox):
+    with client_for(sandbox) as client:
+        pull = client.pull(
+            "stripe",
+            "list-charges",
+            credential_id=sandbox.fixtures.credentials["stripe"],
+            progress=False,
+        )
+        with pytest.raises(ad.ConfigurationError, match="no partial result"):
+            pull.partial_arrow()
+        pull.to_arrow()
+        with pytest.raises(ad.ConfigurationError, match="did not fail part-way"):
+            pull.partial_dataframe()
