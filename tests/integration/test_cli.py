@@ -224,3 +224,22 @@ def test_every_documented_command_exists():
     guide = (DOCS / "cli.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^## (\S+)$", guide, re.MULTILINE))
     assert documented == set(COMMANDS)
+
+
+def test_sandbox_command_serves_until_stopped():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "alloy_data", "sandbox", "--port", "0", "--records", "stripe=12"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        key = line.rsplit(" ", 1)[-1].strip()
+        code = main(["connectors", "--json", "--base-url", url, "--api-key", key])
+        assert code == 0
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+        process.stdout.close()
