@@ -316,6 +316,10 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
+# What requests' own session would add to every request.
+_DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate"}
+
+
 class _BearerAuth(AuthBase):
     """Sets the bearer header per request, so the key never sits in ``session.headers`` and a
     netrc entry cannot replace it."""
@@ -409,6 +413,7 @@ class Transport:
             # Environment proxies, netrc and CA bundles are ignored when the caller says so.
             self.session.trust_env = False
         self._auth = _BearerAuth(config.api_key)
+        self._settings: dict[str, Any] | None = None
         self._secrets: set[str] = set(config.secrets)
         self._lock = threading.Lock()
         urllib3_logger = logging.getLogger(URLLIB3_LOGGER_NAME)
@@ -548,15 +553,8 @@ class Transport:
         started = time.monotonic()
         response: requests.Response | None = None
         try:
-            response = self.session.request(
-                method,
-                self.config.base_url + path,
-                params=params,
-                json=json_body,
-                headers=headers,
-                auth=self._auth,
-                timeout=timeout,
-                stream=True,
+            response = self._send(
+                method, path, params=params, json_body=json_body, headers=headers, timeout=timeout
             )
             body = self._read_body(response)
         except requests.RequestException as exc:
@@ -570,6 +568,51 @@ class Transport:
             method, path, str(response.status_code), started=started, attempt=attempt, exc=None
         )
         return _Sent(response=response, body=body, failure=None)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None,
+        json_body: Any,
+        headers: Mapping[str, str],
+        timeout: tuple[float, float],
+    ) -> requests.Response:
+        url = self.config.base_url + path
+        if not self._owns_session:
+            # A caller's session may carry cookies, headers or hooks of its own: merge them.
+            return self.session.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                headers=headers,
+                auth=self._auth,
+                timeout=timeout,
+                stream=True,
+            )
+        # Our own session holds no cookies or default headers, so the request is prepared
+        # directly: Session.request would merge them (and re-read the environment's proxy
+        # settings) on every call, which costs more than the rest of a page's work.
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=method,
+            url=url,
+            headers={**_DEFAULT_HEADERS, **headers},
+            params=params,
+            json=json_body,
+            auth=self._auth,
+        )
+        return self.session.send(prepared, timeout=timeout, **self._send_settings())
+
+    def _send_settings(self) -> dict[str, Any]:
+        if self._settings is None:
+            # Proxies and CA bundle from the environment (when trust_env), read once.
+            self._settings = dict(
+                self.session.merge_environment_settings(self.config.base_url, {}, True, None, None)
+            )
+        return self._settings
 
     def _may_retry_failure(self, failure: _Failure, idempotent: bool, attempt: int) -> bool:
         if attempt > self.retry_policy.max_retries or not failure.retryable:
