@@ -408,3 +408,41 @@ def test_connection_failures_say_what_failed(text: str, reason: str) -> None:
     with pytest.raises(AlloyConnectionError, match=reason):
         harness.transport.request("GET", "/x")
     assert harness.calls == 1
+
+
+def own_session_transport(replies: list[Reply], **config: Any) -> tuple[Transport, FakeAdapter]:
+    """A transport on its own session (the lean path), with a fake adapter mounted."""
+    transport = Transport(ClientConfig.resolve(KEY, base_url=BASE, environ={}, **config))
+    adapter = FakeAdapter(replies)
+    transport.session.mount("https://", adapter)
+    return transport, adapter
+
+
+def test_own_session_sends_the_same_request() -> None:
+    transport, adapter = own_session_transport([respond(200, {"ok": True})], user_id="usr_1")
+    try:
+        result = transport.request(
+            "POST", "/connectors/a%2Fb/x", params={"q": "ü v"}, json_body={"n": 1}
+        )
+    finally:
+        transport.close()
+    assert result == {"ok": True}
+    sent = adapter.sent[0]
+    assert sent.url == f"{BASE}/connectors/a%2Fb/x?q=%C3%BC+v"
+    assert sent.body == b'{"n": 1}'
+    assert sent.headers["Authorization"] == f"Bearer {KEY}"
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.headers["x-alloy-userid"] == "usr_1"
+    assert sent.headers["Accept-Encoding"] == "gzip, deflate"
+    assert "Cookie" not in sent.headers
+
+
+def test_a_callers_session_keeps_its_headers_and_cookies() -> None:
+    harness = Harness([respond(200, {"ok": True})])
+    harness.session.headers["X-Team"] = "analytics"
+    harness.session.cookies.set("route", "a", domain="api.example.com")
+    harness.transport.request("GET", "/connectors")
+    sent = harness.adapter.sent[0]
+    assert sent.headers["X-Team"] == "analytics"
+    assert sent.headers["Cookie"] == "route=a"
+    assert sent.headers["Authorization"] == f"Bearer {KEY}"
