@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from alloy_data._pagination_records import fingerprint as page_fingerprint
+from alloy_data.errors import PaginationWarning
 from alloy_data.models import ActionResult
 from alloy_data.pagination import Page, PageWalker, StopReason
 
@@ -184,107 +186,104 @@ def _fetch_rest(
 
     in_flight: dict[int, tuple[dict[str, Any], Future[ActionResult]]] = {}
     next_index = 1
-    with ThreadPoolExecutor(concurrency, thread_name_prefix="alloy-data-page") as pool:
-        try:
-            while True:
-                while len(in_flight) < concurrency and (
-                    total_pages is None or next_index < total_pages
-                ):
-                    page_parameters = paginator.parameters_for_page(
-                        first.parameters, size, next_index
-                    )
-                    in_flight[next_index] = (
-                        page_parameters,
-                        pool.submit(fetch_one, page_parameters),
-                    )
-                    next_index += 1
-                if not in_flight:
-                    _stop(
-                        walker,
-                        "end",
-                        f"Reached the last page ({walker.pages} pages, {records} records).",
-                    )
-                    return
-                index = min(in_flight)
-                page_parameters, future = in_flight.pop(index)
-                result = future.result()
-                found, path = paginator.locate(result, state)
-                last = paginator.is_last_page(page_parameters, result, found)
-                digest = page_fingerprint(found) if found else None
-                if digest is not None and digest in seen:
-                    _stop(
-                        walker,
-                        "repeated_page",
-                        f"Stopped before page {index + 1}: its records are those of page "
-                        f"{seen[digest]} again, so the server ignores the paging parameters. "
-                        "Data may be missing.",
-                        missing=True,
-                    )
-                    return
-                if digest is not None:
-                    seen[digest] = index + 1
-                cut = False
-                if max_records is not None and records + len(found) >= max_records:
-                    cut = records + len(found) > max_records or not last
-                    found = found[: max_records - records]
-                if not found and last:
-                    _stop(
-                        walker,
-                        "end",
-                        f"Reached the last page ({walker.pages} pages, {records} records).",
-                    )
-                    return
-                records += len(found)
-                walker.pages += 1
-                walker.records = records
-                yield Page(
-                    number=index + 1,
-                    records=found,
-                    raw=result.raw,
-                    parameters=page_parameters,
-                    next_parameters=None
-                    if last
-                    else paginator.parameters_for_page(first.parameters, size, index + 1),
-                    total=paginator.total(result),
-                    records_path=path,
+    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="alloy-data-page")
+    failed = False
+    try:
+        while True:
+            while len(in_flight) < concurrency and (
+                total_pages is None or next_index < total_pages
+            ):
+                page_parameters = paginator.parameters_for_page(first.parameters, size, next_index)
+                in_flight[next_index] = (
+                    page_parameters,
+                    pool.submit(fetch_one, page_parameters),
                 )
-                if cut:
-                    _stop(
-                        walker,
-                        "max_records",
-                        f"Stopped at max_records={max_records} on "
-                        f"page {index + 1}; more records exist.",
-                    )
-                    return
-                if last:
-                    _stop(
-                        walker,
-                        "end",
-                        f"Reached the last page ({index + 1} pages, {records} records).",
-                    )
-                    return
-                if total_pages is not None and index + 1 >= total_pages:
-                    kind = (
-                        "max_pages" if max_pages is not None and index + 1 >= max_pages else "end"
-                    )
-                    message = (
-                        f"Stopped at max_pages={max_pages}; more pages exist."
-                        if kind == "max_pages"
-                        else f"Reached the last page ({index + 1} pages, {records} records)."
-                    )
-                    _stop(walker, kind, message)
-                    return
-        finally:
-            for _, future in in_flight.values():
-                future.cancel()
+                next_index += 1
+            if not in_flight:
+                _stop(
+                    walker,
+                    "end",
+                    f"Reached the last page ({walker.pages} pages, {records} records).",
+                )
+                return
+            index = min(in_flight)
+            page_parameters, future = in_flight.pop(index)
+            result = future.result()
+            found, path = paginator.locate(result, state)
+            last = paginator.is_last_page(page_parameters, result, found)
+            digest = page_fingerprint(found) if found else None
+            if digest is not None and digest in seen:
+                _stop(
+                    walker,
+                    "repeated_page",
+                    f"Stopped before page {index + 1}: its records are those of page "
+                    f"{seen[digest]} again, so the server ignores the paging parameters. "
+                    "Data may be missing.",
+                    missing=True,
+                )
+                return
+            if digest is not None:
+                seen[digest] = index + 1
+            cut = False
+            if max_records is not None and records + len(found) >= max_records:
+                cut = records + len(found) > max_records or not last
+                found = found[: max_records - records]
+            if not found and last:
+                _stop(
+                    walker,
+                    "end",
+                    f"Reached the last page ({walker.pages} pages, {records} records).",
+                )
+                return
+            records += len(found)
+            walker.pages += 1
+            walker.records = records
+            yield Page(
+                number=index + 1,
+                records=found,
+                raw=result.raw,
+                parameters=page_parameters,
+                next_parameters=None
+                if last
+                else paginator.parameters_for_page(first.parameters, size, index + 1),
+                total=paginator.total(result),
+                records_path=path,
+            )
+            if cut:
+                _stop(
+                    walker,
+                    "max_records",
+                    f"Stopped at max_records={max_records} on "
+                    f"page {index + 1}; more records exist.",
+                )
+                return
+            if last:
+                _stop(
+                    walker,
+                    "end",
+                    f"Reached the last page ({index + 1} pages, {records} records).",
+                )
+                return
+            if total_pages is not None and index + 1 >= total_pages:
+                kind = "max_pages" if max_pages is not None and index + 1 >= max_pages else "end"
+                message = (
+                    f"Stopped at max_pages={max_pages}; more pages exist."
+                    if kind == "max_pages"
+                    else f"Reached the last page ({index + 1} pages, {records} records)."
+                )
+                _stop(walker, kind, message)
+                return
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        # After an error or Ctrl-C, return at once: requests still in flight end on their
+        # own (within the read timeout) and their answers are dropped.
+        pool.shutdown(wait=not failed, cancel_futures=True)
 
 
 def _stop(walker: PageWalker, kind: Any, message: str, *, missing: bool = False) -> None:
     walker.stop_reason = StopReason(kind, message, missing)
     walker.notes.append(message)
     if missing:
-        import warnings
-
-        from alloy_data.errors import PaginationWarning
-
         warnings.warn(message, PaginationWarning, stacklevel=4)

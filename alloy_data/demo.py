@@ -38,10 +38,13 @@ DEMO_PULLS = (
 )
 
 
-def _size(path: Path) -> int:
-    if path.is_dir():
-        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-    return path.stat().st_size
+def _size(path: Path) -> str:
+    size = (
+        sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        if path.is_dir()
+        else path.stat().st_size
+    )
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size / 1e3:.0f} kB"
 
 
 def run_demo(*, out_dir: Path, largest: int = 60_000, out: TextIO | None = None) -> int:
@@ -128,5 +131,5 @@ def _pull(client: object, credential_id: str, demo: DemoPull, out_dir: Path) -> 
         "pages": f"{pull.stats.pages}",
         "DataFrame s": f"{frame_seconds:.2f}",
         "Parquet s": f"{file_seconds:.2f}",
-        "file": f"{path.name} ({_size(path) / 1e6:.1f} MB)",
+        "file": f"{path.name} ({_size(path)})",
     }
