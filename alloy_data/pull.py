@@ -581,3 +581,5 @@ def _add_note(error: BaseException, note: str) -> None:
     add_note: Callable[[str], None] | None = getattr(error, "add_note", None)
     if add_note is not None:
         add_note(note)
+    else:  # Python 3.10 has no add_note; tracebacks there do not show the note, code can read it
+        error.__notes__ = [*getattr(error, "__notes__", []), note]

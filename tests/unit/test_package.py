@@ -129,7 +129,10 @@ def test_import_is_light() -> None:
 def test_environment_yml_lists_the_runtime_dependencies() -> None:
     root = PACKAGE.parent
     pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
 
     runtime = tomllib.loads(pyproject)["project"]["dependencies"]
     environment = (root / "environment.yml").read_text(encoding="utf-8")
