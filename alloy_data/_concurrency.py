@@ -56,6 +56,7 @@ class AdaptiveLimit:
     def __init__(self, ceiling: int, *, recovery: int = 8) -> None:
         self.ceiling = ceiling
         self.current = ceiling
+        self.lowest = ceiling
         self._recovery = recovery
         self._successes = 0
         self._in_flight = 0
@@ -83,6 +84,7 @@ class AdaptiveLimit:
         """Halve the requests in flight (a 429 or a Retry-After was seen)."""
         with self._condition:
             self.current = max(1, self.current // 2)
+            self.lowest = min(self.lowest, self.current)
             self._successes = 0
 
 

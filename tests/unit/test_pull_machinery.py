@@ -95,6 +95,7 @@ def test_adaptive_limit_halves_then_recovers() -> None:
         limit.acquire()
         limit.release()
     assert limit.current == 3
+    assert limit.lowest == 1
 
 
 def test_adaptive_limit_bounds_requests_in_flight() -> None:
