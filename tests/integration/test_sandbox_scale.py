@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,14 +25,12 @@ def test_a_million_records_are_not_held_in_memory():
                 "credentialId": sb.fixtures.credentials["box"],
                 "parameters": {"offset": 999_900, "limit": 100},
             }
-            started = time.perf_counter()
             response = requests.post(
                 f"{sb.url}/connectors/box/actions/list-files/execute",
                 json=body,
                 headers={"Authorization": f"Bearer {sb.api_key}"},
                 timeout=5,
             )
-            elapsed = time.perf_counter() - started
             page = response.json()["data"]
             gc.collect()
             during, _ = tracemalloc.get_traced_memory()
@@ -42,7 +39,6 @@ def test_a_million_records_are_not_held_in_memory():
     assert page["total_count"] == 1_000_000
     assert [entry["id"] for entry in page["entries"]][-1] == str(1_200_000_000 + 999_999)
     assert len(page["entries"]) == 100
-    assert elapsed < 1.0
     assert during - before < 5_000_000  # a page and some caches, not a million records
 
 
