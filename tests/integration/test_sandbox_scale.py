@@ -14,6 +14,9 @@ import requests
 
 from alloy_data.sandbox import Sandbox, serve
 
+# A sandbox key given on the command line (not a secret).
+CLI_KEY = "sk_sandbox_cli"
+
 
 def test_a_million_records_are_not_held_in_memory():
     tracemalloc.start()
@@ -45,7 +48,7 @@ def test_a_million_records_are_not_held_in_memory():
 def test_the_command_line_serves_until_sigterm():
     process = subprocess.Popen(
         [sys.executable, "-m", "alloy_data.sandbox", "--port", "0", "--dialect", "live",
-         "--records", "box=10", "--api-key", "sk_sandbox_cli"],
+         "--records", "box=10", "--api-key", CLI_KEY],
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
@@ -54,10 +57,10 @@ def test_the_command_line_serves_until_sigterm():
         line = process.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:\d+", line)
         assert match, line
-        assert "sk_sandbox_cli" in line
+        assert CLI_KEY in line
         response = requests.get(
             f"{match.group(0)}/connectors",
-            headers={"Authorization": "Bearer sk_sandbox_cli", "x-api-version": "2025-09"},
+            headers={"Authorization": f"Bearer {CLI_KEY}", "x-api-version": "2025-09"},
             timeout=5,
         )
         assert response.status_code == 200
