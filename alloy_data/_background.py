@@ -60,7 +60,7 @@ class _Prefetcher(Generic[T]):
             self._stop.set()
             self._thread.join()
             close = getattr(self._source, "close", None)
-            if close is not None and not self._thread.is_alive():
+            if close is not None:  # the thread has ended, so the source is ours to close
                 close()
 
 

@@ -160,7 +160,8 @@ def _client_for(args: argparse.Namespace) -> Iterator[Any]:
     with sandbox_context as sandbox:
         if sandbox is not None:
             args.user_id = args.user_id or sandbox.fixtures.user_id
-            if getattr(args, "credential_id", "missing") is None:
+            # `pull` without --credential: the sandbox user's own credential for the connector.
+            if hasattr(args, "credential_id") and args.credential_id is None:
                 args.credential_id = sandbox.fixtures.credentials.get(args.connector)
             client = AlloyClient(
                 sandbox.api_key, base_url=sandbox.url, user_id=args.user_id, **options

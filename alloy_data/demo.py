@@ -10,9 +10,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from alloy_data.cli import format_table
+
+if TYPE_CHECKING:
+    from alloy_data.client import AlloyClient
 
 __all__ = ["DEMO_PULLS", "DemoPull", "run_demo"]
 
@@ -108,8 +111,8 @@ def run_demo(*, out_dir: Path, largest: int = 60_000, out: TextIO | None = None)
     return 0
 
 
-def _pull(client: object, credential_id: str, demo: DemoPull, out_dir: Path) -> dict[str, str]:
-    pull = client.pull(  # type: ignore[attr-defined]
+def _pull(client: AlloyClient, credential_id: str, demo: DemoPull, out_dir: Path) -> dict[str, str]:
+    pull = client.pull(
         demo.connector,
         demo.action,
         credential_id=credential_id,
