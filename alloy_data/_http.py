@@ -35,6 +35,7 @@ from requests.auth import AuthBase
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
+from alloy_data._http_direct import DirectSender, FallBackError
 from alloy_data._json import loads as json_loads
 from alloy_data.config import ClientConfig, normalize_timeout, redact
 from alloy_data.errors import (
@@ -327,8 +328,13 @@ class _BearerAuth(AuthBase):
     def __init__(self, api_key: str) -> None:
         self._api_key = api_key
 
+    @property
+    def header(self) -> str:
+        """The ``Authorization`` header's value."""
+        return f"Bearer {self._api_key}"
+
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._api_key}"
+        request.headers["Authorization"] = self.header
         return request
 
     def __repr__(self) -> str:
@@ -408,12 +414,14 @@ class Transport:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._owns_session = session is None
+        self._adapter: HTTPAdapter | None = None  # set when the session is our own
         self.session = session if session is not None else self._new_session()
         if not config.trust_env:
             # Environment proxies, netrc and CA bundles are ignored when the caller says so.
             self.session.trust_env = False
         self._auth = _BearerAuth(config.api_key)
         self._settings: dict[str, Any] | None = None
+        self._direct: DirectSender | None = None
         self._secrets: set[str] = set(config.secrets)
         self._lock = threading.Lock()
         urllib3_logger = logging.getLogger(URLLIB3_LOGGER_NAME)
@@ -429,6 +437,7 @@ class Transport:
         adapter = HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
+        self._adapter = adapter
         return session
 
     def __repr__(self) -> str:
@@ -553,11 +562,12 @@ class Transport:
         started = time.monotonic()
         response: requests.Response | None = None
         try:
-            response = self._send(
+            response, body = self._send(
                 method, path, params=params, json_body=json_body, headers=headers, timeout=timeout
             )
-            body = self._read_body(response)
         except requests.RequestException as exc:
+            # A failure while the body was read still has the response it started.
+            response = response or getattr(exc, "response", None)
             failure = _classify(exc)
             outcome = failure.reason
             if response is not None:
@@ -578,11 +588,11 @@ class Transport:
         json_body: Any,
         headers: Mapping[str, str],
         timeout: tuple[float, float],
-    ) -> requests.Response:
+    ) -> tuple[requests.Response, bytes]:
         url = self.config.base_url + path
         if not self._owns_session:
             # A caller's session may carry cookies, headers or hooks of its own: merge them.
-            return self.session.request(
+            response = self.session.request(
                 method,
                 url,
                 params=params,
@@ -592,6 +602,20 @@ class Transport:
                 timeout=timeout,
                 stream=True,
             )
+            return response, self._read_body(response)
+        direct = self._direct_sender()
+        if direct is not None:
+            try:
+                return direct.send(
+                    method,
+                    path,
+                    params=params,
+                    json_body=json_body,
+                    headers={**_DEFAULT_HEADERS, **headers},
+                    timeout=timeout,
+                )
+            except FallBackError:
+                pass  # Session.send below follows the redirect
         # Our own session holds no cookies or default headers, so the request is prepared
         # directly: Session.request would merge them (and re-read the environment's proxy
         # settings) on every call, which costs more than the rest of a page's work.
@@ -604,7 +628,21 @@ class Transport:
             json=json_body,
             auth=self._auth,
         )
-        return self.session.send(prepared, timeout=timeout, **self._send_settings())
+        response = self.session.send(prepared, timeout=timeout, **self._send_settings())
+        return response, self._read_body(response)
+
+    def _direct_sender(self) -> DirectSender | None:
+        if self._adapter is None:
+            return None
+        if self._direct is None:
+            self._direct = DirectSender(
+                self.session,
+                self._adapter,
+                self.config.base_url,
+                self._send_settings(),
+                self._auth.header,
+            )
+        return self._direct if self._direct.usable() else None
 
     def _send_settings(self) -> dict[str, Any]:
         if self._settings is None:

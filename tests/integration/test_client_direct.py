@@ -1,0 +1,149 @@
+"""The lean path of the client's own session sends and reads what ``Session.send`` does."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+import requests
+
+from alloy_data._http_direct import DirectSender
+from alloy_data.client import AlloyClient
+
+KEY = "sk_test_direct_0123456789"
+
+
+class EchoHandler(BaseHTTPRequestHandler):
+    """Records every request and answers with JSON (gzipped when asked), or a redirect."""
+
+    seen: ClassVar[list[dict[str, Any]]] = []
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        type(self).seen.append(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "body": body,
+            }
+        )
+        if self.path.startswith("/moved"):
+            self.send_response(307)
+            self.send_header("Location", self.path.replace("/moved", "/here", 1))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        answer = json.dumps({"path": self.path, "text": "Zoë 大阪"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if "gzip" in self.headers.get("Accept-Encoding", ""):
+            answer = gzip.compress(answer)
+            self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    do_GET = do_POST = _handle  # noqa: N815 - the names http.server looks up
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def echo_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def send_both_ways(url: str, call: Any) -> tuple[dict[str, Any], dict[str, Any], Any, Any]:
+    """Make one call on the client's own session and one on a caller's plain session."""
+    EchoHandler.seen.clear()
+    with AlloyClient(KEY, base_url=url, user_id="usr_1", trust_env=False) as own:
+        assert own._transport._direct_sender() is not None
+        lean_answer = call(own)
+    session = requests.Session()
+    session.trust_env = False
+    with AlloyClient(KEY, base_url=url, user_id="usr_1", session=session) as theirs:
+        assert theirs._transport._direct_sender() is None
+        plain_answer = call(theirs)
+    # Only the call itself, not what the client asked before it (an action's details).
+    last = EchoHandler.seen[-1]["path"]
+    lean, plain = [seen for seen in EchoHandler.seen if seen["path"] == last]
+    for seen in (lean, plain):
+        seen["headers"].pop("connection", None)  # a plain session asks for keep-alive explicitly
+    return lean, plain, lean_answer, plain_answer
+
+
+def test_an_execute_is_sent_byte_for_byte_as_session_send_sends_it(echo_server: str) -> None:
+    parameters = {"limit": 100, "after": "b64:Zm9v/+=", "name": "Zoë", "nested": {"a": [1, None]}}
+
+    def execute(client: AlloyClient) -> Any:
+        return client.actions.execute(
+            "shop/ify", "list orders", credential_id="cred_1", parameters=parameters
+        )
+
+    lean, plain, lean_answer, plain_answer = send_both_ways(echo_server, execute)
+    assert lean["method"] == plain["method"] == "POST"
+    assert lean["path"] == plain["path"]
+    assert lean["body"] == plain["body"]
+    assert json.loads(lean["body"])["parameters"] == parameters
+    assert lean["headers"] == plain["headers"]
+    assert lean["headers"]["authorization"] == f"Bearer {KEY}"
+    assert lean_answer == plain_answer
+
+
+def test_query_parameters_are_encoded_as_session_send_encodes_them(echo_server: str) -> None:
+    def credentials(client: AlloyClient) -> Any:
+        return client._transport.request("GET", "/credentials", params={"q": "ü v&w", "n": "1"})
+
+    lean, plain, lean_answer, plain_answer = send_both_ways(echo_server, credentials)
+    assert lean["path"] == plain["path"] == "/credentials?q=%C3%BC+v%26w&n=1"
+    assert lean["headers"] == plain["headers"]
+    assert lean_answer == plain_answer
+
+
+def test_gzipped_answers_are_decoded(echo_server: str) -> None:
+    def get(client: AlloyClient) -> Any:
+        return client._transport.request("GET", "/anything")
+
+    lean, _, lean_answer, plain_answer = send_both_ways(echo_server, get)
+    assert "gzip" in lean["headers"]["accept-encoding"]
+    assert lean_answer == plain_answer == {"path": "/anything", "text": "Zoë 大阪"}
+
+
+def test_a_redirect_is_followed_as_session_send_follows_it(echo_server: str) -> None:
+    EchoHandler.seen.clear()
+    with AlloyClient(KEY, base_url=echo_server, trust_env=False) as client:
+        answer = client._transport.request("GET", "/moved/x")
+    assert answer == {"path": "/here/x", "text": "Zoë 大阪"}
+    assert [seen["path"] for seen in EchoHandler.seen][-1] == "/here/x"
+
+
+def test_a_proxy_for_the_api_takes_the_session_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with AlloyClient(KEY, base_url="https://api.example.com", trust_env=True) as client:
+        assert client._transport._direct_sender() is None
+    with AlloyClient(KEY, base_url="https://api.example.com", trust_env=False) as client:
+        assert isinstance(client._transport._direct_sender(), DirectSender)
+
+
+def test_an_adapter_mounted_by_the_caller_takes_the_session_path() -> None:
+    with AlloyClient(KEY, base_url="https://api.example.com", trust_env=False) as client:
+        client._transport.session.mount("https://", requests.adapters.HTTPAdapter())
+        assert client._transport._direct_sender() is None
