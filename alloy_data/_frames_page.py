@@ -27,6 +27,8 @@ class Page:
     conflicts: dict[str, str]
     # Paths that mixed objects or lists with other values: JSON text from now on.
     json_paths: set[str]
+    # Whether two columns got the same name, so that one was renamed with a suffix.
+    renamed: bool = False
 
 
 def json_text(value: Any) -> str | None:
@@ -90,7 +92,9 @@ class PageConverter:
                 self._emit_dicts("", rows)
             else:
                 self._emit_struct("", struct, lambda: rows)
-        return Page(self._build(len(rows)), self._conflicts, self._new_json_paths)
+        batch = self._build(len(rows))
+        renamed = batch.num_columns != len(set(self._names))
+        return Page(batch, self._conflicts, self._new_json_paths, renamed)
 
     def _build(self, num_rows: int) -> pa.RecordBatch:
         if not self._arrays:

@@ -200,6 +200,39 @@ class TableBuilder:
             self._batches.append(page.batch)
         return page.batch
 
+    def add_pages(self, pages: Sequence[tuple[Sequence[Any], int]]) -> list[pa.RecordBatch]:
+        """Converts several pages, as one batch when that gives what page by page would.
+
+        Converting a few thousand records at once costs less than converting them page by
+        page. It is done when the result cannot differ: the schema is known from earlier pages,
+        and the combined batch adds no column, widens no type and has no values that disagree.
+        Otherwise the pages are converted one by one with :meth:`add_page`, so that drift is
+        recorded on the page where it happened.
+
+        Args:
+            pages: ``(records, page_number)`` for each page, in order.
+
+        Returns:
+            The batches: one for all the pages, or one per page.
+        """
+        if len(pages) > 1 and self.row_count and self._types:
+            combined = self._convert([record for records, _ in pages for record in records])
+            if self._changes_nothing(combined):
+                self.row_count += combined.batch.num_rows
+                if self._keep_batches:
+                    self._batches.append(combined.batch)
+                return [combined.batch]
+        return [self.add_page(records, number) for records, number in pages]
+
+    def _changes_nothing(self, page: Page) -> bool:
+        if page.conflicts or page.json_paths or page.renamed:
+            return False
+        for field in page.batch.schema:
+            known = self._types.get(field.name)
+            if known is None or unify(known, field.type) != known:
+                return False
+        return True
+
     def to_table(self, batches: Iterable[pa.RecordBatch] | None = None) -> pa.Table:
         """Builds the table of all pages, each aligned to the unified schema.
 

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["Pull", "PullStats"]
 
 logger = logging.getLogger("alloy_data.pull")
+# Converting this many records in one go costs markedly less per record than page by page
+# (see TableBuilder.add_pages), and holds only a few megabytes of decoded pages meanwhile.
+CONVERT_RECORDS_AT_ONCE = 2_000
 
 # Parameter names whose values never go into provenance metadata or logs.
 _SECRET_WORDS = ("token", "secret", "password", "key", "auth", "signature")
@@ -338,26 +341,51 @@ class Pull:
     def _batches(
         self, builder: TableBuilder, pages: Iterator[Page] | None = None
     ) -> Iterator[tuple[Page, pa.RecordBatch]]:
+        """Each page with its batch, converted one by one (for exports, which write per page)."""
         self._partial = None
         try:
             for page in pages if pages is not None else self.iter_pages():
                 batch = builder.add_page(page.records, page.number)
                 yield page, batch
         except BaseException as error:
-            if builder.row_count and isinstance(error, (AlloyError, KeyboardInterrupt)):
-                # Kept only after a failure: a finished pull holds no second copy of its data.
-                self._partial = builder
-                where = (
-                    "pull.partial_arrow() or pull.partial_dataframe() returns them"
-                    if builder.keeps_batches
-                    else "in the checkpoint beside the file: pass resume=True to continue"
-                )
-                _add_note(
-                    error, f"{builder.row_count} records fetched before this are kept: {where}."
-                )
+            self._keep_partial(builder, error)
             raise
         finally:
             self._record_drift(builder)
+
+    def _convert_all(self, builder: TableBuilder) -> None:
+        """Convert every page into ``builder``, several pages at a time where that is cheaper."""
+        self._partial = None
+        waiting: list[tuple[list[dict[str, Any]], int]] = []
+        waiting_records = 0
+        try:
+            for page in self.iter_pages():
+                waiting.append((page.records, page.number))
+                waiting_records += len(page.records)
+                if waiting_records >= CONVERT_RECORDS_AT_ONCE:
+                    converting, waiting, waiting_records = waiting, [], 0
+                    builder.add_pages(converting)
+            converting, waiting = waiting, []
+            builder.add_pages(converting)
+        except BaseException as error:
+            if waiting and isinstance(error, (AlloyError, KeyboardInterrupt)):
+                # Fetched but not yet converted when the fetching failed: kept with the rest.
+                builder.add_pages(waiting)
+            self._keep_partial(builder, error)
+            raise
+        finally:
+            self._record_drift(builder)
+
+    def _keep_partial(self, builder: TableBuilder, error: BaseException) -> None:
+        if builder.row_count and isinstance(error, (AlloyError, KeyboardInterrupt)):
+            # Kept only after a failure: a finished pull holds no second copy of its data.
+            self._partial = builder
+            where = (
+                "pull.partial_arrow() or pull.partial_dataframe() returns them"
+                if builder.keeps_batches
+                else "in the checkpoint beside the file: pass resume=True to continue"
+            )
+            _add_note(error, f"{builder.row_count} records fetched before this are kept: {where}.")
 
     def _record_drift(self, builder: TableBuilder) -> None:
         self.stats.drift = list(builder.drift)
@@ -376,8 +404,7 @@ class Pull:
         from alloy_data.frames import TableBuilder
 
         builder = TableBuilder(known_columns=self._known_columns())
-        for _ in self._batches(builder):
-            pass
+        self._convert_all(builder)
         self._warn()
         return builder.to_table()
 

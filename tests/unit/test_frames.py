@@ -747,3 +747,79 @@ def test_a_builder_seeded_with_an_earlier_schema_reports_drift_as_one_pull_would
         "late: page 5, absent -> bool",
     ]
     assert builder.row_count == 101
+
+
+# Several pages at once
+
+
+def steady_record(rng: Any, number: int, perturb: bool) -> dict[str, Any]:
+    """A record shaped like the last; with ``perturb``, now and then a random mix's value."""
+    record: dict[str, Any] = {
+        "id": number,
+        "name": rng.choice(["Zoë", "大阪", "Ann"]),
+        "at": "2024-05-01T10:00:00Z",
+        "customer": {"email": f"c{number}@example.com", "score": number / 7},
+        "tags": ["a"],
+    }
+    if perturb and rng.random() < 0.05:
+        record[rng.choice(["id", "name", "at", "late", "customer"])] = random_value(rng, 1)
+    return record
+
+
+@pytest.mark.parametrize("seed", range(30), ids=lambda seed: f"seed-{seed}")
+def test_pages_converted_together_give_what_page_by_page_gives(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    steady = seed % 3 != 0
+    counter = iter(range(10**6))
+    pages = [
+        [steady_record(rng, next(counter), index == 4) for _ in range(rng.randrange(0, 40))]
+        if steady
+        else [random_record(rng) for _ in range(rng.randrange(0, 30))]
+        for index in range(12)
+    ]
+    one_by_one = build(*pages)
+    together = TableBuilder()
+    numbered = list(enumerate(pages, start=1))
+    combined = 0
+    while numbered:
+        size = rng.randrange(1, 4)
+        chunk, numbered = numbered[:size], numbered[size:]
+        batches = together.add_pages([(records, number) for number, records in chunk])
+        combined += len(batches) < len(chunk)
+
+    assert together.to_table().equals(one_by_one.to_table())
+    if steady:
+        assert combined  # the test also covers the combined conversion
+    assert together.schema == one_by_one.schema
+    assert drift_of(together) == drift_of(one_by_one)
+    assert together.row_count == one_by_one.row_count
+
+
+def test_pages_that_change_nothing_become_one_batch() -> None:
+    builder = TableBuilder()
+    builder.add_page([{"id": 1, "at": "2024-05-01T10:00:00Z"}], 1)
+    batches = builder.add_pages([([{"id": 2, "at": "2024-05-02T10:00:00Z"}], 2), ([{"id": 3}], 3)])
+    assert [batch.num_rows for batch in batches] == [2]
+    assert column(builder.to_table(), "id") == [1, 2, 3]
+    assert builder.to_table().schema.field("at").type == TIMESTAMP
+    assert builder.drift == []
+
+
+def test_pages_that_drift_are_converted_one_by_one_to_name_the_page() -> None:
+    builder = TableBuilder()
+    builder.add_page([{"id": 1}], 1)
+    batches = builder.add_pages(
+        [([{"id": 2}], 2), ([{"id": 3, "late": "x"}], 3), ([{"id": 4.5}], 4)]
+    )
+    assert [batch.num_rows for batch in batches] == [1, 1, 1]
+    assert drift_of(builder) == ["late: page 3, absent -> string", "id: page 4, int64 -> double"]
+    assert column(builder.to_table(), "id") == [1.0, 2.0, 3.0, 4.5]
+
+
+def test_the_first_pages_are_converted_one_by_one() -> None:
+    builder = TableBuilder()
+    batches = builder.add_pages([([{"id": 1}], 1), ([{"id": 2, "late": True}], 2)])
+    assert len(batches) == 2
+    assert drift_of(builder) == ["late: page 2, absent -> bool"]
