@@ -488,6 +488,36 @@ class Transport:
     ) -> Any:
         """Send one logical request (with retries) and return the decoded JSON body.
 
+        See :meth:`request_with_body` for the arguments and errors.
+        """
+        decoded, _ = self.request_with_body(
+            method,
+            path,
+            params=params,
+            json_body=json_body,
+            user_id=user_id,
+            timeout=timeout,
+            idempotent=idempotent,
+            on_retry=on_retry,
+            before_attempt=before_attempt,
+        )
+        return decoded
+
+    def request_with_body(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        user_id: str | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        idempotent: bool | None = None,
+        on_retry: OnRetry | None = None,
+        before_attempt: Callable[[], object] | None = None,
+    ) -> tuple[Any, bytes]:
+        """Send one logical request (with retries); return the decoded JSON and its bytes.
+
         Args:
             method: The HTTP method.
             path: The path below the base URL, built with :func:`encode_path`.
@@ -502,7 +532,7 @@ class Transport:
                 pull's request-rate limit waits there).
 
         Returns:
-            The decoded JSON, or None for an empty body.
+            The decoded JSON (None for an empty body) and the body as received.
 
         Raises:
             AlloyAPIError: An error status (the subclass says which).
@@ -546,7 +576,7 @@ class Transport:
                 continue
             if status >= 400:
                 raise self._api_error(response, sent.body, method, shown_path, attempt)
-            return self._decode_success(response, sent.body, method, shown_path)
+            return self._decode_success(response, sent.body, method, shown_path), sent.body
 
     def _send_once(
         self,

@@ -128,16 +128,22 @@ def _is_metadata_key(key: str) -> bool:
     return key.lower() in _METADATA_KEYS or key.startswith("@odata.")
 
 
+_SCALAR_TYPES = frozenset({str, int, float, bool})
+
+
 def _scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
 def lookup(obj: Any, path: str) -> Any:
     """Return the value at a dotted path in ``obj``, or ``MISSING`` when it is not there."""
-    if not isinstance(obj, Mapping):
+    # Decoded JSON is made of plain dicts: checking for those first skips the slower ABC check.
+    if type(obj) is not dict and not isinstance(obj, Mapping):
         return MISSING
     if path in obj:
         return obj[path]
+    if "." not in path:
+        return MISSING
     parts = path.split(".")
     # Longest key first, so ``links.next`` finds a literal "links.next" key before descending.
     for cut in range(len(parts) - 1, 0, -1):
@@ -394,7 +400,7 @@ def fingerprint(records: Sequence[Mapping[str, Any]]) -> str:
     """A short digest of a page's records: by their ids when all have one, else by content."""
     for key in _ID_KEYS:
         ids = [record.get(key) for record in records] if records else []
-        if ids and all(map(_scalar, ids)):
+        if ids and set(map(type, ids)) <= _SCALAR_TYPES:
             text = "\x1f".join(map(str, ids))
             break
     else:

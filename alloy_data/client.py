@@ -388,7 +388,7 @@ class ActionOperations(_Operations):
         body = build_execute_body(
             action, credential_id=credential_id, user_id=user, parameters=parameters
         )
-        payload = self._transport.request(
+        payload, received = self._transport.request_with_body(
             "POST",
             path,
             json_body=body,
@@ -398,7 +398,7 @@ class ActionOperations(_Operations):
             on_retry=on_retry,
             before_attempt=before_attempt,
         )
-        result = ActionResult.from_json(self._object(payload, "POST", path))
+        result = ActionResult.from_json(self._object(payload, "POST", path), received=received)
         if result.failed:
             message = result.error_message or f"status {result.status or 'failed'}"
             raise BadRequestError(

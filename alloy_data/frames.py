@@ -44,6 +44,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from alloy_data._frames_json import BodyReader
 from alloy_data._frames_page import Page, PageConverter
 from alloy_data._frames_widen import cast, unify
 from alloy_data.errors import ConfigurationError
@@ -217,20 +218,51 @@ class TableBuilder:
         """
         if len(pages) > 1 and self.row_count and self._types:
             combined = self._convert([record for records, _ in pages for record in records])
-            if self._changes_nothing(combined):
-                self.row_count += combined.batch.num_rows
-                if self._keep_batches:
-                    self._batches.append(combined.batch)
+            clean = not (combined.conflicts or combined.json_paths or combined.renamed)
+            if clean and self._add_unchanging(combined.batch):
                 return [combined.batch]
         return [self.add_page(records, number) for records, number in pages]
 
-    def _changes_nothing(self, page: Page) -> bool:
-        if page.conflicts or page.json_paths or page.renamed:
+    def add_bodies(
+        self,
+        bodies: Sequence[bytes],
+        counts: Sequence[int],
+        *,
+        payload_key: str | None,
+        records_path: str,
+    ) -> bool:
+        """Adds pages read straight from their answers' bytes, when that changes nothing.
+
+        Once earlier pages have fixed the columns, pages can be read by Arrow's JSON reader with
+        those types declared, outside the interpreter lock. A value of another type, a new
+        field or anything else the declared types do not cover makes this refuse; the pages
+        must then go through :meth:`add_pages`, which records the drift. What it accepts is
+        what :meth:`add_pages` would have produced.
+
+        Args:
+            bodies: Each page's answer, as received.
+            counts: How many records pagination found on each page.
+            payload_key: The envelope's key that holds the payload, or None (see
+                :class:`~alloy_data.pagination.Page`).
+            records_path: Where the records are in the payload.
+
+        Returns:
+            Whether the pages were added.
+        """
+        if not self.row_count or self._json_paths:
             return False
-        for field in page.batch.schema:
+        reader = BodyReader.for_pages(self._types, payload_key, records_path)
+        batch = None if reader is None else reader.read(bodies, counts)
+        return batch is not None and self._add_unchanging(batch)
+
+    def _add_unchanging(self, batch: pa.RecordBatch) -> bool:
+        for field in batch.schema:
             known = self._types.get(field.name)
             if known is None or unify(known, field.type) != known:
                 return False
+        self.row_count += batch.num_rows
+        if self._keep_batches:
+            self._batches.append(batch)
         return True
 
     def to_table(self, batches: Iterable[pa.RecordBatch] | None = None) -> pa.Table:

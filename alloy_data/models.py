@@ -35,6 +35,8 @@ def _raw_field() -> Any:
 PARAMETER_LOCATIONS = ("query", "path", "header", "body")
 
 # Keys an execute answer's envelope may hold beside its `data`.
+# The envelope keys that can hold an execute answer's payload (see ActionResult.from_json).
+_PAYLOAD_KEYS = ("responseData", "result", "data")
 _ENVELOPE_KEYS = frozenset(
     {"data", "success", "status", "pagination", "executionId", "execution_id", "message"}
 )
@@ -291,6 +293,7 @@ class ActionResult:
         execution_id: The live API's ``executionId``, when present.
         status: The live API's ``status``, when present.
         raw: The whole JSON body.
+        body: The body's bytes as received, when the result came from the API.
     """
 
     data: Any
@@ -298,6 +301,16 @@ class ActionResult:
     execution_id: str | None = None
     status: str | None = None
     raw: Any = field(default=None, repr=False, compare=False, hash=False)
+    body: bytes | None = field(default=None, repr=False, compare=False, hash=False)
+
+    @property
+    def payload_key(self) -> str | None:
+        """The envelope's key that holds :attr:`data` (``"data"``), or None when it is the body."""
+        if isinstance(self.raw, Mapping) and self.data is not self.raw:
+            for key in _PAYLOAD_KEYS:
+                if key in self.raw and self.raw[key] is self.data:
+                    return key
+        return None
 
     @property
     def failed(self) -> bool:
@@ -319,10 +332,15 @@ class ActionResult:
         return None
 
     @classmethod
-    def from_json(cls, body: Any) -> ActionResult:
-        """Unwrap an execute answer in any of the envelopes the API uses."""
+    def from_json(cls, body: Any, *, received: bytes | None = None) -> ActionResult:
+        """Unwrap an execute answer in any of the envelopes the API uses.
+
+        Args:
+            body: The decoded answer.
+            received: The answer's bytes, kept as :attr:`body`.
+        """
         if not isinstance(body, Mapping):
-            return cls(data=body, raw=body)
+            return cls(data=body, raw=body, body=received)
         success = body.get("success")
         status = body.get("status")
         execution_id = _first(body, "executionId", "execution_id")
@@ -340,6 +358,7 @@ class ActionResult:
             execution_id=_text(execution_id),
             status=_text(status) if isinstance(status, (str, int)) else None,
             raw=body,
+            body=received,
         )
 
 

@@ -92,6 +92,9 @@ class Page:
         next_parameters: The parameters of the next page, or None after the last.
         total: The total record count, when the answer tells it.
         records_path: Where in the payload the records were found (see ``find_records``).
+        payload_key: The envelope's key that holds the payload (``"data"``), or None when the
+            payload is the whole body.
+        body: The response body's bytes, when the page came from the API.
     """
 
     number: int
@@ -101,6 +104,8 @@ class Page:
     next_parameters: dict[str, Any] | None = None
     total: int | None = None
     records_path: str = ""
+    payload_key: str | None = None
+    body: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -387,6 +392,8 @@ class PageWalker:
             next_parameters=None if following is None else dict(following),
             total=paginator.total(result),
             records_path=path,
+            payload_key=getattr(result, "payload_key", None),
+            body=getattr(result, "body", None),
         )
         return page, cut
 

@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["Pull", "PullStats"]
 
 logger = logging.getLogger("alloy_data.pull")
-# Converting this many records in one go costs markedly less per record than page by page
-# (see TableBuilder.add_pages), and holds only a few megabytes of decoded pages meanwhile.
-CONVERT_RECORDS_AT_ONCE = 2_000
 
 # Parameter names whose values never go into provenance metadata or logs.
 _SECRET_WORDS = ("token", "secret", "password", "key", "auth", "signature")
@@ -244,7 +241,7 @@ class Pull:
             first_page_number=first_page,
         )
 
-    def _pages(self, walker: PageWalker) -> Iterator[Page]:
+    def _pages(self, walker: PageWalker, *, fetch_ahead: bool = True) -> Iterator[Page]:
         if self.concurrency > 1:
             self._limit = AdaptiveLimit(self.concurrency)
             return parallel_pages(
@@ -256,8 +253,10 @@ class Pull:
                 max_pages=self.max_pages,
                 max_records=self.max_records,
             )
+        if not fetch_ahead:
+            return iter(walker)
         # Cursor conventions cannot fetch ahead, but fetching the next page can overlap with
-        # converting the last one.
+        # what the caller does with the last one.
         return prefetch(iter(walker), depth=2)
 
     def iter_pages(self) -> Iterator[Page]:
@@ -270,13 +269,18 @@ class Pull:
         return self._iter_pages(self._walker())
 
     def _iter_pages(
-        self, walker: PageWalker, *, pages_before: int = 0, records_before: int = 0
+        self,
+        walker: PageWalker,
+        *,
+        pages_before: int = 0,
+        records_before: int = 0,
+        fetch_ahead: bool = True,
     ) -> Iterator[Page]:
         self.stats = PullStats(pages=pages_before, records=records_before)
         started = time.monotonic()
         reporter = make_reporter(self.progress, description=f"{self.connector_id} {self.action_id}")
         try:
-            for page in self._pages(walker):
+            for page in self._pages(walker, fetch_ahead=fetch_ahead):
                 self._count(page, started)
                 reporter.update(self._figures(started))
                 yield page
@@ -355,25 +359,22 @@ class Pull:
 
     def _convert_all(self, builder: TableBuilder) -> None:
         """Convert every page into ``builder``, several pages at a time where that is cheaper."""
+        from alloy_data._pull_convert import ChunkedConversion
+
         self._partial = None
-        waiting: list[tuple[list[dict[str, Any]], int]] = []
-        waiting_records = 0
+        conversion = ChunkedConversion(builder)
         try:
-            for page in self.iter_pages():
-                waiting.append((page.records, page.number))
-                waiting_records += len(page.records)
-                if waiting_records >= CONVERT_RECORDS_AT_ONCE:
-                    converting, waiting, waiting_records = waiting, [], 0
-                    builder.add_pages(converting)
-            converting, waiting = waiting, []
-            builder.add_pages(converting)
+            # Converting happens in the conversion's worker thread, so this thread only fetches.
+            for page in self._iter_pages(self._walker(), fetch_ahead=False):
+                conversion.add(page)
+            conversion.finish()
         except BaseException as error:
-            if waiting and isinstance(error, (AlloyError, KeyboardInterrupt)):
-                # Fetched but not yet converted when the fetching failed: kept with the rest.
-                builder.add_pages(waiting)
+            if isinstance(error, (AlloyError, KeyboardInterrupt)):
+                conversion.finish()  # fetched before the failure: kept with the rest
             self._keep_partial(builder, error)
             raise
         finally:
+            conversion.close()
             self._record_drift(builder)
 
     def _keep_partial(self, builder: TableBuilder, error: BaseException) -> None:
