@@ -250,6 +250,8 @@ def _fetch_rest(
                 else paginator.parameters_for_page(first.parameters, size, index + 1),
                 total=paginator.total(result),
                 records_path=path,
+                payload_key=result.payload_key,
+                body=result.body,
             )
             if cut:
                 _stop(
