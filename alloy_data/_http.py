@@ -546,8 +546,6 @@ class Transport:
         headers = self.headers(user_id)
         if json_body is not None:
             headers["Content-Type"] = "application/json"
-        # An id can be anything, even a pasted key: what we show is redacted like the rest.
-        shown_path = self.redact(path)
         attempt = 0
         while True:
             attempt += 1
@@ -567,7 +565,7 @@ class Transport:
                     wait = self.retry_policy.backoff(attempt, self._rng)
                     self._wait(attempt, wait, sent.failure.reason, on_retry)
                     continue
-                self._raise_failure(sent, method, shown_path, attempt, call_timeout)
+                self._raise_failure(sent, method, self._shown(path), attempt, call_timeout)
             response = sent.response
             assert response is not None  # a send without a failure always has a response
             status = response.status_code
@@ -575,8 +573,8 @@ class Transport:
                 self._wait(attempt, self._retry_wait(response, attempt), f"HTTP {status}", on_retry)
                 continue
             if status >= 400:
-                raise self._api_error(response, sent.body, method, shown_path, attempt)
-            return self._decode_success(response, sent.body, method, shown_path), sent.body
+                raise self._api_error(response, sent.body, method, self._shown(path), attempt)
+            return self._decode_success(response, sent.body, method, path), sent.body
 
     def _send_once(
         self,
@@ -682,6 +680,10 @@ class Transport:
             )
         return self._settings
 
+    def _shown(self, path: str) -> str:
+        # An id can be anything, even a pasted key: what we show is redacted like the rest.
+        return self.redact(path)
+
     def _may_retry_failure(self, failure: _Failure, idempotent: bool, attempt: int) -> bool:
         if attempt > self.retry_policy.max_retries or not failure.retryable:
             return False
@@ -730,7 +732,7 @@ class Transport:
     def _decode_success(
         self, response: requests.Response, body: bytes, method: str, path: str
     ) -> Any:
-        if not body.strip():
+        if not body or body.isspace():  # isspace stops at the first character; strip copies
             return None
         try:
             return json_loads(body)
@@ -739,6 +741,7 @@ class Transport:
             excerpt = self._excerpt(body, content_type)
             cut_short = isinstance(exc, json.JSONDecodeError) and exc.pos >= len(exc.doc.rstrip())
             what = "is cut short (the JSON ends early)" if cut_short else "is not JSON"
+            path = self._shown(path)
             raise ResponseError(
                 f"The answer to {method} {path} (HTTP {response.status_code}, {content_type}) "
                 f"{what}: {excerpt!r}. Check that the base URL {self.config.base_url} points "
@@ -813,6 +816,8 @@ class Transport:
         attempt: int,
         exc: BaseException | None,
     ) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return  # redacting costs more than the rest of a fast request's bookkeeping
         elapsed_ms = (time.monotonic() - started) * 1000
         self.logger.info(
             "%s %s -> %s in %.0f ms (attempt %d)",
@@ -822,7 +827,7 @@ class Transport:
             elapsed_ms,
             attempt,
         )
-        if exc is not None:
+        if exc is not None and self.logger.isEnabledFor(logging.DEBUG):
             # Only the type: requests' text repeats the URL with its query string.
             self.logger.debug("%s %s failed with %s", method, self.redact(path), type(exc).__name__)
 

@@ -74,14 +74,14 @@ class DirectSender:
         self._settings = settings
         self._auth_header = auth_header
         self._pool: HTTPConnectionPool | None = None
+        # The settings are read once per transport, so whether they allow this path is too.
+        self._settings_allow = not settings.get("cert") and (
+            select_proxy(base_url, settings.get("proxies") or {}) is None
+        )
 
     def usable(self) -> bool:
         """Whether a request to the base URL may go this way (see the module docstring)."""
-        if self._session.get_adapter(self._base_url) is not self._adapter:
-            return False
-        if self._settings.get("cert"):
-            return False
-        return select_proxy(self._base_url, self._settings.get("proxies") or {}) is None
+        return self._settings_allow and self._session.get_adapter(self._base_url) is self._adapter
 
     def _connection_pool(self) -> HTTPConnectionPool:
         pool = self._pool

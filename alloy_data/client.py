@@ -128,8 +128,8 @@ class _Operations:
         return self._client._transport
 
     def _object(self, payload: Any, method: str, path: str) -> Mapping[str, Any]:
-        path = self._transport.redact(path)
         if not isinstance(payload, Mapping):
+            path = self._transport.redact(path)
             kind = "an empty body" if payload is None else f"a JSON {type(payload).__name__}"
             raise ResponseError(
                 f"The answer to {method} {path} is {kind} where a JSON object belongs. Check "
