@@ -13,12 +13,18 @@ and its drift are what page-by-page conversion gives.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+
+import pyarrow as pa
 
 from alloy_data.frames import TableBuilder
 from alloy_data.pagination import Page
 
-__all__ = ["CHUNK_RECORDS", "ChunkedConversion"]
+__all__ = ["CHUNK_RECORDS", "ChunkedConversion", "Converted"]
+
+Converted = Callable[[list[tuple[Page, pa.RecordBatch]]], None]
+"""Called in the worker with each converted chunk: (the chunk's last page covered, its batch)."""
 
 # Converting this many records in one go costs markedly less per record than page by page,
 # and holds only a few megabytes of decoded pages meanwhile.
@@ -35,10 +41,21 @@ class ChunkedConversion:
         builder: The builder that receives every page, in order. Only the worker touches it
             until :meth:`finish` returns.
         chunk_records: Records per chunk.
+        on_converted: Called in the worker after each chunk with ``(page, batch)`` pairs in
+            order, each batch holding the records of the pages up to and including ``page``
+            since the pair before (an export writes them there, so that writing too overlaps
+            with fetching).
     """
 
-    def __init__(self, builder: TableBuilder, *, chunk_records: int = CHUNK_RECORDS) -> None:
+    def __init__(
+        self,
+        builder: TableBuilder,
+        *,
+        chunk_records: int = CHUNK_RECORDS,
+        on_converted: Converted | None = None,
+    ) -> None:
         self._builder = builder
+        self._on_converted = on_converted
         self._chunk_records = chunk_records
         self._waiting: list[Page] = []
         self._waiting_records = 0
@@ -73,15 +90,25 @@ class ChunkedConversion:
         self._in_flight.append(self._worker.submit(self._convert, chunk))
 
     def _convert(self, chunk: list[Page]) -> None:
-        if self._readable(chunk) and self._builder.add_bodies(
-            [page.body for page in chunk if page.body is not None],
-            [len(page.records) for page in chunk],
-            payload_key=chunk[0].payload_key,
-            records_path=chunk[0].records_path,
-        ):
+        batch = None
+        if self._readable(chunk):
+            batch = self._builder.add_bodies(
+                [page.body for page in chunk if page.body is not None],
+                [len(page.records) for page in chunk],
+                payload_key=chunk[0].payload_key,
+                records_path=chunk[0].records_path,
+            )
+        if batch is not None:
             self.chunks_read_from_bytes += 1
-            return
-        self._builder.add_pages([(page.records, page.number) for page in chunk])
+            converted = [(chunk[-1], batch)]
+        else:
+            batches = self._builder.add_pages([(page.records, page.number) for page in chunk])
+            if len(batches) == 1:  # the whole chunk at once
+                converted = [(chunk[-1], batches[0])]
+            else:  # page by page
+                converted = list(zip(chunk, batches, strict=True))
+        if self._on_converted is not None:
+            self._on_converted(converted)
 
     @staticmethod
     def _readable(chunk: list[Page]) -> bool:

@@ -230,7 +230,7 @@ class TableBuilder:
         *,
         payload_key: str | None,
         records_path: str,
-    ) -> bool:
+    ) -> pa.RecordBatch | None:
         """Adds pages read straight from their answers' bytes, when that changes nothing.
 
         Once earlier pages have fixed the columns, pages can be read by Arrow's JSON reader with
@@ -247,13 +247,14 @@ class TableBuilder:
             records_path: Where the records are in the payload.
 
         Returns:
-            Whether the pages were added.
+            The pages as one batch (not yet aligned to the unified schema), or None when the
+            pages were not added.
         """
         if not self.row_count or self._json_paths:
-            return False
+            return None
         reader = BodyReader.for_pages(self._types, payload_key, records_path)
         batch = None if reader is None else reader.read(bodies, counts)
-        return batch is not None and self._add_unchanging(batch)
+        return batch if batch is not None and self._add_unchanging(batch) else None
 
     def _add_unchanging(self, batch: pa.RecordBatch) -> bool:
         for field in batch.schema:

@@ -6,6 +6,7 @@ runs, and each of them runs the pull afresh. Its :attr:`Pull.stats` describe the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -342,21 +343,6 @@ class Pull:
                 return tuple(_schema_columns(schema))
         return ()
 
-    def _batches(
-        self, builder: TableBuilder, pages: Iterator[Page] | None = None
-    ) -> Iterator[tuple[Page, pa.RecordBatch]]:
-        """Each page with its batch, converted one by one (for exports, which write per page)."""
-        self._partial = None
-        try:
-            for page in pages if pages is not None else self.iter_pages():
-                batch = builder.add_page(page.records, page.number)
-                yield page, batch
-        except BaseException as error:
-            self._keep_partial(builder, error)
-            raise
-        finally:
-            self._record_drift(builder)
-
     def _convert_all(self, builder: TableBuilder) -> None:
         """Convert every page into ``builder``, several pages at a time where that is cheaper."""
         from alloy_data._pull_convert import ChunkedConversion
@@ -533,6 +519,7 @@ class Pull:
         return self._export(writer)
 
     def _export(self, writer: Any) -> Path:
+        from alloy_data._pull_convert import ChunkedConversion
         from alloy_data.frames import TableBuilder
 
         checkpoint = writer.open()
@@ -542,15 +529,32 @@ class Pull:
             schema=checkpoint.schema if checkpoint is not None else None,
             row_count=checkpoint.rows if checkpoint is not None else 0,
         )
-        started = time.monotonic()
-        try:
-            for page, batch in self._batches_from(builder, checkpoint):
+
+        def write(converted: list[tuple[Page, pa.RecordBatch]]) -> None:
+            # In the conversion's worker thread: the writer is used by one thread at a time.
+            for page, batch in converted:
                 writer.write_page(
                     page.number, batch, schema=builder.schema, next_parameters=page.next_parameters
                 )
-        except BaseException:
+
+        started = time.monotonic()
+        self._partial = None
+        conversion = ChunkedConversion(builder, on_converted=write)
+        try:
+            for page in self._pages_to_export(checkpoint):
+                conversion.add(page)
+            conversion.finish()
+        except BaseException as error:
+            if isinstance(error, (AlloyError, KeyboardInterrupt)):
+                with contextlib.suppress(Exception):  # the fetch's error is the one to report
+                    conversion.finish()  # fetched before the failure: saved for resume=True
+            self._keep_partial(builder, error)
+            conversion.close()
             writer.abort()
             raise
+        finally:
+            conversion.close()
+            self._record_drift(builder)
         metadata = self.provenance()
         metadata.update(
             pulled_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -563,22 +567,20 @@ class Pull:
         self._warn()
         return path
 
-    def _batches_from(
-        self, builder: TableBuilder, checkpoint: Any
-    ) -> Iterator[tuple[Page, pa.RecordBatch]]:
+    def _pages_to_export(self, checkpoint: Any) -> Iterator[Page]:
+        # Conversion (and writing) happen in the conversion's worker: this thread only fetches.
         if checkpoint is None:
-            yield from self._batches(builder)
-            return
+            return self._iter_pages(self._walker(), fetch_ahead=False)
+        # A checkpoint may hold several pages per entry, so the pages done are counted by number.
+        pages_done = checkpoint.next_page_number - 1
         if checkpoint.complete:
-            self.stats = PullStats(
-                pages=checkpoint.pages, records=checkpoint.rows, stop_reason="end"
-            )
-            return
+            self.stats = PullStats(pages=pages_done, records=checkpoint.rows, stop_reason="end")
+            return iter(())
         logger.info(
             "resuming %s %s after page %d (%d records already saved)",
             self.connector_id,
             self.action_id,
-            checkpoint.pages,
+            pages_done,
             checkpoint.rows,
         )
         walker = self._walker(
@@ -586,10 +588,9 @@ class Pull:
             first_page=checkpoint.next_page_number,
             records_before=checkpoint.rows,
         )
-        pages = self._iter_pages(
-            walker, pages_before=checkpoint.pages, records_before=checkpoint.rows
+        return self._iter_pages(
+            walker, pages_before=pages_done, records_before=checkpoint.rows, fetch_ahead=False
         )
-        yield from self._batches(builder, pages)
 
 
 def _schema_columns(schema: Mapping[str, Any], prefix: str = "") -> Iterator[str]:

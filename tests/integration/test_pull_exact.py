@@ -26,10 +26,10 @@ def chunks_read_from_bytes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     outcomes: list[bool] = []
     original = TableBuilder.add_bodies
 
-    def spy(self: TableBuilder, *args: Any, **kwargs: Any) -> bool:
-        outcome = original(self, *args, **kwargs)
-        outcomes.append(outcome)
-        return outcome
+    def spy(self: TableBuilder, *args: Any, **kwargs: Any) -> Any:
+        batch = original(self, *args, **kwargs)
+        outcomes.append(batch is not None)
+        return batch
 
     monkeypatch.setattr(TableBuilder, "add_bodies", spy)
     return outcomes

@@ -119,6 +119,27 @@ def test_resume_after_a_failure_equals_an_uninterrupted_pull(sb, tmp_path):
     assert any("external_id" in str(d) for d in reference.stats.drift)
 
 
+def test_resume_after_a_failure_in_a_later_chunk(tmp_path):
+    # Pages are converted and saved about 2,000 records at a time: a failure after page 30 of
+    # 100 records leaves one saved chunk, and the pages after it fetched before the failure.
+    path = tmp_path / "contacts.parquet"
+    with serve(port=0, seed=8, records={"hubspot": 5_000}) as big, client_for(big) as client:
+        reference = make_pull(client, big, "hubspot", "list-contacts", page_size=100)
+        expected = reference.to_arrow()
+        stop = interrupt_after(big, 30)
+        failing = make_pull(client, big, "hubspot", "list-contacts", page_size=100, progress=stop)
+        with pytest.raises(ad.ServerError) as caught:
+            failing.to_parquet(path)
+        kept = int(" ".join(caught.value.__notes__).split(" records fetched")[0].split()[-1])
+        assert kept == 3_000
+        resumed = make_pull(client, big, "hubspot", "list-contacts", page_size=100)
+        resumed.to_parquet(path, resume=True)
+    table = pq.read_table(path)
+    assert table.equals(expected.replace_schema_metadata(table.schema.metadata))
+    assert (resumed.stats.pages, resumed.stats.records) == (50, 5_000)
+    assert resumed.stats.requests == 20  # pages 31 to 50: nothing saved was fetched again
+
+
 def test_without_resume_a_stale_checkpoint_is_discarded(sb, tmp_path):
     path = tmp_path / "contacts.parquet"
     with client_for(sb) as client:

@@ -40,12 +40,14 @@ def seeded(*pages: list[Any]) -> TableBuilder:
 def read(builder: TableBuilder, pages: list[list[Any]], **options: Any) -> bool:
     bodies = options.pop("bodies", None) or [body(records) for records in pages]
     counts = options.pop("counts", None) or [len(records) for records in pages]
-    return builder.add_bodies(
+    batch = builder.add_bodies(
         bodies,
         counts,
         payload_key=options.pop("payload_key", "data"),
         records_path=options.pop("records_path", "results"),
     )
+    assert batch is None or batch.num_rows == sum(counts)
+    return batch is not None
 
 
 def test_pages_read_from_bytes_equal_pages_converted_from_records() -> None:
