@@ -14,6 +14,12 @@ fresh subprocess that reports its time and peak RSS. Contenders:
 - ``dlt``: a dlt pipeline writing Parquet (only where dlt is installed: ``pip install
   alloy-data[bench]``).
 
+Two more rows say where the time and the memory go: ``floor + Arrow JSON parse`` (offset
+paging) replays the requests and parses every page's bytes with Arrow's C++ JSON reader, no
+Python objects at all, a bound no converting client beats; and alloy-data run with
+``ARROW_DEFAULT_MEMORY_POOL=system``, to show how much of its peak memory is Arrow's default
+allocator (mimalloc) holding on to memory.
+
 A second part repeats the cursor comparison with 10 ms of latency per request (20,000
 records), as a real API adds far more than loopback does. A third part adds 50 ms of latency
 to every request and compares page-number paging (Xero
@@ -41,6 +47,8 @@ from pathlib import Path
 from typing import Any
 
 API_KEY = "sk_bench_pull_key"
+SYSTEM_ALLOCATOR = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
+RECORDS_KEYS = {"cursor": "results", "offset": "entries", "page_number": "Invoices"}
 LATENCY_RECORDS = 10_000
 LATENCY_PAGE_SIZE = 100
 CURSOR_LATENCY_RECORDS = 20_000
@@ -113,6 +121,33 @@ def run_floor(args: argparse.Namespace) -> int:
         )
         total += len(response.content)
     return len(plans)
+
+
+def run_parse(args: argparse.Namespace) -> int:
+    """The floor, then Arrow's C++ JSON reader over every page's bytes: no Python objects at
+    all. No client that turns the records into columns can be faster than this."""
+    import io
+
+    import pyarrow.json as pa_json
+
+    connector, action = PAGINGS[args.paging]
+    plans = json.loads(Path(args.plan).read_text())
+    session = _session(args.url)
+    target = _execute_url(args.url, connector, action)
+    bodies = [
+        session.post(
+            target,
+            json={"userId": args.user, "credentialId": args.credential, "parameters": parameters},
+        ).content
+        for parameters in plans
+    ]
+    block = max(map(len, bodies)) + 1
+    table = pa_json.read_json(
+        io.BytesIO(b"\n".join(bodies)),
+        read_options=pa_json.ReadOptions(block_size=max(block, 1 << 20)),
+    )
+    records = table.column("data").combine_chunks().field(RECORDS_KEYS[args.paging])
+    return sum(records.value_lengths().to_pylist())
 
 
 def run_naive(args: argparse.Namespace) -> int:
@@ -243,7 +278,13 @@ def run_dlt(args: argparse.Namespace) -> int:
     return len(frame)
 
 
-CONTENDERS = {"floor": run_floor, "naive": run_naive, "alloy": run_alloy, "dlt": run_dlt}
+CONTENDERS = {
+    "floor": run_floor,
+    "parse": run_parse,
+    "naive": run_naive,
+    "alloy": run_alloy,
+    "dlt": run_dlt,
+}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -321,6 +362,7 @@ def measure(
     workdir: Path,
     concurrency: int | None = None,
     page_size: int | None = None,
+    environment: dict[str, str] | None = None,
 ) -> dict[str, Any] | None:
     out = workdir / f"{contender}-{paging}.parquet"
     command = [
@@ -345,7 +387,14 @@ def measure(
         command += ["--concurrency", str(concurrency)]
     if page_size:
         command += ["--page-size", str(page_size)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=1800)
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+        env={**os.environ, **(environment or {})},
+    )
     if result.returncode != 0:
         print(
             f"  {contender} ({paging}) failed: {result.stderr.strip().splitlines()[-1:]}",
@@ -380,10 +429,14 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
 
+Run = tuple[str, str, int | None, dict[str, str] | None]
+"""A row of a comparison: its name, the contender, its concurrency and extra environment."""
+
+
 def compare(
     url: str,
     paging: str,
-    runs: list[tuple[str, str, int | None]],
+    runs: list[Run],
     repeat: int,
     workdir: Path,
 ) -> dict[str, Any]:
@@ -395,8 +448,18 @@ def compare(
     plan.write_text(json.dumps(plan_requests(url, user, credential, paging)))
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in runs}
     for _ in range(repeat):  # interleaved, so drift in the machine hits all alike
-        for name, contender, concurrency in runs:
-            sample = measure(contender, paging, url, user, credential, plan, workdir, concurrency)
+        for name, contender, concurrency, environment in runs:
+            sample = measure(
+                contender,
+                paging,
+                url,
+                user,
+                credential,
+                plan,
+                workdir,
+                concurrency,
+                environment=environment,
+            )
             if sample:
                 samples[name].append(sample)
     return summarise(samples)
@@ -405,21 +468,30 @@ def compare(
 def run_all(records: int, repeat: int) -> dict[str, Any]:
     results: dict[str, Any] = {"throughput": {}, "latency": {}}
     with_dlt = dlt_installed()
-    base: list[tuple[str, str, int | None]] = [
-        ("floor", "floor", None),
-        ("naive", "naive", None),
-        ("alloy", "alloy", None),
+    base: list[Run] = [
+        ("floor", "floor", None, None),
+        ("naive", "naive", None, None),
+        ("alloy", "alloy", None, None),
     ]
-    others: list[tuple[str, str, int | None]] = [("dlt", "dlt", None)] if with_dlt else []
+    # Where the time and the memory go: the bytes parsed by Arrow alone, and alloy-data with
+    # the C library's allocator instead of Arrow's default (mimalloc), which keeps more memory.
+    system_allocator: list[Run] = [
+        ("alloy, ARROW_DEFAULT_MEMORY_POOL=system", "alloy", None, SYSTEM_ALLOCATOR)
+    ]
+    # (Only for offset paging: HubSpot's external_id mixes numbers and text, which Arrow's
+    # reader refuses to infer.)
+    parse_only: list[Run] = [("floor + Arrow JSON parse", "parse", None, None)]
+    others: list[Run] = [("dlt", "dlt", None, None)] if with_dlt else []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         with sandbox_process(records, 0) as url:
             results["throughput"]["cursor paging"] = compare(
-                url, "cursor", base + others, repeat, workdir
+                url, "cursor", base + system_allocator + others, repeat, workdir
             )
-            concurrent = [("alloy concurrency=4", "alloy", 4)]
+            concurrent: list[Run] = [("alloy concurrency=4", "alloy", 4, None)]
+            offset_runs = base + concurrent + parse_only + system_allocator + others
             results["throughput"]["offset paging"] = compare(
-                url, "offset", base + concurrent + others, repeat, workdir
+                url, "offset", offset_runs, repeat, workdir
             )
         # Real APIs answer in tens of milliseconds, not one: there fetching the next page
         # overlaps converting the last one.
