@@ -24,7 +24,7 @@ from alloy_data._frames_page import TIMESTAMP
 __all__ = ["BodyReader"]
 
 # Everything the reader can refuse with; any of them means "convert these pages from records".
-_REFUSALS = (pa.ArrowException, ValueError, TypeError, KeyError, IndexError)
+_REFUSALS = (pa.ArrowException, ValueError, TypeError, KeyError, IndexError, OverflowError)
 
 
 def _nested_fields(types: Mapping[str, pa.DataType]) -> list[pa.Field] | None:
