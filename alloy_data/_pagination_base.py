@@ -24,6 +24,7 @@ __all__ = [
     "as_flag",
     "as_int",
     "found_in",
+    "has_more",
     "is_empty",
 ]
 
@@ -129,6 +130,11 @@ def answer_sources(result: ActionResult) -> list[Any]:
 
 def found_in(result: ActionResult, paths: Sequence[str]) -> tuple[Any, str | None]:
     return first_present(answer_sources(result), paths)
+
+
+def has_more(result: ActionResult, path: str | None) -> bool | None:
+    """Whether the answer says more pages follow (at ``path``, else the usual names), or None."""
+    return as_flag(found_in(result, (path,) if path else HAS_MORE_PATHS)[0])
 
 
 def is_empty(value: Any) -> bool:

@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 from alloy_data._pagination_base import (
     CURSOR_PATHS,
-    HAS_MORE_PATHS,
     NEXT_LINK_PATHS,
     PaginationState,
     Paginator,
@@ -17,6 +16,7 @@ from alloy_data._pagination_base import (
     answer_sources,
     as_flag,
     found_in,
+    has_more,
     is_empty,
 )
 from alloy_data._pagination_records import iter_mappings, records_at
@@ -86,8 +86,7 @@ class CursorPaginator(Paginator):
         records: Sequence[Mapping[str, Any]],
     ) -> Parameters | None:
         self._note_page_size(state, self._asked(sent), len(records))
-        paths = (self.has_more_path,) if self.has_more_path else HAS_MORE_PATHS
-        if as_flag(found_in(result, paths)[0]) is False:
+        if has_more(result, self.has_more_path) is False:
             return None
         cursor = self.next_cursor(result)
         return None if cursor is None else {**sent, self.cursor_parameter: cursor}
@@ -218,9 +217,8 @@ class LastIdPaginator(Paginator):
         self._note_page_size(state, asked, len(records))
         if not records:
             return None
-        paths = (self.has_more_path,) if self.has_more_path else HAS_MORE_PATHS
-        has_more = as_flag(found_in(result, paths)[0])
-        if has_more is False or (has_more is None and self._short(state, asked, len(records))):
+        more = has_more(result, self.has_more_path)
+        if more is False or (more is None and self._short(state, asked, len(records))):
             return None
         last = records[-1].get(self.id_field)
         if is_empty(last):

@@ -9,15 +9,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from alloy_data._pagination_base import (
-    HAS_MORE_PATHS,
     TOTAL_PAGES_PATHS,
     TOTAL_PATHS,
     PaginationState,
     Paginator,
     Parameters,
-    as_flag,
     as_int,
     found_in,
+    has_more,
 )
 from alloy_data.models import ActionResult
 
@@ -50,8 +49,7 @@ class PositionalPaginator(Paginator):
         return as_int(found_in(result, paths)[0])
 
     def _has_more(self, result: ActionResult) -> bool | None:
-        paths = (self.has_more_path,) if self.has_more_path else HAS_MORE_PATHS
-        return as_flag(found_in(result, paths)[0])
+        return has_more(result, self.has_more_path)
 
     def total_pages(self, result: ActionResult, page_size: int) -> int | None:
         """Return how many pages of ``page_size`` there are, when the answer tells.
