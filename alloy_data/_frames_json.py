@@ -148,9 +148,8 @@ class BodyReader:
         try:
             table = pa_json.read_json(
                 io.BytesIO(b"\n".join(bodies)),
-                read_options=pa_json.ReadOptions(
-                    block_size=max(1 << 20, *map(len, bodies)) + 1, use_threads=False
-                ),
+                # Each page is one line, and a block must hold the longest line.
+                read_options=pa_json.ReadOptions(block_size=max(1 << 20, *map(len, bodies)) + 1),
                 parse_options=pa_json.ParseOptions(
                     explicit_schema=self.schema,
                     # Fields beside the records (paging, totals) are read and left; a field new
