@@ -61,6 +61,7 @@ class ChunkedConversion:
         self._waiting_records = 0
         self._in_flight: deque[Future[None]] = deque()
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="alloy-data-convert")
+        self.chunks = 0
         self.chunks_read_from_bytes = 0
 
     def add(self, page: Page) -> None:
@@ -89,7 +90,18 @@ class ChunkedConversion:
             self._in_flight.popleft().result()
         self._in_flight.append(self._worker.submit(self._convert, chunk))
 
+    def summary(self) -> str | None:
+        """How the chunks were converted, for the pull's notes (None for a single chunk)."""
+        if self.chunks < 2:
+            return None
+        return (
+            f"converted in {self.chunks} chunks, {self.chunks_read_from_bytes} of them read "
+            "straight from the answers' bytes (the others, from the decoded records: the first "
+            "chunk, and chunks with new fields or values of another type)"
+        )
+
     def _convert(self, chunk: list[Page]) -> None:
+        self.chunks += 1
         batch = None
         if self._readable(chunk):
             batch = self._builder.add_bodies(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from alloy_data._pull_convert import ChunkedConversion
     from alloy_data.client import AlloyClient
     from alloy_data.frames import SchemaDrift, TableBuilder
 
@@ -362,6 +363,13 @@ class Pull:
         finally:
             conversion.close()
             self._record_drift(builder)
+            self._record_conversion(conversion)
+
+    def _record_conversion(self, conversion: ChunkedConversion) -> None:
+        summary = conversion.summary()
+        if summary is not None:
+            self.stats.notes.append(summary)
+            logger.debug("pull %s %s: %s", self.connector_id, self.action_id, summary)
 
     def _keep_partial(self, builder: TableBuilder, error: BaseException) -> None:
         if builder.row_count and isinstance(error, (AlloyError, KeyboardInterrupt)):
@@ -555,6 +563,7 @@ class Pull:
         finally:
             conversion.close()
             self._record_drift(builder)
+            self._record_conversion(conversion)
         metadata = self.provenance()
         metadata.update(
             pulled_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

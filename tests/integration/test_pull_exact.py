@@ -48,7 +48,7 @@ def test_the_table_equals_page_by_page_conversion(
             progress=False,
         )
         table = pull.to_arrow()
-        drift = pull.stats.drift
+        drift, notes = pull.stats.drift, " ".join(pull.stats.notes)
         one_by_one = TableBuilder(known_columns=pull._known_columns())
         for page in pull.iter_pages():
             one_by_one.add_page(page.records, page.number)
@@ -60,6 +60,8 @@ def test_the_table_equals_page_by_page_conversion(
         # These answers nest their records in an object, so chunks after the first are read
         # straight from their bytes.
         assert any(chunks_read_from_bytes), connector
+        read = sum(chunks_read_from_bytes)
+        assert f"chunks, {read} of them read straight from the answers' bytes" in notes
 
 
 def test_a_pull_cut_by_max_records_equals_page_by_page_conversion(
