@@ -63,6 +63,8 @@ class ChunkedConversion:
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="alloy-data-convert")
         self.chunks = 0
         self.chunks_read_from_bytes = 0
+        # Once a chunk fails, later ones are dropped: keeping them would leave a gap.
+        self._failed = False
 
     def add(self, page: Page) -> None:
         """Take the next page; a full chunk goes to the worker."""
@@ -101,6 +103,15 @@ class ChunkedConversion:
         )
 
     def _convert(self, chunk: list[Page]) -> None:
+        if self._failed:
+            return
+        try:
+            self._convert_in_order(chunk)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _convert_in_order(self, chunk: list[Page]) -> None:
         self.chunks += 1
         batch = None
         if self._readable(chunk):

@@ -246,3 +246,28 @@ def test_a_conversion_error_reaches_the_caller() -> None:
             conversion.finish()
     finally:
         conversion.close()
+
+
+def test_after_a_chunk_fails_no_later_chunk_is_kept() -> None:
+    # A later chunk kept after a failed one would leave a gap (and a resumed export would
+    # skip the failed chunk's records).
+    written: list[int] = []
+
+    def write(converted: list[tuple[Page, pa.RecordBatch]]) -> None:
+        numbers = [page.number for page, _ in converted]
+        if 2 in numbers:
+            raise OSError("disk full")
+        written.extend(numbers)
+
+    builder = TableBuilder()
+    conversion = ChunkedConversion(builder, chunk_records=1, on_converted=write)
+    try:
+        with pytest.raises(OSError, match="disk full"):  # raised by add or finish, wherever
+            for number in range(1, 7):
+                conversion.add(page_of(number, [{"id": number}]))
+            conversion.finish()
+        conversion.finish()  # what a pull does after a failed fetch: nothing more is kept
+    finally:
+        conversion.close()
+    assert written == [1]
+    assert builder.row_count == 2  # pages 1 and 2 were converted; page 2 failed to be written
