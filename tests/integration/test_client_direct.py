@@ -147,3 +147,66 @@ def test_an_adapter_mounted_by_the_caller_takes_the_session_path() -> None:
     with AlloyClient(KEY, base_url="https://api.example.com", trust_env=False) as client:
         client._transport.session.mount("https://", requests.adapters.HTTPAdapter())
         assert client._transport._direct_sender() is None
+
+
+# TLS, as against the real API: the lean path verifies certificates as Session.send does
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """An HTTPS echo server on loopback with a throwaway certificate; yields (url, CA file)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", str(cert)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_https_with_a_trusted_certificate_goes_the_lean_path(
+    tls_server: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, ca_file = tls_server
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with AlloyClient(KEY, base_url=url, trust_env=True) as client:
+        assert client._transport._direct_sender() is not None
+        answer = client._transport.request("GET", "/secure")
+    assert answer == {"path": "/secure", "text": "Zoë 大阪"}
+
+
+def test_https_with_an_unknown_certificate_fails_without_retrying(
+    tls_server: tuple[str, str],
+) -> None:
+    from alloy_data.errors import AlloyConnectionError
+
+    url, _ = tls_server
+    with AlloyClient(KEY, base_url=url, trust_env=False) as client:
+        assert client._transport._direct_sender() is not None
+        with pytest.raises(AlloyConnectionError, match="TLS error") as caught:
+            client._transport.request("GET", "/secure")
+    assert caught.value.attempts == 1
+    assert KEY not in str(caught.value)
