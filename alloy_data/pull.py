@@ -357,7 +357,8 @@ class Pull:
             conversion.finish()
         except BaseException as error:
             if isinstance(error, (AlloyError, KeyboardInterrupt)):
-                conversion.finish()  # fetched before the failure: kept with the rest
+                with contextlib.suppress(Exception):  # the fetch's error is the one to report
+                    conversion.finish()  # fetched before the failure: kept with the rest
             self._keep_partial(builder, error)
             raise
         finally:
