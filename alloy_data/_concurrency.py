@@ -240,18 +240,16 @@ def _fetch_rest(
             records += len(found)
             walker.pages += 1
             walker.records = records
-            yield Page(
+            yield Page.from_result(
+                result,
                 number=index + 1,
                 records=found,
-                raw=result.raw,
                 parameters=page_parameters,
                 next_parameters=None
                 if last
                 else paginator.parameters_for_page(first.parameters, size, index + 1),
                 total=paginator.total(result),
                 records_path=path,
-                payload_key=result.payload_key,
-                body=result.body,
             )
             if cut:
                 _stop(

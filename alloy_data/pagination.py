@@ -107,6 +107,31 @@ class Page:
     payload_key: str | None = None
     body: bytes | None = field(default=None, repr=False, compare=False)
 
+    @classmethod
+    def from_result(
+        cls,
+        result: ActionResult,
+        *,
+        number: int,
+        records: list[dict[str, Any]],
+        parameters: Mapping[str, Any],
+        next_parameters: Mapping[str, Any] | None,
+        total: int | None,
+        records_path: str,
+    ) -> Page:
+        """A page made of one execute answer: its body, bytes and envelope key come from it."""
+        return cls(
+            number=number,
+            records=records,
+            raw=result.raw,
+            parameters=dict(parameters),
+            next_parameters=None if next_parameters is None else dict(next_parameters),
+            total=total,
+            records_path=records_path,
+            payload_key=getattr(result, "payload_key", None),
+            body=getattr(result, "body", None),
+        )
+
 
 @dataclass(frozen=True)
 class StopReason:
@@ -384,16 +409,14 @@ class PageWalker:
             room = self._max_records - self.records
             cut = len(records) > room
             records = records[:room]
-        page = Page(
+        page = Page.from_result(
+            result,
             number=number,
             records=records,
-            raw=result.raw,
-            parameters=dict(sent),
-            next_parameters=None if following is None else dict(following),
+            parameters=sent,
+            next_parameters=following,
             total=paginator.total(result),
             records_path=path,
-            payload_key=getattr(result, "payload_key", None),
-            body=getattr(result, "body", None),
         )
         return page, cut
 
