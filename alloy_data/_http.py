@@ -36,6 +36,7 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from alloy_data._http_direct import DirectSender, FallBackError
+from alloy_data._http_wire import NotConnectedError
 from alloy_data._json import loads as json_loads
 from alloy_data.config import ClientConfig, normalize_timeout, redact
 from alloy_data.errors import (
@@ -360,6 +361,8 @@ def _classify(exc: requests.RequestException) -> _Failure:
         return _Failure("TLS error", maybe_sent=False, timeout=False, retryable=False)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return _Failure("body cut short", maybe_sent=True, timeout=False)
+    if isinstance(exc, NotConnectedError):  # from the lean path
+        return _Failure(exc.what, maybe_sent=False, timeout=False)
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     if isinstance(reason, NewConnectionError):
         text = str(reason).lower()
@@ -446,6 +449,8 @@ class Transport:
     def close(self) -> None:
         """Close the session, unless the caller passed it in."""
         self._remove_filter()
+        if self._direct is not None:
+            self._direct.close()
         if self._owns_session:
             self.session.close()
 
@@ -669,6 +674,7 @@ class Transport:
                 self.config.base_url,
                 self._send_settings(),
                 self._auth.header,
+                max_idle=POOL_SIZE,
             )
         return self._direct if self._direct.usable() else None
 

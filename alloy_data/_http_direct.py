@@ -1,47 +1,36 @@
-"""A lean way to send a request on the transport's own session: straight to urllib3's pool.
+"""A lean way to send a request on the transport's own session: HTTP/1.1 on our own sockets.
 
 ``Session.send`` spends about half a millisecond a request on work our own session does not
-need: cookie jars, hooks, redirect bookkeeping, re-parsing the URL and streaming the body
-through generators. A pull sends one request a page, so that is most of a fast page's cost.
-:class:`DirectSender` takes the connection pool that the session's own ``HTTPAdapter`` would
-use (same TLS settings, same pooled connections) and sends through it, turning urllib3's
-exceptions into the ``requests`` exceptions the adapter would raise, so retries and error
-messages stay the same. It is used only where it is equivalent: our own session, our own
-adapter, no proxy and no client certificate. Anything else goes through ``Session.send``.
+need (cookie jars, hooks, redirect bookkeeping, re-parsing the URL, streaming the body through
+generators), and urllib3 and ``http.client`` below it as much again (two writes a request, an
+``email`` parser for every answer's headers). A pull sends one request a page, so on a fast
+network that is most of a page's cost. :class:`DirectSender` writes each request in one go and
+reads the answer itself (:mod:`alloy_data._http_wire`), with the session's TLS settings (its CA
+bundle, as ``requests`` resolves it), and raises the ``requests`` exceptions the adapter would
+raise, so retries and error messages stay the same. It is used only where it is equivalent: our
+own session, our own adapter, no proxy, no client certificate and certificates verified.
+Anything else goes through ``Session.send``, and so does a redirect.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import ssl
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
-from requests.utils import select_proxy
-from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool
-from urllib3.exceptions import (
-    ClosedPoolError,
-    ConnectTimeoutError,
-    DecodeError,
-    HTTPError,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-)
-from urllib3.exceptions import SSLError as Urllib3SSLError
-from urllib3.util import Retry
-from urllib3.util import Timeout as Urllib3Timeout
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, extract_zipped_paths, select_proxy
+
+from alloy_data._http_wire import WirePool, exchange
 
 __all__ = ["DirectSender", "FallBackError"]
 
-# As the adapter does: no retries inside urllib3 (ours are in the transport), and a read
-# failure is raised as it is rather than retried.
-_NO_RETRIES = Retry(0, read=False)
 # Redirects are left to Session.send, which knows how to follow them.
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class FallBackError(Exception):
@@ -49,7 +38,7 @@ class FallBackError(Exception):
 
 
 class DirectSender:
-    """Sends requests through the connection pool of a session's own adapter.
+    """Sends requests to the API's host on kept-alive connections of its own.
 
     Args:
         session: The transport's own session.
@@ -57,6 +46,7 @@ class DirectSender:
         base_url: The API's base URL.
         settings: The session's resolved proxies, verify and cert settings for that URL.
         auth_header: The ``Authorization`` header value.
+        max_idle: Idle connections kept for reuse, at most.
     """
 
     def __init__(
@@ -66,34 +56,69 @@ class DirectSender:
         base_url: str,
         settings: dict[str, Any],
         auth_header: str,
+        *,
+        max_idle: int = 16,
     ) -> None:
         self._session = session
         self._adapter = adapter
         self._base_url = base_url
-        self._base_path = urlsplit(base_url).path
+        parts = urlsplit(base_url)
+        self._scheme = parts.scheme.lower()
+        self._base_path = parts.path
         self._settings = settings
         self._auth_header = auth_header
-        self._pool: HTTPConnectionPool | None = None
+        self._max_idle = max_idle
+        self._pool: WirePool | None = None
         # The settings are read once per transport, so whether they allow this path is too.
-        self._settings_allow = not settings.get("cert") and (
-            select_proxy(base_url, settings.get("proxies") or {}) is None
+        self._settings_allow = (
+            self._scheme in _DEFAULT_PORTS
+            and bool(parts.hostname)
+            and parts.username is None
+            and not settings.get("cert")
+            and settings.get("verify", True) is not False  # urllib3 warns of that: keep it
+            and select_proxy(base_url, settings.get("proxies") or {}) is None
         )
+        if self._settings_allow:
+            host = parts.hostname or ""
+            self._host = host
+            self._port = parts.port or _DEFAULT_PORTS[self._scheme]
+            shown_host = f"[{host}]" if ":" in host else host
+            default = self._port == _DEFAULT_PORTS[self._scheme]
+            self._host_header = shown_host if default else f"{shown_host}:{self._port}"
 
     def usable(self) -> bool:
         """Whether a request to the base URL may go this way (see the module docstring)."""
         return self._settings_allow and self._session.get_adapter(self._base_url) is self._adapter
 
-    def _connection_pool(self) -> HTTPConnectionPool:
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def _connection_pool(self) -> WirePool:
         pool = self._pool
-        if pool is None or pool.pool is None:  # a closed pool has no queue left
-            probe = requests.PreparedRequest()
-            probe.prepare(method="GET", url=self._base_url)
-            verify = self._settings.get("verify", True)
-            found: ConnectionPool = self._adapter.get_connection_with_tls_context(probe, verify)
-            assert isinstance(found, HTTPConnectionPool)  # what the adapter's pool manager makes
-            self._adapter.cert_verify(found, self._base_url, verify, None)
-            self._pool = pool = found
+        if pool is None:
+            tls = self._tls_context() if self._scheme == "https" else None
+            self._pool = pool = WirePool(self._host, self._port, tls, self._max_idle)
         return pool
+
+    def _tls_context(self) -> ssl.SSLContext:
+        # The CA bundle requests would use: REQUESTS_CA_BUNDLE and the like when the session
+        # trusts the environment, certifi's otherwise.
+        verify = self._settings.get("verify", True)
+        where = extract_zipped_paths(DEFAULT_CA_BUNDLE_PATH) if verify is True else str(verify)
+        try:
+            if os.path.isdir(where):
+                context = ssl.create_default_context(capath=where)
+            else:
+                context = ssl.create_default_context(cafile=where)
+        except OSError as error:
+            raise requests.ConnectionError(
+                f"could not load the TLS CA certificate bundle {where!r}: {error}"
+            ) from None
+        context.set_alpn_protocols(["http/1.1"])
+        return context
 
     def send(
         self,
@@ -108,13 +133,14 @@ class DirectSender:
         """Send one request and read its whole body.
 
         Returns:
-            The response (its body already read and its connection returned to the pool) and
-            the body's bytes.
+            The response (its body already read, its connection kept for the next request)
+            and the body's bytes.
 
         Raises:
             requests.RequestException: What ``HTTPAdapter.send`` or reading the body would have
                 raised for the same failure (the response, if one started, is attached).
-            FallBackError: A redirect, which ``Session.send`` should follow instead.
+            FallBackError: A redirect, which ``Session.send`` should follow instead, or a
+                request this path does not write (a path or header beyond plain ASCII).
         """
         target = self._base_path + path
         if params:
@@ -123,66 +149,36 @@ class DirectSender:
         if json_body is not None:
             # Exactly as requests encodes a json= body.
             body = json.dumps(json_body, allow_nan=False).encode("utf-8")
-        headers = {**headers, "Authorization": self._auth_header}
-        try:
-            raw = self._connection_pool().urlopen(
-                method,
-                target,
-                body=body,
-                headers=headers,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-                retries=_NO_RETRIES,
-                timeout=Urllib3Timeout(connect=timeout[0], read=timeout[1]),
-                chunked=False,
-            )
-        except (ProtocolError, OSError) as error:
-            raise requests.ConnectionError(error) from None
-        except MaxRetryError as error:
-            reason = error.reason
-            if isinstance(reason, ConnectTimeoutError) and not isinstance(
-                reason, NewConnectionError
-            ):
-                raise requests.exceptions.ConnectTimeout(error) from None
-            if isinstance(reason, Urllib3SSLError):
-                raise requests.exceptions.SSLError(error) from None
-            raise requests.ConnectionError(error) from None
-        except ClosedPoolError as error:
-            raise requests.ConnectionError(error) from None
-        except Urllib3SSLError as error:
-            raise requests.exceptions.SSLError(error) from None
-        except ReadTimeoutError as error:
-            raise requests.exceptions.ReadTimeout(error) from None
-        response = requests.Response()
-        response.status_code = raw.status
-        response.reason = raw.reason or ""
-        response.headers = CaseInsensitiveDict(raw.headers)
-        response.url = self._base_url + path
-        response.raw = raw
-        if raw.status in _REDIRECTS and "location" in response.headers:
-            raw.drain_conn()
-            raw.release_conn()
-            raise FallBackError(f"HTTP {raw.status} redirect")
-        return response, self._read(raw, response)
+        request = self._request_bytes(method, target, headers, body)
+        response, content = exchange(
+            self._connection_pool(),
+            request,
+            method=method,
+            url=self._base_url + path,
+            timeout=timeout,
+        )
+        if response.status_code in _REDIRECTS and "location" in response.headers:
+            raise FallBackError(f"HTTP {response.status_code} redirect")
+        return response, content
 
-    @staticmethod
-    def _read(raw: Any, response: requests.Response) -> bytes:
-        # Mapped as requests maps failures while it reads a streamed body.
+    def _request_bytes(
+        self, method: str, target: str, headers: dict[str, str], body: bytes | None
+    ) -> bytes:
+        if not target.isascii() or not target.isprintable() or " " in target:
+            raise FallBackError("a path that requests would quote first")
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}"]
+        for name, value in {**headers, "Authorization": self._auth_header}.items():
+            if "\r" in value or "\n" in value or not name.isprintable() or ":" in name:
+                raise requests.exceptions.InvalidHeader(
+                    f"invalid header {name!r}: a name or value may not hold a line break"
+                )
+            lines.append(f"{name}: {value}")
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        elif method not in ("GET", "HEAD"):
+            lines.append("Content-Length: 0")  # as requests sends an empty POST
         try:
-            body: bytes = raw.read(decode_content=True)
-        except ProtocolError as error:
-            raise requests.exceptions.ChunkedEncodingError(error, response=response) from None
-        except DecodeError as error:
-            raise requests.exceptions.ContentDecodingError(error, response=response) from None
-        except ReadTimeoutError as error:
-            raise requests.ConnectionError(error, response=response) from None
-        except Urllib3SSLError as error:
-            raise requests.exceptions.SSLError(error, response=response) from None
-        except HTTPError as error:
-            raise requests.ConnectionError(error, response=response) from None
-        finally:
-            raw.release_conn()
-        response._content = body  # what Response.content would have cached
-        return body
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        except UnicodeEncodeError:
+            raise FallBackError("a header value beyond Latin-1") from None
+        return head + body if body is not None else head
