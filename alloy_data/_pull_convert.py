@@ -8,16 +8,25 @@ fixed the columns, a chunk is read straight from its pages' bytes
 alongside the fetching even when no time is spent waiting. Whatever that reader refuses is
 converted from the records (:meth:`~alloy_data.frames.TableBuilder.add_pages`), so the result
 and its drift are what page-by-page conversion gives.
+
+After the first chunk, a page waits for the worker without its decoded records, only its bytes:
+the worker seldom needs them, and holding thousands of decoded records (and freeing them in the
+worker, which then contends for the interpreter lock with the fetching thread) cost a quarter of
+a cursor pull's time. A chunk the bytes reader refuses decodes its pages' bytes again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import pyarrow as pa
 
+from alloy_data._json import loads
+from alloy_data._pagination_records import records_at
 from alloy_data.frames import TableBuilder
 from alloy_data.pagination import Page
 
@@ -32,6 +41,33 @@ CHUNK_RECORDS = 2_000
 # Chunks handed to the worker and not yet converted, at most: fetching waits beyond that, so
 # memory stays bounded when converting is the slower side.
 MAX_CHUNKS_IN_FLIGHT = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class _Waiting:
+    """A page waiting for the worker: with its records, or with only its bytes and count."""
+
+    page: Page
+    count: int
+    records_dropped: bool
+
+    @classmethod
+    def of(cls, page: Page, *, drop_records: bool) -> _Waiting:
+        count = len(page.records)
+        if drop_records and page.body is not None:
+            return cls(dataclasses.replace(page, records=[], raw=None), count, True)
+        return cls(page, count, False)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The page's records: kept, or decoded again from its bytes as the walk found them."""
+        if not self.records_dropped:
+            return self.page.records
+        assert self.page.body is not None  # records are dropped only where bytes are kept
+        decoded = loads(self.page.body)
+        key = self.page.payload_key
+        payload = decoded.get(key) if key is not None and isinstance(decoded, dict) else decoded
+        found = records_at(payload, self.page.records_path) or []
+        return found[: self.count]  # a last page cut by max_records stays cut
 
 
 class ChunkedConversion:
@@ -57,8 +93,9 @@ class ChunkedConversion:
         self._builder = builder
         self._on_converted = on_converted
         self._chunk_records = chunk_records
-        self._waiting: list[Page] = []
+        self._waiting: list[_Waiting] = []
         self._waiting_records = 0
+        self._handed_over = 0
         self._in_flight: deque[Future[None]] = deque()
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="alloy-data-convert")
         self.chunks = 0
@@ -68,7 +105,8 @@ class ChunkedConversion:
 
     def add(self, page: Page) -> None:
         """Take the next page; a full chunk goes to the worker."""
-        self._waiting.append(page)
+        # The first chunk is always converted from records: it sets the columns.
+        self._waiting.append(_Waiting.of(page, drop_records=self._handed_over > 0))
         self._waiting_records += len(page.records)
         if self._waiting_records >= self._chunk_records:
             self._hand_over()
@@ -88,6 +126,7 @@ class ChunkedConversion:
 
     def _hand_over(self) -> None:
         chunk, self._waiting, self._waiting_records = self._waiting, [], 0
+        self._handed_over += 1
         while len(self._in_flight) >= MAX_CHUNKS_IN_FLIGHT:
             self._in_flight.popleft().result()
         self._in_flight.append(self._worker.submit(self._convert, chunk))
@@ -102,7 +141,7 @@ class ChunkedConversion:
             "chunk, and chunks with new fields or values of another type)"
         )
 
-    def _convert(self, chunk: list[Page]) -> None:
+    def _convert(self, chunk: list[_Waiting]) -> None:
         if self._failed:
             return
         try:
@@ -111,32 +150,35 @@ class ChunkedConversion:
             self._failed = True
             raise
 
-    def _convert_in_order(self, chunk: list[Page]) -> None:
+    def _convert_in_order(self, chunk: list[_Waiting]) -> None:
         self.chunks += 1
+        pages = [waiting.page for waiting in chunk]
         batch = None
-        if self._readable(chunk):
+        if self._readable(pages):
             batch = self._builder.add_bodies(
-                [page.body for page in chunk if page.body is not None],
-                [len(page.records) for page in chunk],
-                payload_key=chunk[0].payload_key,
-                records_path=chunk[0].records_path,
+                [page.body for page in pages if page.body is not None],
+                [waiting.count for waiting in chunk],
+                payload_key=pages[0].payload_key,
+                records_path=pages[0].records_path,
             )
         if batch is not None:
             self.chunks_read_from_bytes += 1
-            converted = [(chunk[-1], batch)]
+            converted = [(pages[-1], batch)]
         else:
-            batches = self._builder.add_pages([(page.records, page.number) for page in chunk])
+            batches = self._builder.add_pages(
+                [(waiting.records(), waiting.page.number) for waiting in chunk]
+            )
             if len(batches) == 1:  # the whole chunk at once
-                converted = [(chunk[-1], batches[0])]
+                converted = [(pages[-1], batches[0])]
             else:  # page by page
-                converted = list(zip(chunk, batches, strict=True))
+                converted = list(zip(pages, batches, strict=True))
         if self._on_converted is not None:
             self._on_converted(converted)
 
     @staticmethod
     def _readable(chunk: list[Page]) -> bool:
         first = chunk[0]
-        return len(chunk) > 1 and all(
+        return all(
             page.body is not None
             and page.payload_key == first.payload_key
             and page.records_path == first.records_path

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alloy_data._background import prefetch
+from alloy_data._collector import fewer_collections
 from alloy_data._concurrency import AdaptiveLimit, RequestRate, parallel_pages
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
 from alloy_data.models import Action, ActionResult
@@ -352,9 +353,10 @@ class Pull:
         conversion = ChunkedConversion(builder)
         try:
             # Converting happens in the conversion's worker thread, so this thread only fetches.
-            for page in self._iter_pages(self._walker(), fetch_ahead=False):
-                conversion.add(page)
-            conversion.finish()
+            with fewer_collections():
+                for page in self._iter_pages(self._walker(), fetch_ahead=False):
+                    conversion.add(page)
+                conversion.finish()
         except BaseException as error:
             if isinstance(error, (AlloyError, KeyboardInterrupt)):
                 with contextlib.suppress(Exception):  # the fetch's error is the one to report
@@ -550,9 +552,10 @@ class Pull:
         self._partial = None
         conversion = ChunkedConversion(builder, on_converted=write)
         try:
-            for page in self._pages_to_export(checkpoint):
-                conversion.add(page)
-            conversion.finish()
+            with fewer_collections():
+                for page in self._pages_to_export(checkpoint):
+                    conversion.add(page)
+                conversion.finish()
         except BaseException as error:
             if isinstance(error, (AlloyError, KeyboardInterrupt)):
                 with contextlib.suppress(Exception):  # the fetch's error is the one to report

@@ -271,3 +271,34 @@ def test_after_a_chunk_fails_no_later_chunk_is_kept() -> None:
         conversion.close()
     assert written == [1]
     assert builder.row_count == 2  # pages 1 and 2 were converted; page 2 failed to be written
+
+
+def test_a_refused_chunk_is_decoded_again_from_its_bytes_and_stays_cut() -> None:
+    # After the first chunk, pages wait without their decoded records. A chunk the reader
+    # refuses (here: a new field) is converted from its bytes decoded again, and a last page
+    # that max_records cut keeps only the records pagination kept.
+    first = [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]
+    second = [{"id": 3, "name": "C", "late": True}, {"id": 4, "name": "D"}, {"id": 5}]
+    builder = TableBuilder()
+    conversion = ChunkedConversion(builder, chunk_records=2)
+    try:
+        conversion.add(page_of(1, first))
+        cut = Page(
+            number=2,
+            records=second[:2],
+            raw=None,
+            records_path="results",
+            payload_key="data",
+            body=body(second, paging={"next": 3}),
+        )
+        conversion.add(cut)
+        conversion.finish()
+    finally:
+        conversion.close()
+    table = builder.to_table()
+    assert table.column("id").to_pylist() == [1, 2, 3, 4]
+    assert table.column("late").to_pylist() == [None, None, True, None]
+    assert conversion.chunks_read_from_bytes == 0
+    assert [str(drift) for drift in builder.drift] == [
+        str(drift) for drift in seeded(first, second[:2]).drift
+    ]

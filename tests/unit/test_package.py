@@ -28,6 +28,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "progress": {"errors"},
     "client": {"config", "errors", "models", "_http", "pull"},
     "_background": set(),
+    "_collector": set(),
     "_concurrency": {"errors", "models", "pagination", "_pagination_records"},
     "pull": {
         "errors",
@@ -38,7 +39,10 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
         "progress",
         "client",
         "_background",
+        "_collector",
         "_concurrency",
+        "_json",
+        "_pagination_records",
         "__version__",
     },
     "widgets": {"client", "frames", "export", "progress", "pull", "errors", "models"},
