@@ -70,10 +70,9 @@ class WireConnection:
         if self._buffer or self.sock.fileno() < 0:
             return False
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            return not _has_events(self.sock)
         except (OSError, ValueError):
             return False
-        return not readable
 
     # Reading
 
@@ -131,6 +130,16 @@ class WireConnection:
     def has_unread_bytes(self) -> bool:
         """Whether the server sent more than the answer it announced."""
         return bool(self._buffer)
+
+
+def _has_events(sock: socket.socket) -> bool:
+    """Whether the socket is readable, closed or failed right now, without waiting."""
+    if hasattr(select, "poll"):  # select() cannot watch descriptors above 1023
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, failed = select.select([sock], [], [sock], 0)
+    return bool(readable or failed)
 
 
 class WirePool:

@@ -318,3 +318,23 @@ def test_concurrent_requests_each_get_their_own_answer(server: ScriptedServer) -
         wire.close()
     assert answers == [f"/n/{n}".encode() for n in range(200)]
     assert server.connections <= 8
+
+
+def test_reuse_works_with_descriptors_above_what_select_can_watch(
+    server: ScriptedServer, pool: WirePool
+) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("this machine allows fewer than 1,200 open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    fillers = [socket.socket() for _ in range(1100)]  # the pool's socket gets a number > 1023
+    try:
+        assert call(pool) == (200, b"{}")
+        assert call(pool) == (200, b"{}")
+    finally:
+        for filler in fillers:
+            filler.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert server.connections == 1
