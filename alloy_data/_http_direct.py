@@ -73,6 +73,7 @@ class DirectSender:
         self._settings_allow = (
             self._scheme in _DEFAULT_PORTS
             and bool(parts.hostname)
+            and (parts.hostname or "").isascii()  # requests IDNA-encodes other names first
             and parts.username is None
             and not settings.get("cert")
             and settings.get("verify", True) is not False  # urllib3 warns of that: keep it

@@ -143,6 +143,14 @@ def test_a_proxy_for_the_api_takes_the_session_path(monkeypatch: pytest.MonkeyPa
         assert isinstance(client._transport._direct_sender(), DirectSender)
 
 
+def test_a_host_name_beyond_ascii_takes_the_session_path() -> None:
+    # requests turns such a name into its IDNA form for the Host header; the lean path does not.
+    with AlloyClient(KEY, base_url="https://bücher.example", trust_env=False) as client:
+        assert client._transport._direct_sender() is None
+    with AlloyClient(KEY, base_url="https://xn--bcher-kva.example", trust_env=False) as client:
+        assert client._transport._direct_sender() is not None
+
+
 def test_an_adapter_mounted_by_the_caller_takes_the_session_path() -> None:
     with AlloyClient(KEY, base_url="https://api.example.com", trust_env=False) as client:
         client._transport.session.mount("https://", requests.adapters.HTTPAdapter())
