@@ -7,7 +7,6 @@ limits. It never shows parameters, keys or tokens.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
@@ -88,22 +87,22 @@ class _TqdmReporter:
             leave=True,
         )
         self._shown = 0
-        self._last_refresh = 0.0
 
     def update(self, figures: ProgressUpdate) -> None:
         if figures.total is not None and self._bar.total != figures.total:
             self._bar.total = figures.total
+        postfix: dict[str, object] = {"pages": figures.pages}
+        if figures.retries:
+            postfix["retries"] = figures.retries
+        if figures.seconds_waited:
+            postfix["waited"] = f"{figures.seconds_waited:.1f}s"
+        # Set before the count moves, so that whatever tqdm draws next shows the pages and the
+        # records of the same moment (it draws at most every 0.1 s whatever is called here).
+        self._bar.set_postfix(postfix, refresh=False)
         self._bar.update(figures.records - self._shown)
         self._shown = figures.records
-        now = time.monotonic()
-        if figures.done or now - self._last_refresh > 0.2:
-            self._last_refresh = now
-            postfix: dict[str, object] = {"pages": figures.pages}
-            if figures.retries:
-                postfix["retries"] = figures.retries
-            if figures.seconds_waited:
-                postfix["waited"] = f"{figures.seconds_waited:.1f}s"
-            self._bar.set_postfix(postfix, refresh=True)
+        if figures.done:
+            self._bar.refresh()
 
     def close(self) -> None:
         self._bar.close()

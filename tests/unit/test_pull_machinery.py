@@ -174,6 +174,24 @@ def test_terminal_bar_counts_records_and_shows_pages() -> None:
     assert "pages=2" in text and "retries=2" in text and "waited=1.5s" in text
 
 
+def test_every_drawing_of_the_bar_shows_pages_and_records_of_the_same_moment() -> None:
+    stream = io.StringIO()
+    reporter = make_reporter("terminal", description="pull", file=stream)
+    for page in range(1, 13):
+        if page % 4 == 0:
+            time.sleep(0.25)  # longer than tqdm waits between drawings
+        reporter.update(ProgressUpdate(page, page * 100, 100.0, 0, 0.0, page / 10))
+    reporter.update(ProgressUpdate(12, 1200, 100.0, 0, 0.0, 1.2, done=True))
+    reporter.close()
+    drawn = [line for line in stream.getvalue().split("\r") if "pages=" in line]
+    assert len(drawn) >= 3
+    for line in drawn:
+        shown = line.split(" rec")[0].split()[-1]  # "400" or "1.20k"
+        records = round(float(shown.rstrip("k")) * (1000 if shown.endswith("k") else 1))
+        pages = int(line.split("pages=")[1].rstrip("]\n "))
+        assert records == pages * 100, line
+
+
 def test_silent_reporter_writes_nothing(capsys) -> None:
     reporter = make_reporter(False)
     reporter.update(ProgressUpdate(1, 1, 1.0, 0, 0.0, 1.0))
