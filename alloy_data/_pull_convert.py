@@ -54,7 +54,7 @@ class _Waiting:
     @classmethod
     def of(cls, page: Page, *, drop_records: bool) -> _Waiting:
         count = len(page.records)
-        if drop_records and page.body is not None:
+        if drop_records and page.body is not None and _found_again(page.raw, page):
             return cls(dataclasses.replace(page, records=[], raw=None), count, True)
         return cls(page, count, False)
 
@@ -63,11 +63,26 @@ class _Waiting:
         if not self.records_dropped:
             return self.page.records
         assert self.page.body is not None  # records are dropped only where bytes are kept
-        decoded = loads(self.page.body)
-        key = self.page.payload_key
-        payload = decoded.get(key) if key is not None and isinstance(decoded, dict) else decoded
-        found = records_at(payload, self.page.records_path) or []
+        found = _records_in(loads(self.page.body), self.page) or []
         return found[: self.count]  # a last page cut by max_records stays cut
+
+
+def _records_in(body: Any, page: Page) -> list[dict[str, Any]] | None:
+    key = page.payload_key
+    payload = body.get(key) if key is not None and isinstance(body, dict) else body
+    return records_at(payload, page.records_path)
+
+
+def _found_again(body: Any, page: Page) -> bool:
+    """Whether the page's records are the very records at its path in its decoded body.
+
+    Only then can decoding the bytes again give them back. A paginator of the caller's own may
+    have filtered or rebuilt them: such a page keeps its records.
+    """
+    found = _records_in(body, page)
+    if found is None or len(found) < len(page.records):
+        return False
+    return all(kept is again for kept, again in zip(page.records, found, strict=False))
 
 
 class ChunkedConversion:

@@ -176,13 +176,16 @@ def test_a_records_path_with_an_explanation_is_left_to_records() -> None:
 
 
 def page_of(number: int, records: list[Any]) -> Page:
+    """A page as the walk makes it: its records are the very ones in its decoded answer."""
+    answer = body(records, paging={"next": number + 1})
+    decoded = json.loads(answer)
     return Page(
         number=number,
-        records=records,
-        raw=None,
+        records=decoded["data"]["results"],
+        raw=decoded,
         records_path="results",
         payload_key="data",
-        body=body(records, paging={"next": number + 1}),
+        body=answer,
     )
 
 
@@ -283,13 +286,15 @@ def test_a_refused_chunk_is_decoded_again_from_its_bytes_and_stays_cut() -> None
     conversion = ChunkedConversion(builder, chunk_records=2)
     try:
         conversion.add(page_of(1, first))
+        answer = body(second, paging={"next": 3})
+        decoded = json.loads(answer)
         cut = Page(
             number=2,
-            records=second[:2],
-            raw=None,
+            records=decoded["data"]["results"][:2],
+            raw=decoded,
             records_path="results",
             payload_key="data",
-            body=body(second, paging={"next": 3}),
+            body=answer,
         )
         conversion.add(cut)
         conversion.finish()
@@ -302,3 +307,30 @@ def test_a_refused_chunk_is_decoded_again_from_its_bytes_and_stays_cut() -> None
     assert [str(drift) for drift in builder.drift] == [
         str(drift) for drift in seeded(first, second[:2]).drift
     ]
+
+
+def test_records_a_paginator_filtered_are_kept_rather_than_decoded_again() -> None:
+    # A paginator of the caller's own may hand over other records than the ones at the path;
+    # decoding the bytes again would bring back what it left out.
+    first = [{"id": 1}, {"id": 2}]
+    answer = body([{"id": 3, "new": "x"}, {"id": 4}, {"id": 5}], paging={"next": 3})
+    decoded = json.loads(answer)
+    kept = decoded["data"]["results"][1:]  # the paginator left out id 3
+    builder = TableBuilder()
+    conversion = ChunkedConversion(builder, chunk_records=2)
+    try:
+        conversion.add(page_of(1, first))
+        conversion.add(
+            Page(
+                number=2,
+                records=kept,
+                raw=decoded,
+                records_path="results",
+                payload_key="data",
+                body=answer,
+            )
+        )
+        conversion.finish()
+    finally:
+        conversion.close()
+    assert builder.to_table().column("id").to_pylist() == [1, 2, 4, 5]
