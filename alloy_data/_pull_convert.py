@@ -169,7 +169,8 @@ class ChunkedConversion:
         self.chunks += 1
         pages = [waiting.page for waiting in chunk]
         batch = None
-        if self._readable(pages):
+        # Only records known to be what the bytes hold may be read from the bytes.
+        if all(waiting.records_dropped for waiting in chunk) and self._readable(pages):
             batch = self._builder.add_bodies(
                 [page.body for page in pages if page.body is not None],
                 [waiting.count for waiting in chunk],

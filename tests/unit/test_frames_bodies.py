@@ -334,3 +334,30 @@ def test_records_a_paginator_filtered_are_kept_rather_than_decoded_again() -> No
     finally:
         conversion.close()
     assert builder.to_table().column("id").to_pylist() == [1, 2, 4, 5]
+
+
+def test_records_a_paginator_rebuilt_are_converted_as_it_gave_them() -> None:
+    # The same count as in the answer, other values: reading the bytes would lose them.
+    first = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
+    answer = body([{"id": 3, "name": "c"}, {"id": 4, "name": "d"}], paging={"next": 3})
+    decoded = json.loads(answer)
+    rebuilt = [{**record, "name": record["name"].upper()} for record in decoded["data"]["results"]]
+    builder = TableBuilder()
+    conversion = ChunkedConversion(builder, chunk_records=2)
+    try:
+        conversion.add(page_of(1, first))
+        conversion.add(
+            Page(
+                number=2,
+                records=rebuilt,
+                raw=decoded,
+                records_path="results",
+                payload_key="data",
+                body=answer,
+            )
+        )
+        conversion.finish()
+    finally:
+        conversion.close()
+    assert builder.to_table().column("name").to_pylist() == ["a", "b", "C", "D"]
+    assert conversion.chunks_read_from_bytes == 0
