@@ -22,6 +22,12 @@ class EchoHandler(BaseHTTPRequestHandler):
     """Records every request and answers with JSON (gzipped when asked), or a redirect."""
 
     seen: ClassVar[list[dict[str, Any]]] = []
+    connections: ClassVar[int] = 0
+    protocol_version = "HTTP/1.1"  # connections are kept alive, as the API's are
+
+    def setup(self) -> None:
+        type(self).connections += 1
+        super().setup()
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -204,6 +210,20 @@ def test_https_with_a_trusted_certificate_goes_the_lean_path(
         assert client._transport._direct_sender() is not None
         answer = client._transport.request("GET", "/secure")
     assert answer == {"path": "/secure", "text": "Zoë 大阪"}
+
+
+def test_https_connections_are_kept_alive_across_requests(
+    tls_server: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, ca_file = tls_server
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    before = EchoHandler.connections
+    with AlloyClient(KEY, base_url=url, trust_env=True) as client:
+        answers = [client._transport.request("GET", f"/secure/{n}") for n in range(5)]
+    assert [answer["path"] for answer in answers] == [f"/secure/{n}" for n in range(5)]
+    assert EchoHandler.connections - before == 1
 
 
 def test_https_with_an_unknown_certificate_fails_without_retrying(
