@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "locate_records",
     "lookup",
     "records_at",
+    "same_records",
 ]
 
 
@@ -222,6 +224,21 @@ def records_at(payload: Any, path: str) -> list[dict[str, Any]] | None:
     if _is_list(found):
         return _as_records(found)
     return _single_record(found)
+
+
+def same_records(records: Sequence[Any], payload: Any, path: str) -> bool:
+    """Whether ``records`` are the very objects at ``path`` in ``payload`` (or the first of them).
+
+    True means :func:`records_at` over the same JSON decoded again gives records equal to them.
+    Records a caller's own code filtered or rebuilt, plain values wrapped as records, and the
+    single record of the empty path are not the same objects: False.
+    """
+    if path == "":
+        return False
+    found = _select(payload, path.split("."))
+    if not _is_list(found) or len(found) < len(records):
+        return False
+    return all(map(operator.is_, records, found))
 
 
 def _single_record(payload: Any) -> list[dict[str, Any]]:

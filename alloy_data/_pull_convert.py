@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from alloy_data._json import loads
-from alloy_data._pagination_records import records_at
+from alloy_data._pagination_records import records_at, same_records
 from alloy_data.frames import TableBuilder
 from alloy_data.pagination import Page
 
@@ -63,14 +63,14 @@ class _Waiting:
         if not self.records_dropped:
             return self.page.records
         assert self.page.body is not None  # records are dropped only where bytes are kept
-        found = _records_in(loads(self.page.body), self.page) or []
+        payload = _payload(loads(self.page.body), self.page)
+        found = records_at(payload, self.page.records_path) or []
         return found[: self.count]  # a last page cut by max_records stays cut
 
 
-def _records_in(body: Any, page: Page) -> list[dict[str, Any]] | None:
+def _payload(body: Any, page: Page) -> Any:
     key = page.payload_key
-    payload = body.get(key) if key is not None and isinstance(body, dict) else body
-    return records_at(payload, page.records_path)
+    return body.get(key) if key is not None and isinstance(body, dict) else body
 
 
 def _found_again(body: Any, page: Page) -> bool:
@@ -79,10 +79,7 @@ def _found_again(body: Any, page: Page) -> bool:
     Only then can decoding the bytes again give them back. A paginator of the caller's own may
     have filtered or rebuilt them: such a page keeps its records.
     """
-    found = _records_in(body, page)
-    if found is None or len(found) < len(page.records):
-        return False
-    return all(kept is again for kept, again in zip(page.records, found, strict=False))
+    return same_records(page.records, _payload(body, page), page.records_path)
 
 
 class ChunkedConversion:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from alloy_data._pagination_records import records_at, same_records
 from alloy_data.models import ActionResult
 from alloy_data.pagination import find_records
 
@@ -165,3 +166,16 @@ def test_several_empty_lists_take_the_first() -> None:
 def test_records_in_every_execute_envelope(body: dict) -> None:
     records, _ = find_records(ActionResult.from_json(body).data)
     assert records == ORDERS
+
+
+def test_same_records_are_the_very_objects_at_the_path() -> None:
+    payload = {"orders": {"edges": [{"node": {"id": 1}}, {"node": {"id": 2}}]}}
+    nodes = [edge["node"] for edge in payload["orders"]["edges"]]
+    assert same_records(nodes, payload, "orders.edges[].node")
+    assert same_records(nodes[:1], payload, "orders.edges[].node")  # cut by max_records
+    assert not same_records(nodes[1:], payload, "orders.edges[].node")  # one left out
+    assert not same_records([dict(node) for node in nodes], payload, "orders.edges[].node")
+    assert not same_records(nodes, payload, "orders.missing")
+    values = {"ids": [1, 2]}
+    assert not same_records(records_at(values, "ids") or [], values, "ids")  # wrapped values
+    assert not same_records(records_at(payload, "") or [], payload, "")
