@@ -104,7 +104,11 @@ class BodyReader:
         if not types or not records_path or "(" in records_path:
             return None
         segments = records_path.split(".")
-        if envelope is not None:
+        if envelope is not None and segments[0] == "[]":
+            # The payload is the list itself, as in the Alloy API's {"data": [...]} answers: a
+            # list at the end of the path holds the records, one before the end their parents.
+            segments[0] = envelope if len(segments) == 1 else f"{envelope}[]"
+        elif envelope is not None:
             segments.insert(0, envelope)
         lists = sum(s.endswith("[]") for s in segments)
         if any(not s.removesuffix("[]") for s in segments) or lists > 1:

@@ -160,6 +160,30 @@ def test_a_missing_node_is_refused() -> None:
     )
 
 
+def test_a_payload_that_is_the_list_itself_is_read() -> None:
+    # The Alloy API's own answers: {"success": true, "data": [...], "pagination": {...}}.
+    page = [{"Id": "2", "Active": True}, {"Id": "3", "Active": False}]
+    answer = json.dumps({"success": True, "data": page, "pagination": {"hasMore": True}})
+    builder = seeded([{"Id": "1", "Active": True}])
+    assert read(builder, [page], bodies=[answer.encode()], records_path="[]")
+    assert builder.to_table().column("Id").to_pylist() == ["1", "2", "3"]
+    assert builder.to_table().equals(seeded([{"Id": "1", "Active": True}], page).to_table())
+
+
+def test_nodes_in_a_payload_that_is_a_list_are_read() -> None:
+    answer = json.dumps({"data": [{"node": {"id": 2}}, {"node": {"id": 3}}]}).encode()
+    builder = seeded([{"id": 1}])
+    assert read(builder, [[{"id": 2}, {"id": 3}]], bodies=[answer], records_path="[].node")
+    assert builder.to_table().column("id").to_pylist() == [1, 2, 3]
+
+
+def test_a_body_that_is_a_list_is_left_to_records() -> None:
+    # Arrow's reader takes one object a line, not a top-level array.
+    builder = seeded([{"id": 1}])
+    answer = json.dumps([{"id": 2}]).encode()
+    assert not read(builder, [[{"id": 2}]], bodies=[answer], payload_key=None, records_path="[]")
+
+
 def test_pretty_printed_answers_are_read() -> None:
     pretty = json.dumps({"data": {"results": [{"id": 2, "name": "B"}]}}, indent=2).encode()
     builder = seeded([{"id": 1, "name": "A"}])
@@ -175,15 +199,22 @@ def test_a_records_path_with_an_explanation_is_left_to_records() -> None:
 # The whole conversion, chunk by chunk, against page by page
 
 
-def page_of(number: int, records: list[Any]) -> Page:
-    """A page as the walk makes it: its records are the very ones in its decoded answer."""
-    answer = body(records, paging={"next": number + 1})
+def page_of(number: int, records: list[Any], *, listed: bool = False) -> Page:
+    """A page as the walk makes it: its records are the very ones in its decoded answer.
+
+    ``listed`` answers as the Alloy API does, the payload being the list of records.
+    """
+    if listed:
+        envelope = {"success": True, "data": records, "pagination": {"hasMore": True}}
+        answer = json.dumps(envelope).encode()
+    else:
+        answer = body(records, paging={"next": number + 1})
     decoded = json.loads(answer)
     return Page(
         number=number,
-        records=decoded["data"]["results"],
+        records=decoded["data"] if listed else decoded["data"]["results"],
         raw=decoded,
-        records_path="results",
+        records_path="[]" if listed else "results",
         payload_key="data",
         body=answer,
     )
@@ -209,8 +240,9 @@ def steady(rng: random.Random, number: int, odd: bool, shapes: bool) -> dict[str
     return record
 
 
+@pytest.mark.parametrize("listed", [False, True], ids=["records-in-object", "payload-is-list"])
 @pytest.mark.parametrize("seed", range(20), ids=lambda seed: f"seed-{seed}")
-def test_chunked_conversion_gives_what_page_by_page_gives(seed: int) -> None:
+def test_chunked_conversion_gives_what_page_by_page_gives(seed: int, listed: bool) -> None:
     rng = random.Random(seed)
     counter = iter(range(10**6))
     # Odd values only on a few pages, so that the chunks after them can be read from bytes.
@@ -227,7 +259,7 @@ def test_chunked_conversion_gives_what_page_by_page_gives(seed: int) -> None:
     conversion = ChunkedConversion(chunked, chunk_records=rng.choice([20, 50, 100]))
     try:
         for number, records in enumerate(pages, start=1):
-            conversion.add(page_of(number, records))
+            conversion.add(page_of(number, records, listed=listed))
         conversion.finish()
     finally:
         conversion.close()
