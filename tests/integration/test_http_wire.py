@@ -27,6 +27,7 @@ class ScriptedServer:
         self.port = self.listener.getsockname()[1]
         self.script: Script = lambda request: ok(b"{}")
         self.connections = 0
+        self.closed = 0  # connections the server has closed
         self.requests: list[bytes] = []
         self.close_after_answer = False
         self._stop = threading.Event()
@@ -46,30 +47,36 @@ class ScriptedServer:
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
-        with conn:
-            buffer = b""
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                head, _, buffer = buffer.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(buffer) < length:
-                    buffer += conn.recv(65536)
-                request, buffer = head + b"\r\n\r\n" + buffer[:length], buffer[length:]
-                self.requests.append(request)
-                answer = self.script(request)
-                if answer is None:
+        try:
+            self._answer(conn)
+        finally:
+            conn.close()
+            self.closed += 1
+
+    def _answer(self, conn: socket.socket) -> None:
+        buffer = b""
+        while True:
+            while b"\r\n\r\n" not in buffer:
+                data = conn.recv(65536)
+                if not data:
                     return
-                conn.sendall(answer)
-                if self.close_after_answer:
-                    return
+                buffer += data
+            head, _, buffer = buffer.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(buffer) < length:
+                buffer += conn.recv(65536)
+            request, buffer = head + b"\r\n\r\n" + buffer[:length], buffer[length:]
+            self.requests.append(request)
+            answer = self.script(request)
+            if answer is None:
+                return
+            conn.sendall(answer)
+            if self.close_after_answer:
+                return
 
     def close(self) -> None:
         self._stop.set()
@@ -241,7 +248,9 @@ def test_an_idle_connection_the_server_closed_is_replaced(
 ) -> None:
     server.close_after_answer = True  # and says nothing about it, as some servers do
     assert call(pool) == (200, b"{}")
-    time.sleep(0.05)
+    deadline = time.monotonic() + 5
+    while server.closed < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert call(pool) == (200, b"{}")
     assert server.connections == 2
 
@@ -310,7 +319,8 @@ def test_an_unknown_host_name_is_not_resolved() -> None:
 
 def test_concurrent_requests_each_get_their_own_answer(server: ScriptedServer) -> None:
     server.script = lambda request: ok(request.split(b" ")[1])
-    wire = WirePool("127.0.0.1", server.port, None, max_idle=4)
+    # Room for every thread's connection when idle: none is closed, so none is made again.
+    wire = WirePool("127.0.0.1", server.port, None, max_idle=8)
     try:
         with ThreadPoolExecutor(8) as workers:
             answers = list(workers.map(lambda n: call(wire, get(f"/n/{n}"))[1], range(200)))
