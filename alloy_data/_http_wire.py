@@ -271,7 +271,7 @@ def exchange(
         response = requests.Response()
         response.status_code = status
         response.reason = reason
-        response.headers = CaseInsensitiveDict(_joined(headers))
+        response.headers = headers
         response.url = url
         try:
             body, ends_connection = _read_body(connection, method, status, headers)
@@ -302,7 +302,11 @@ def exchange(
             connection.close()
 
 
-def _read_head(connection: WireConnection) -> tuple[int, str, list[tuple[str, str]], str]:
+def _read_head(
+    connection: WireConnection,
+) -> tuple[int, str, CaseInsensitiveDict[str], str]:
+    """The status, reason, headers (repeated ones joined with commas, as urllib3 presents them)
+    and HTTP version of the next answer, after any interim ``100 Continue``."""
     while True:
         block = connection.read_until(b"\r\n\r\n", _MAX_HEADER_BYTES)
         lines = block[:-4].decode("iso-8859-1").split("\r\n")
@@ -315,42 +319,33 @@ def _read_head(connection: WireConnection) -> tuple[int, str, list[tuple[str, st
             continue  # an interim answer (100 Continue): the real one follows
         if len(lines) - 1 > _MAX_HEADERS:
             raise requests.ConnectionError(f"the server's answer has over {_MAX_HEADERS} headers")
-        headers: list[tuple[str, str]] = []
+        headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
+        name = ""
         for line in lines[1:]:
-            if line[:1] in (" ", "\t") and headers:  # an obsolete folded continuation
-                name, value = headers.pop()
-                headers.append((name, f"{value} {line.strip()}"))
+            if line[:1] in (" ", "\t") and name:  # an obsolete folded continuation
+                headers[name] = f"{headers[name]} {line.strip()}"
                 continue
             name, colon, value = line.partition(":")
-            if colon:
-                headers.append((name.strip(), value.strip()))
+            name, value = name.strip(), value.strip()
+            if not colon:
+                name = ""
+            elif name in headers:
+                headers[name] = f"{headers[name]}, {value}"
+            else:
+                headers[name] = value
         return status, reason.strip(), headers, version
 
 
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    values = [value for key, value in headers if key.lower() == name]
-    return ", ".join(values) if values else None
-
-
-def _joined(headers: list[tuple[str, str]]) -> dict[str, str]:
-    """Headers by name, repeated ones joined with commas (as urllib3 presents them)."""
-    joined: dict[str, str] = {}
-    for name, value in headers:
-        key = next((known for known in joined if known.lower() == name.lower()), name)
-        joined[key] = f"{joined[key]}, {value}" if key in joined else value
-    return joined
-
-
 def _read_body(
-    connection: WireConnection, method: str, status: int, headers: list[tuple[str, str]]
+    connection: WireConnection, method: str, status: int, headers: CaseInsensitiveDict[str]
 ) -> tuple[bytes, bool]:
     """The body's bytes, and whether reading it used up the connection."""
     if method == "HEAD" or status in _NO_BODY_STATUSES or status < 200:
         return b"", False
-    coding = (_header(headers, "transfer-encoding") or "").lower()
+    coding = headers.get("transfer-encoding", "").lower()
     if "chunked" in coding:
         return _read_chunks(connection), False
-    length = _header(headers, "content-length")
+    length = headers.get("content-length")
     if length is not None:
         sizes = {size.strip() for size in length.split(",")}
         if len(sizes) != 1 or not next(iter(sizes)).isdigit():
@@ -373,8 +368,8 @@ def _read_chunks(connection: WireConnection) -> bytes:
             raise ValueError("a chunk longer than its announced size")
 
 
-def _keeps_alive(version: str, headers: list[tuple[str, str]]) -> bool:
-    tokens = {token.strip().lower() for token in (_header(headers, "connection") or "").split(",")}
+def _keeps_alive(version: str, headers: CaseInsensitiveDict[str]) -> bool:
+    tokens = {token.strip().lower() for token in headers.get("connection", "").split(",")}
     if version == "HTTP/1.0":
         return "keep-alive" in tokens
     return "close" not in tokens

@@ -166,10 +166,9 @@ class ChunkedConversion:
         self.chunks += 1
         pages = [waiting.page for waiting in chunk]
         batch = None
-        # Only records known to be what the bytes hold may be read from the bytes.
-        if all(waiting.records_dropped for waiting in chunk) and self._readable(pages):
+        if self._readable(chunk):
             batch = self._builder.add_bodies(
-                [page.body for page in pages if page.body is not None],
+                [page.body for page in pages if page.body is not None],  # all, when readable
                 [waiting.count for waiting in chunk],
                 payload_key=pages[0].payload_key,
                 records_path=pages[0].records_path,
@@ -189,11 +188,13 @@ class ChunkedConversion:
             self._on_converted(converted)
 
     @staticmethod
-    def _readable(chunk: list[Page]) -> bool:
-        first = chunk[0]
+    def _readable(chunk: list[_Waiting]) -> bool:
+        # Only pages whose records are known to be what their bytes hold (so they were
+        # dropped, keeping the bytes), with the records in the same place on every page.
+        first = chunk[0].page
         return all(
-            page.body is not None
-            and page.payload_key == first.payload_key
-            and page.records_path == first.records_path
-            for page in chunk
+            waiting.records_dropped
+            and waiting.page.payload_key == first.payload_key
+            and waiting.page.records_path == first.records_path
+            for waiting in chunk
         )

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from alloy_data._pull_convert import ChunkedConversion
+    from alloy_data._pull_convert import ChunkedConversion, Converted
     from alloy_data.client import AlloyClient
     from alloy_data.frames import SchemaDrift, TableBuilder
 
@@ -345,22 +345,32 @@ class Pull:
                 return tuple(_schema_columns(schema))
         return ()
 
-    def _convert_all(self, builder: TableBuilder) -> None:
-        """Convert every page into ``builder``, several pages at a time where that is cheaper."""
+    def _convert_all(
+        self,
+        builder: TableBuilder,
+        pages: Iterator[Page],
+        *,
+        on_converted: Converted | None = None,
+    ) -> None:
+        """Convert ``pages`` into ``builder``, several pages at a time where that is cheaper.
+
+        After a failed fetch the pages fetched before it are still converted: kept for
+        :meth:`partial_arrow`, or handed to ``on_converted`` (an export saves them for resume).
+        """
         from alloy_data._pull_convert import ChunkedConversion
 
         self._partial = None
-        conversion = ChunkedConversion(builder)
+        conversion = ChunkedConversion(builder, on_converted=on_converted)
         try:
             # Converting happens in the conversion's worker thread, so this thread only fetches.
             with fewer_collections():
-                for page in self._iter_pages(self._walker(), fetch_ahead=False):
+                for page in pages:
                     conversion.add(page)
                 conversion.finish()
         except BaseException as error:
             if isinstance(error, (AlloyError, KeyboardInterrupt)):
                 with contextlib.suppress(Exception):  # the fetch's error is the one to report
-                    conversion.finish()  # fetched before the failure: kept with the rest
+                    conversion.finish()
             self._keep_partial(builder, error)
             raise
         finally:
@@ -402,7 +412,7 @@ class Pull:
         from alloy_data.frames import TableBuilder
 
         builder = TableBuilder(known_columns=self._known_columns())
-        self._convert_all(builder)
+        self._convert_all(builder, self._iter_pages(self._walker(), fetch_ahead=False))
         self._warn()
         return builder.to_table()
 
@@ -530,7 +540,6 @@ class Pull:
         return self._export(writer)
 
     def _export(self, writer: Any) -> Path:
-        from alloy_data._pull_convert import ChunkedConversion
         from alloy_data.frames import TableBuilder
 
         checkpoint = writer.open()
@@ -549,25 +558,11 @@ class Pull:
                 )
 
         started = time.monotonic()
-        self._partial = None
-        conversion = ChunkedConversion(builder, on_converted=write)
         try:
-            with fewer_collections():
-                for page in self._pages_to_export(checkpoint):
-                    conversion.add(page)
-                conversion.finish()
-        except BaseException as error:
-            if isinstance(error, (AlloyError, KeyboardInterrupt)):
-                with contextlib.suppress(Exception):  # the fetch's error is the one to report
-                    conversion.finish()  # fetched before the failure: saved for resume=True
-            self._keep_partial(builder, error)
-            conversion.close()
-            writer.abort()
+            self._convert_all(builder, self._pages_to_export(checkpoint), on_converted=write)
+        except BaseException:
+            writer.abort()  # what was written before the failure stays, for resume=True
             raise
-        finally:
-            conversion.close()
-            self._record_drift(builder)
-            self._record_conversion(conversion)
         metadata = self.provenance()
         metadata.update(
             pulled_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

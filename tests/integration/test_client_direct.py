@@ -199,26 +199,26 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         thread.join(timeout=5)
 
 
-def test_https_with_a_trusted_certificate_goes_the_lean_path(
-    tls_server: tuple[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def trusted_tls_url(tls_server: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """The TLS server's URL, its certificate trusted through REQUESTS_CA_BUNDLE, no proxy."""
     url, ca_file = tls_server
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+    return url
+
+
+def test_https_with_a_trusted_certificate_goes_the_lean_path(trusted_tls_url: str) -> None:
+    url = trusted_tls_url
     with AlloyClient(KEY, base_url=url, trust_env=True) as client:
         assert client._transport._direct_sender() is not None
         answer = client._transport.request("GET", "/secure")
     assert answer == {"path": "/secure", "text": "Zoë 大阪"}
 
 
-def test_https_connections_are_kept_alive_across_requests(
-    tls_server: tuple[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, ca_file = tls_server
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
-    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+def test_https_connections_are_kept_alive_across_requests(trusted_tls_url: str) -> None:
+    url = trusted_tls_url
     before = EchoHandler.connections
     with AlloyClient(KEY, base_url=url, trust_env=True) as client:
         answers = [client._transport.request("GET", f"/secure/{n}") for n in range(5)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -308,30 +309,41 @@ def test_after_a_chunk_fails_no_later_chunk_is_kept() -> None:
     assert builder.row_count == 2  # pages 1 and 2 were converted; page 2 failed to be written
 
 
+def convert_two(
+    first: list[Any], second: list[Any], handed: Callable[[list[Any]], list[Any]]
+) -> tuple[TableBuilder, ChunkedConversion]:
+    """Convert a page of ``first``, then one answering ``second`` whose records are what
+    ``handed`` makes of its decoded records (as a paginator hands them over), a chunk each."""
+    answer = body(second, paging={"next": 3})
+    decoded = json.loads(answer)
+    builder = TableBuilder()
+    conversion = ChunkedConversion(builder, chunk_records=2)
+    try:
+        conversion.add(page_of(1, first))
+        records = handed(decoded["data"]["results"])
+        conversion.add(
+            Page(
+                number=2,
+                records=records,
+                raw=decoded,
+                records_path="results",
+                payload_key="data",
+                body=answer,
+            )
+        )
+        conversion.finish()
+    finally:
+        conversion.close()
+    return builder, conversion
+
+
 def test_a_refused_chunk_is_decoded_again_from_its_bytes_and_stays_cut() -> None:
     # After the first chunk, pages wait without their decoded records. A chunk the reader
     # refuses (here: a new field) is converted from its bytes decoded again, and a last page
     # that max_records cut keeps only the records pagination kept.
     first = [{"id": 1, "name": "A"}, {"id": 2, "name": "B"}]
     second = [{"id": 3, "name": "C", "late": True}, {"id": 4, "name": "D"}, {"id": 5}]
-    builder = TableBuilder()
-    conversion = ChunkedConversion(builder, chunk_records=2)
-    try:
-        conversion.add(page_of(1, first))
-        answer = body(second, paging={"next": 3})
-        decoded = json.loads(answer)
-        cut = Page(
-            number=2,
-            records=decoded["data"]["results"][:2],
-            raw=decoded,
-            records_path="results",
-            payload_key="data",
-            body=answer,
-        )
-        conversion.add(cut)
-        conversion.finish()
-    finally:
-        conversion.close()
+    builder, conversion = convert_two(first, second, lambda records: records[:2])
     table = builder.to_table()
     assert table.column("id").to_pylist() == [1, 2, 3, 4]
     assert table.column("late").to_pylist() == [None, None, True, None]
@@ -344,52 +356,17 @@ def test_a_refused_chunk_is_decoded_again_from_its_bytes_and_stays_cut() -> None
 def test_records_a_paginator_filtered_are_kept_rather_than_decoded_again() -> None:
     # A paginator of the caller's own may hand over other records than the ones at the path;
     # decoding the bytes again would bring back what it left out.
-    first = [{"id": 1}, {"id": 2}]
-    answer = body([{"id": 3, "new": "x"}, {"id": 4}, {"id": 5}], paging={"next": 3})
-    decoded = json.loads(answer)
-    kept = decoded["data"]["results"][1:]  # the paginator left out id 3
-    builder = TableBuilder()
-    conversion = ChunkedConversion(builder, chunk_records=2)
-    try:
-        conversion.add(page_of(1, first))
-        conversion.add(
-            Page(
-                number=2,
-                records=kept,
-                raw=decoded,
-                records_path="results",
-                payload_key="data",
-                body=answer,
-            )
-        )
-        conversion.finish()
-    finally:
-        conversion.close()
+    second = [{"id": 3, "new": "x"}, {"id": 4}, {"id": 5}]
+    builder, _ = convert_two([{"id": 1}, {"id": 2}], second, lambda records: records[1:])
     assert builder.to_table().column("id").to_pylist() == [1, 2, 4, 5]
 
 
 def test_records_a_paginator_rebuilt_are_converted_as_it_gave_them() -> None:
     # The same count as in the answer, other values: reading the bytes would lose them.
     first = [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]
-    answer = body([{"id": 3, "name": "c"}, {"id": 4, "name": "d"}], paging={"next": 3})
-    decoded = json.loads(answer)
-    rebuilt = [{**record, "name": record["name"].upper()} for record in decoded["data"]["results"]]
-    builder = TableBuilder()
-    conversion = ChunkedConversion(builder, chunk_records=2)
-    try:
-        conversion.add(page_of(1, first))
-        conversion.add(
-            Page(
-                number=2,
-                records=rebuilt,
-                raw=decoded,
-                records_path="results",
-                payload_key="data",
-                body=answer,
-            )
-        )
-        conversion.finish()
-    finally:
-        conversion.close()
+    second = [{"id": 3, "name": "c"}, {"id": 4, "name": "d"}]
+    builder, conversion = convert_two(
+        first, second, lambda records: [{**r, "name": r["name"].upper()} for r in records]
+    )
     assert builder.to_table().column("name").to_pylist() == ["a", "b", "C", "D"]
     assert conversion.chunks_read_from_bytes == 0
