@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check alloy_data tests bench
 	$(BIN)/ruff format --check alloy_data tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from alloy_data._version import __version__
 from alloy_data.client import AlloyClient
 from alloy_data.connect import connect
 from alloy_data.errors import (
@@ -26,8 +27,6 @@ from alloy_data.errors import (
     ResponseError,
     ServerError,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AlloyAPIError",

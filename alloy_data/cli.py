@@ -17,7 +17,8 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TextIO
 
-from alloy_data import __version__
+from alloy_data._text_table import format_table
+from alloy_data._version import __version__
 from alloy_data.errors import AlloyError, ConfigurationError
 
 __all__ = ["COMMANDS", "main"]
@@ -181,23 +182,6 @@ def _print(rows: list[dict[str, Any]], args: argparse.Namespace, out: TextIO) ->
     else:
         out.write(format_table(rows))
     return EXIT_OK
-
-
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """Format dicts as a plain text table with a header row.
-
-    Returns:
-        The table as text ending in a newline, or ``"(none)\\n"`` for no rows.
-    """
-    if not rows:
-        return "(none)\n"
-    columns = list(rows[0])
-    cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join(lines) + "\n"
 
 
 def _connectors(client: Any, args: argparse.Namespace, out: TextIO) -> int:

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
-from alloy_data._http import OnRetry, Transport, encode_path, iter_secrets_in
 from alloy_data.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientConfig, mask_secret
 from alloy_data.errors import BadRequestError, ConfigurationError, NotFoundError, ResponseError
+from alloy_data.http import OnRetry, Transport, encode_path, iter_secrets_in
 from alloy_data.models import (
     Action,
     ActionResult,
@@ -32,6 +32,10 @@ from alloy_data.models import (
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    from alloy_data.pagination import PaginatorOption
+    from alloy_data.progress import ProgressOption
+    from alloy_data.pull import Pull
 
 __all__ = [
     "ActionOperations",
@@ -602,12 +606,71 @@ class AlloyClient:
 
     # Pulls (many pages into frames and files) live in a higher layer, imported only when
     # used so that `import alloy_data` stays light.
-    def pull(self, connector_id: str, action_id: str, **options: Any) -> Any:
-        """Prepare a lazy pull of every page of a list action; see ``alloy_data.pull.Pull``.
+    def pull(
+        self,
+        connector_id: str,
+        action_id: str,
+        *,
+        credential_id: str,
+        user_id: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        paginator: PaginatorOption = "auto",
+        page_size: int | None = None,
+        max_pages: int | None = None,
+        max_records: int | None = None,
+        concurrency: int | None = None,
+        progress: ProgressOption = "auto",
+        max_requests_per_second: float | None = None,
+    ) -> Pull:
+        """Prepare a lazy pull of every page of a list action.
+
+        Nothing is fetched until the pull is iterated or converted (``iter_pages()``,
+        ``iter_records()``, ``to_arrow()``, ``to_dataframe()``, ``to_parquet(path)``,
+        ``to_file(path)``); each of those runs it from the first page.
+
+        Args:
+            connector_id: The connector, such as ``"shopify"``.
+            action_id: A list-style action of that connector, such as ``"list-orders"``.
+            credential_id: The credential (connection) the action runs with.
+            user_id: The user who owns the credential (default: the client's user).
+            parameters: The action's own parameters (filters, fields); paging parameters are
+                set by the paginator.
+            paginator: ``"auto"`` (found from the action's parameters and the first answer),
+                a convention's name (``"cursor"``, ``"offset"``, ``"page_number"``,
+                ``"relay"``, ``"last_id"``, ``"next_link"``, ``"alloy_offset"``,
+                ``"single"``), a :class:`~alloy_data.pagination.Paginator`, or a function
+                ``fn(sent_parameters, result, records) -> dict | None``.
+            page_size: Records a page; default: the largest the action declares.
+            max_pages: Stop after this many pages (reported in ``stats``).
+            max_records: Stop after this many records (the last page is cut to fit).
+            concurrency: Requests in flight at once for offset and page-number paging
+                (default 1); lowered on 429 answers.
+            progress: ``"auto"`` or True (a tqdm bar for the notebook or terminal),
+                ``"terminal"``, False or None (silent), or a function called with each
+                :class:`~alloy_data.progress.ProgressUpdate`.
+            max_requests_per_second: A cap on requests a second, retries included.
 
         Returns:
-            The ``Pull``; nothing is fetched until it is iterated or converted.
-        """
-        from alloy_data.pull import Pull  # type: ignore[import-not-found,unused-ignore]
+            The :class:`~alloy_data.pull.Pull`.
 
-        return Pull(self, connector_id, action_id, **options)
+        Raises:
+            ConfigurationError: An argument is of the wrong type or out of range, or the
+                paginator is unknown; raised here, before anything is fetched.
+        """
+        from alloy_data.pull import Pull
+
+        return Pull(
+            self,
+            connector_id,
+            action_id,
+            credential_id=credential_id,
+            user_id=user_id,
+            parameters=parameters,
+            paginator=paginator,
+            page_size=page_size,
+            max_pages=max_pages,
+            max_records=max_records,
+            concurrency=concurrency,
+            progress=progress,
+            max_requests_per_second=max_requests_per_second,
+        )

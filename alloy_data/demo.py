@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from alloy_data.cli import format_table
+from alloy_data._text_table import format_table
 
 if TYPE_CHECKING:
     from alloy_data.client import AlloyClient

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TextIO
+from typing import Any, Literal, Protocol, TextIO, TypeAlias
 
 from alloy_data.errors import ConfigurationError
 
-__all__ = ["ProgressReporter", "ProgressUpdate", "check_progress_option", "make_reporter"]
+__all__ = [
+    "ProgressOption",
+    "ProgressReporter",
+    "ProgressUpdate",
+    "check_progress_option",
+    "make_reporter",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,14 @@ class ProgressUpdate:
     elapsed: float
     total: int | None = None
     done: bool = False
+
+
+ProgressOption: TypeAlias = (
+    bool | Literal["auto", "terminal"] | Callable[[ProgressUpdate], object] | None
+)
+"""What ``progress=`` takes: ``"auto"`` or True (a tqdm bar fit for a notebook or terminal),
+``"terminal"`` (a text bar even in a notebook), False or None (silent), or a function called
+with each :class:`ProgressUpdate`."""
 
 
 class ProgressReporter(Protocol):

@@ -15,11 +15,9 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from alloy_data._background import prefetch
-from alloy_data._collector import fewer_collections
-from alloy_data._concurrency import AdaptiveLimit, RequestRate, parallel_pages
+from alloy_data.engine import AdaptiveLimit, RequestRate, parallel_pages, prefetch
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
 from alloy_data.models import Action, ActionResult
 from alloy_data.pagination import Page, PageWalker, resolve_paginator
@@ -29,13 +27,59 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from alloy_data._pull_convert import ChunkedConversion, Converted
-    from alloy_data.client import AlloyClient
+    from alloy_data.config import ClientConfig
+    from alloy_data.engine import ChunkedConversion, Converted
     from alloy_data.frames import SchemaDrift, TableBuilder
+    from alloy_data.http import OnRetry
+    from alloy_data.pagination import PaginatorOption
+    from alloy_data.progress import ProgressOption
 
-__all__ = ["Pull", "PullStats"]
+__all__ = ["ActionRunner", "Pull", "PullClient", "PullStats"]
 
 logger = logging.getLogger("alloy_data.pull")
+
+
+class ActionRunner(Protocol):
+    """What a pull asks of a client's actions: an action's details and one execute call."""
+
+    def get(self, connector_id: str, action_id: str) -> Action:
+        """Return the action with its parameters."""
+        ...
+
+    def execute(
+        self,
+        connector_id: str,
+        action_id: str,
+        *,
+        credential_id: str,
+        user_id: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        idempotent: bool = False,
+        action: Action | None = None,
+        on_retry: OnRetry | None = None,
+        before_attempt: Callable[[], object] | None = None,
+    ) -> ActionResult:
+        """Execute the action once and return its answer (one page)."""
+        ...
+
+
+class PullClient(Protocol):
+    """What a pull needs of its client (an :class:`~alloy_data.AlloyClient` is one).
+
+    A pull sits below the client in the package's layers, so it names the client by the
+    little it uses rather than importing it.
+    """
+
+    @property
+    def actions(self) -> ActionRunner:
+        """The client's actions."""
+        ...
+
+    @property
+    def config(self) -> ClientConfig:
+        """The client's resolved configuration (base URL and user go into provenance)."""
+        ...
+
 
 # Parameter names whose values never go into provenance metadata or logs.
 _SECRET_WORDS = ("token", "secret", "password", "key", "auth", "signature")
@@ -124,25 +168,26 @@ def public_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
 class Pull:
     """Every page of one list action, fetched lazily.
 
-    Build it with :meth:`alloy_data.AlloyClient.pull`. Each ``iter_*``/``to_*`` call runs the
-    pull from the first page; :attr:`stats` describes the last run.
+    Build it with :meth:`alloy_data.AlloyClient.pull`, whose docstring describes every
+    argument (they are the same, after the client). Each ``iter_*``/``to_*`` call runs the pull
+    from the first page; :attr:`stats` describes the last run.
     """
 
     def __init__(
         self,
-        client: AlloyClient,
+        client: PullClient,
         connector_id: str,
         action_id: str,
         *,
         credential_id: str,
         user_id: str | None = None,
         parameters: Mapping[str, Any] | None = None,
-        paginator: Any = "auto",
+        paginator: PaginatorOption = "auto",
         page_size: int | None = None,
         max_pages: int | None = None,
         max_records: int | None = None,
         concurrency: int | None = None,
-        progress: Any = "auto",
+        progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
     ) -> None:
         self._client = client
@@ -357,16 +402,15 @@ class Pull:
         After a failed fetch the pages fetched before it are still converted: kept for
         :meth:`partial_arrow`, or handed to ``on_converted`` (an export saves them for resume).
         """
-        from alloy_data._pull_convert import ChunkedConversion
+        from alloy_data.engine import ChunkedConversion
 
         self._partial = None
         conversion = ChunkedConversion(builder, on_converted=on_converted)
         try:
             # Converting happens in the conversion's worker thread, so this thread only fetches.
-            with fewer_collections():
-                for page in pages:
-                    conversion.add(page)
-                conversion.finish()
+            for page in pages:
+                conversion.add(page)
+            conversion.finish()
         except BaseException as error:
             if isinstance(error, (AlloyError, KeyboardInterrupt)):
                 with contextlib.suppress(Exception):  # the fetch's error is the one to report
@@ -463,7 +507,7 @@ class Pull:
             A dict of strings: connector, action, parameters (secret-looking values masked),
             user and credential ids, base URL, alloy-data version.
         """
-        from alloy_data import __version__
+        from alloy_data._version import __version__
 
         config = getattr(self._client, "config", None)
         return {

@@ -11,7 +11,6 @@ from typing import Any, ClassVar
 
 import pytest
 
-from alloy_data._http import RetryPolicy
 from alloy_data.client import AlloyClient
 from alloy_data.errors import (
     AlloyConnectionError,
@@ -24,6 +23,7 @@ from alloy_data.errors import (
     ResponseError,
     ServerError,
 )
+from alloy_data.http import RetryPolicy
 from alloy_data.sandbox import Sandbox
 
 Call = Callable[[AlloyClient, Sandbox], Any]

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from alloy_data._http import RetryPolicy
 from alloy_data.client import AlloyClient
 from alloy_data.errors import (
     AlloyConnectionError,
@@ -14,6 +13,7 @@ from alloy_data.errors import (
     RateLimitError,
     ServerError,
 )
+from alloy_data.http import RetryPolicy
 from alloy_data.sandbox import Sandbox, serve
 
 RESOURCES = "/connectors/shopify/resources"

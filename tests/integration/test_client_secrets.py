@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from alloy_data._http import RetryPolicy
 from alloy_data.client import AlloyClient
 from alloy_data.errors import AlloyError
+from alloy_data.http import RetryPolicy
 from alloy_data.sandbox import Sandbox, serve
 
 KEY = "sk_test_SECRET_9f8e7d6c5b4a"

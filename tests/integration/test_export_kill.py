@@ -27,7 +27,8 @@ METADATA = {"connector": "shop", "action": "list-orders"}
 CHILD = r"""
 import json, os, signal, sys, time
 
-from alloy_data import _export_base, export
+from alloy_data.export import _base as _export_base
+from alloy_data import export
 from alloy_data.frames import TableBuilder
 
 spec = json.loads(sys.argv[1])

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 import alloy_data as ad
-from alloy_data._http import RetryPolicy
+from alloy_data.http import RetryPolicy
 from alloy_data.progress import ProgressUpdate
 from alloy_data.sandbox import Sandbox, serve
 from alloy_data.sandbox.catalog import build_catalog
@@ -447,3 +447,27 @@ def test_partial_results_exist_only_after_a_failure(sandbox):
         pull.to_arrow()
         with pytest.raises(ad.ConfigurationError, match="did not fail part-way"):
             pull.partial_dataframe()
+
+
+def test_a_pull_leaves_the_garbage_collector_as_it_found_it() -> None:
+    # A pull changes no interpreter-wide setting: the threshold seen by every page's
+    # conversion is the one the caller set.
+    import gc
+
+    seen: set[tuple[int, int, int]] = set()
+
+    def watch(update: ProgressUpdate) -> None:
+        seen.add(gc.get_threshold())
+
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        with serve(port=0, seed=3, records=3_000) as sb, client_for(sb) as client:
+            frame = client.pull(
+                "box", "list-files", credential_id=sb.fixtures.credentials["box"], progress=watch
+            ).to_dataframe()
+        assert len(frame) == 3_000
+        assert seen == {(700, 10, 10)}
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*saved)

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import alloy_data as ad
-from alloy_data._http import RetryPolicy
+from alloy_data.http import RetryPolicy
 from alloy_data.progress import ProgressUpdate
 from alloy_data.sandbox import Sandbox, serve
 

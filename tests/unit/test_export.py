@@ -15,7 +15,6 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from alloy_data import _export_formats
 from alloy_data.errors import ConfigurationError, ExportError
 from alloy_data.export import (
     Checkpoint,
@@ -25,6 +24,7 @@ from alloy_data.export import (
     open_writer,
     read_metadata,
 )
+from alloy_data.export import _formats as _export_formats
 from alloy_data.frames import TableBuilder
 
 UTC = dt.timezone.utc
@@ -201,13 +201,13 @@ def test_failed_finish_removes_temp_output_and_keeps_checkpoint(
         destination.write_bytes(b"PAR1 half a file")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("alloy_data.export.write_parquet_file", fail_part_way)
+    monkeypatch.setattr("alloy_data.export._writers.write_parquet_file", fail_part_way)
     with pytest.raises(ExportError, match=r"No space left on device.*resume=True"):
         writer.finish(schema=builder.schema)
     assert not path.exists()
     assert leftovers(writer.checkpoint_dir, "") == ["checkpoint.json", "pages.spool"]
 
-    monkeypatch.setattr("alloy_data.export.write_parquet_file", real_writer)
+    monkeypatch.setattr("alloy_data.export._writers.write_parquet_file", real_writer)
     again = ParquetWriter(path, fingerprint="fp", resume=True)
     checkpoint = again.open()
     assert checkpoint is not None and checkpoint.complete

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from alloy_data._pull_convert import ChunkedConversion
+from alloy_data.engine._conversion import ChunkedConversion
 from alloy_data.frames import TableBuilder
 from alloy_data.pagination import Page
 

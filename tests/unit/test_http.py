@@ -8,15 +8,6 @@ from email.utils import format_datetime
 
 import pytest
 
-from alloy_data._http import (
-    HINTS,
-    RetryPolicy,
-    encode_path,
-    error_for_status,
-    extract_message,
-    extract_request_id,
-    parse_retry_after,
-)
 from alloy_data.errors import (
     AlloyAPIError,
     AuthenticationError,
@@ -27,6 +18,15 @@ from alloy_data.errors import (
     RateLimitError,
     ServerError,
 )
+from alloy_data.http import (
+    RetryPolicy,
+    encode_path,
+    error_for_status,
+    extract_message,
+    extract_request_id,
+    parse_retry_after,
+)
+from alloy_data.http._status import HINTS
 
 # paths
 

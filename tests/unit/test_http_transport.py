@@ -14,7 +14,6 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-from alloy_data._http import POOL_SIZE, RetryPolicy, Transport, encode_path
 from alloy_data.config import ClientConfig
 from alloy_data.errors import (
     AlloyConnectionError,
@@ -24,6 +23,8 @@ from alloy_data.errors import (
     ResponseError,
     ServerError,
 )
+from alloy_data.http import RetryPolicy, Transport, encode_path
+from alloy_data.http._transport import POOL_SIZE
 
 KEY = "sk_test_SECRET_9f8e7d6c5b4a"
 BASE = "https://api.example.com"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import ast
+import inspect
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,85 +17,57 @@ from alloy_data import errors
 
 PACKAGE = Path(alloy_data.__file__).parent
 
-# Each module may import only the alloy_data modules listed for it (design.md section 2).
-ALLOWED_IMPORTS: dict[str, set[str]] = {
-    "errors": set(),
-    "models": {"errors"},
-    "config": {"errors"},
-    "_http": {"config", "errors", "_json"},
-    "_json": set(),
-    "pagination": {"models", "errors"},
-    "frames": {"models", "errors"},
-    "export": {"frames", "errors"},
-    "progress": {"errors"},
-    "client": {"config", "errors", "models", "_http", "pull"},
-    "_background": set(),
-    "_collector": set(),
-    "_concurrency": {"errors", "models", "pagination", "_pagination_records"},
-    "pull": {
-        "errors",
-        "models",
-        "pagination",
-        "frames",
-        "export",
-        "progress",
-        "client",
-        "_background",
-        "_collector",
-        "_concurrency",
-        "_json",
-        "_pagination_records",
-        "__version__",
-    },
-    "widgets": {"client", "frames", "export", "progress", "pull", "errors", "models"},
-    "connect": {"client", "sandbox"},
-}
 HEAVY_MODULES = ("pandas", "pyarrow", "ipywidgets", "tqdm")
+ROOT = PACKAGE.parent
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
-def _alloy_imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        else:
-            continue
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "alloy_data" and len(parts) > 1:
-                found.add(parts[1])
-    return found
+def _lint_imports(project: Path) -> subprocess.CompletedProcess[str]:
+    """Run import-linter on the package in ``project`` with that project's pyproject.toml."""
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--config", str(project / "pyproject.toml"), "--no-cache"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def _module_files(module: str) -> list[Path]:
-    """The module's own file plus its private helper files (`_<module>_*.py`)."""
-    own = PACKAGE / f"{module}.py"
-    helpers = sorted(PACKAGE.glob(f"_{module.lstrip('_')}_*.py"))
-    return [p for p in [own, *helpers] if p.exists()]
+def test_the_layer_contracts_are_kept() -> None:
+    result = _lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 kept, 0 broken" in result.stdout
 
 
-@pytest.mark.parametrize("module", sorted(ALLOWED_IMPORTS))
-def test_module_imports_only_lower_layers(module: str) -> None:
-    files = _module_files(module)
-    if not files:
-        pytest.fail(f"alloy_data/{module}.py is missing")
-    helper_names = {p.stem for p in files}
-    allowed = ALLOWED_IMPORTS[module] | helper_names | {"__version__"}
-    for path in files:
-        bad = _alloy_imports(path) - allowed
-        assert not bad, f"{path.name} imports {sorted(bad)}; it may import {sorted(allowed)}"
-
-
-def test_sandbox_imports_nothing_else_from_the_package() -> None:
-    sandbox_dir = PACKAGE / "sandbox"
-    files = sorted(sandbox_dir.rglob("*.py"))
-    assert files, "alloy_data/sandbox has no modules"
-    for path in files:
-        bad = _alloy_imports(path) - {"sandbox"}
-        assert not bad, f"sandbox/{path.name} imports alloy_data.{sorted(bad)}"
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("pagination/_base.py", "from alloy_data.client import AlloyClient", "down the layers"),
+        ("pull.py", "from alloy_data.client import AlloyClient", "down the layers"),
+        ("frames/_page.py", "from alloy_data.http import Transport", "down the layers"),
+        ("sandbox/store.py", "from alloy_data.models import User", "sandbox imports nothing"),
+        ("export/_spool.py", "import ipywidgets", "Only the front ends"),
+        ("client.py", "import argparse", "Only the front ends"),
+        ("http/_transport.py", "import socket", "requests alone"),
+        ("http/_transport.py", "import ssl", "requests alone"),
+        ("pull.py", "import http.client", "requests alone"),
+    ],
+    ids=lambda value: str(value).split("/")[-1].split(" ")[-1],
+)
+def test_a_forbidden_import_breaks_a_contract(
+    tmp_path: Path, module: str, line: str, contract: str
+) -> None:
+    # The contracts are worth something only if they catch what they are about.
+    shutil.copytree(PACKAGE, tmp_path / "alloy_data", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "alloy_data" / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{line}  # noqa\n")
+    result = _lint_imports(tmp_path)
+    assert result.returncode != 0
+    broken = [text for text in result.stdout.splitlines() if text.endswith("BROKEN")]
+    assert len(broken) == 1 and contract in broken[0], result.stdout
 
 
 def test_all_is_sorted_and_complete() -> None:
@@ -148,3 +122,48 @@ def test_environment_yml_lists_the_runtime_dependencies() -> None:
     assert set(runtime) <= listed, sorted(set(runtime) - listed)
     assert any(item.startswith("jupyterlab") for item in listed)
     assert any(item.startswith("ipykernel") for item in listed)
+
+
+def _keyword_options(function: object, skip: int) -> list[tuple[str, object, object]]:
+    parameters = list(inspect.signature(function).parameters.values())[skip:]  # type: ignore[arg-type]
+    return [(p.name, p.default, p.annotation) for p in parameters]
+
+
+def test_client_pull_takes_every_option_of_pull_by_name_and_type() -> None:
+    from alloy_data.client import AlloyClient
+    from alloy_data.pull import Pull
+
+    # (self, connector_id, action_id) against (self, client, connector_id, action_id)
+    assert _keyword_options(AlloyClient.pull, 1) == _keyword_options(Pull.__init__, 2)
+    assert inspect.signature(AlloyClient.pull).return_annotation == "Pull"
+    documented = inspect.getdoc(AlloyClient.pull) or ""
+    for name, _, _ in _keyword_options(AlloyClient.pull, 1):
+        assert f"    {name}: " in documented, f"{name} is not described in the docstring"
+
+
+def test_the_explorer_pulls_with_every_option_the_pickers_do_not_set() -> None:
+    from alloy_data.client import AlloyClient
+    from alloy_data.widgets import Explorer
+
+    set_by_pickers = {"connector_id", "action_id", "credential_id", "user_id", "parameters"}
+    expected = [o for o in _keyword_options(AlloyClient.pull, 1) if o[0] not in set_by_pickers]
+    assert _keyword_options(Explorer.pull, 1) == expected
+
+
+@pytest.mark.parametrize(
+    ("module", "qualified_name"),
+    [
+        ("alloy_data.client", "AlloyClient.pull"),
+        ("alloy_data.connect", "connect"),
+        ("alloy_data.export", "open_writer"),
+        ("alloy_data.widgets", "Explorer.pull"),
+    ],
+)
+def test_public_functions_take_no_catch_all_options(module: str, qualified_name: str) -> None:
+    import importlib
+
+    target: object = importlib.import_module(module)
+    for attribute in qualified_name.split("."):
+        target = getattr(target, attribute)
+    kinds = {p.kind for p in inspect.signature(target).parameters.values()}  # type: ignore[arg-type]
+    assert inspect.Parameter.VAR_KEYWORD not in kinds

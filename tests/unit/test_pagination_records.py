@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from alloy_data._pagination_records import records_at, same_records
 from alloy_data.models import ActionResult
 from alloy_data.pagination import find_records
+from alloy_data.pagination._records import records_at, same_records
 
 ORDERS = [{"id": 1, "total": "9.50"}, {"id": 2, "total": "3.00"}]
 

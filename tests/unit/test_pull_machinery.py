@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import io
 import threading
 import time
@@ -10,9 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from alloy_data._background import prefetch
-from alloy_data._collector import RAISED_THRESHOLD, fewer_collections
-from alloy_data._concurrency import AdaptiveLimit, RequestRate
+from alloy_data.engine._background import prefetch
+from alloy_data.engine._concurrency import AdaptiveLimit, RequestRate
 from alloy_data.errors import ConfigurationError
 from alloy_data.progress import ProgressUpdate, check_progress_option, make_reporter
 from alloy_data.pull import PullStats, public_parameters
@@ -223,52 +221,3 @@ def test_public_parameters_mask_secret_names() -> None:
 
 
 # fewer garbage collections while a pull converts
-
-
-@pytest.fixture
-def default_threshold() -> Iterator[tuple[int, int, int]]:
-    saved = gc.get_threshold()
-    gc.set_threshold(700, 10, 10)
-    try:
-        yield gc.get_threshold()
-    finally:
-        gc.set_threshold(*saved)
-
-
-def test_the_collector_runs_less_often_during_a_pull_and_as_before_after(
-    default_threshold: tuple[int, int, int],
-) -> None:
-    with fewer_collections():
-        assert gc.get_threshold() == (RAISED_THRESHOLD, 10, 10)
-        assert gc.isenabled()
-    assert gc.get_threshold() == default_threshold
-
-
-def test_overlapping_pulls_put_the_threshold_back_once_the_last_ends(
-    default_threshold: tuple[int, int, int],
-) -> None:
-    first, second = fewer_collections(), fewer_collections()
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)
-    assert gc.get_threshold()[0] == RAISED_THRESHOLD
-    second.__exit__(None, None, None)
-    assert gc.get_threshold() == default_threshold
-
-
-def test_the_threshold_is_put_back_after_an_error(default_threshold: tuple[int, int, int]) -> None:
-    with pytest.raises(RuntimeError), fewer_collections():
-        raise RuntimeError("the pull failed")
-    assert gc.get_threshold() == default_threshold
-
-
-def test_a_threshold_changed_meanwhile_or_turned_off_is_left_alone(
-    default_threshold: tuple[int, int, int],
-) -> None:
-    with fewer_collections():
-        gc.set_threshold(2_000, 5, 5)  # the caller's own choice, made during the pull
-    assert gc.get_threshold() == (2_000, 5, 5)
-    gc.set_threshold(0, 10, 10)
-    with fewer_collections():
-        assert gc.get_threshold() == (0, 10, 10)
-    assert gc.get_threshold() == (0, 10, 10)

@@ -12,10 +12,10 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from alloy_data._http import Transport, _BearerAuth
 from alloy_data.client import AlloyClient
 from alloy_data.config import ClientConfig, mask_secret, redact, redact_url
 from alloy_data.errors import AlloyAPIError
+from alloy_data.http._transport import Transport, _BearerAuth
 
 KEY = "sk_test_SECRET_9f8e7d6c5b4a"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c3JfMSJ9.c2lnbmF0dXJlLXNlY3JldA"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from alloy_data._frames_page import json_text
 from alloy_data.errors import AlloyError
+from alloy_data.frames._page import json_text
 
 
 def unify(old: pa.DataType, new: pa.DataType) -> pa.DataType:

@@ -1,19 +1,4 @@
-"""Streaming, atomic, resumable writers for Parquet, CSV and JSON Lines.
-
-A writer takes a pull's pages one at a time and keeps memory bounded whatever the record count:
-
-1. :meth:`~ParquetWriter.open` prepares ``<target>.alloy-checkpoint/`` beside the target (or,
-   with ``resume=True``, reopens the one an interrupted pull left and says where to continue).
-2. :meth:`~ParquetWriter.write_page` appends each page to a spool file in that directory,
-   fsyncs it, then records it in the checkpoint, so a process killed at any moment resumes
-   after the last page that reached the disk.
-3. :meth:`~ParquetWriter.finish` streams the spooled pages back one at a time, aligns each to
-   the final unified schema (columns that appeared or widened part-way become nulls or are
-   cast), renders the output inside the checkpoint directory, fsyncs it and renames it onto the
-   target. The target holds its old content or the complete new file, never a partial one.
-
-Parquet files carry the pull's provenance in their footer (see :func:`read_metadata`).
-"""
+"""Writers for Parquet, CSV and JSON Lines, opening one by suffix, and reading provenance."""
 
 from __future__ import annotations
 
@@ -25,14 +10,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from alloy_data._export_base import Checkpoint, _SpoolingWriter
-from alloy_data._export_formats import (
+from alloy_data.errors import ConfigurationError, ExportError
+from alloy_data.export._base import Checkpoint, _SpoolingWriter
+from alloy_data.export._formats import (
     write_csv,
     write_jsonl,
     write_parquet_dataset,
     write_parquet_file,
 )
-from alloy_data.errors import ConfigurationError, ExportError
 
 __all__ = [
     "METADATA_KEY",
@@ -216,11 +201,18 @@ _WRITERS: dict[str, type[_SpoolingWriter]] = {
     ".jsonl": JsonlWriter,
     ".ndjson": JsonlWriter,
 }
-_PARQUET_ONLY = ("compression", "row_group_size", "partition_cols")
 
 
 def open_writer(
-    path: str | os.PathLike[str], **options: Any
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    metadata: Mapping[str, str] | None = None,
+    resume: bool = False,
+    fingerprint: str = "",
+    compression: str | None = None,
+    row_group_size: int | None = None,
+    partition_cols: Sequence[str] | None = None,
 ) -> ParquetWriter | CsvWriter | JsonlWriter:
     """Makes the writer that the file's suffix calls for.
 
@@ -228,35 +220,49 @@ def open_writer(
         path: The target; ``.parquet``/``.pq``, ``.csv`` or ``.jsonl``/``.ndjson`` (any case).
             A path without a suffix is a Parquet dataset directory when ``partition_cols`` is
             given.
-        **options: The writer's keyword options (``overwrite``, ``resume``, ...).
+        overwrite: Replace a file that is already there.
+        metadata: Provenance for the Parquet footer (strings; no secrets).
+        resume: Continue the export an interrupted run left (its checkpoint).
+        fingerprint: The pull's identity; a checkpoint of another pull is not resumed.
+        compression: Parquet only: the codec (default zstd; ``"none"`` for none).
+        row_group_size: Parquet only: rows a row group.
+        partition_cols: Parquet only: write a dataset directory partitioned by these columns.
 
     Returns:
         An unopened :class:`ParquetWriter`, :class:`CsvWriter` or :class:`JsonlWriter`.
 
     Raises:
-        ConfigurationError: For another suffix, or an option the format does not take.
+        ConfigurationError: For another suffix, or a Parquet option given for another format.
     """
     suffix = Path(path).suffix.lower()
     writer_class = _WRITERS.get(suffix)
-    if writer_class is None and not suffix and options.get("partition_cols"):
+    if writer_class is None and not suffix and partition_cols:
         writer_class = ParquetWriter
     if writer_class is None:
         raise ConfigurationError(
             f"Cannot tell the format of {os.fspath(path)!r} from its suffix: use one of "
             f"{', '.join(_WRITERS)}."
         )
-    if writer_class is not ParquetWriter:
-        unsupported = [name for name in _PARQUET_ONLY if options.get(name) is not None]
-        if unsupported:
-            raise ConfigurationError(
-                f"{', '.join(unsupported)} apply only to Parquet, not to {suffix} files."
-            )
-        options = {k: v for k, v in options.items() if k not in _PARQUET_ONLY}
-    try:
-        writer = writer_class(path, **options)
-    except TypeError as error:
-        raise ConfigurationError(f"Bad writer option: {error}.") from error
-    return writer  # type: ignore[return-value]
+    common: dict[str, Any] = {
+        "overwrite": overwrite,
+        "metadata": metadata,
+        "resume": resume,
+        "fingerprint": fingerprint,
+    }
+    parquet_only: dict[str, Any] = {
+        "compression": compression,
+        "row_group_size": row_group_size,
+        "partition_cols": partition_cols,
+    }
+    if writer_class is ParquetWriter:
+        given = {name: value for name, value in parquet_only.items() if value is not None}
+        return ParquetWriter(path, **common, **given)
+    unsupported = [name for name, value in parquet_only.items() if value is not None]
+    if unsupported:
+        raise ConfigurationError(
+            f"{', '.join(unsupported)} apply only to Parquet, not to {suffix} files."
+        )
+    return CsvWriter(path, **common) if writer_class is CsvWriter else JsonlWriter(path, **common)
 
 
 def _first_parquet_file(directory: Path) -> Path | None:

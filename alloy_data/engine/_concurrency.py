@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from alloy_data._pagination_records import fingerprint as page_fingerprint
 from alloy_data.errors import PaginationWarning
 from alloy_data.models import ActionResult
 from alloy_data.pagination import Page, PageWalker, StopReason
+from alloy_data.pagination._records import fingerprint as page_fingerprint
 
 __all__ = ["AdaptiveLimit", "RequestRate", "parallel_pages"]
 

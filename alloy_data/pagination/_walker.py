@@ -1,18 +1,4 @@
-"""Paging through a list action's results: the paginator strategies, auto-detection, record
-location and loop guards.
-
-This module is pure logic: the HTTP call is injected as ``fetch(parameters) -> ActionResult``,
-so every strategy can be tested with a fake app. A :class:`PageWalker` drives one pull::
-
-    walker = PageWalker(fetch, action=action, parameters={"status": "open"}, max_records=500)
-    for page in walker:
-        ...
-    walker.stop_reason   # why it stopped; walker.notes says what it saw on the way
-
-Each convention is also a class to configure by hand (``CursorPaginator(cursor_parameter=
-"after", cursor_path="paging.next.after")``), and ``paginator="auto"`` picks one from the
-action's parameters and the first answer.
-"""
+"""The page walker and how a paginator is resolved from a name or an instance."""
 
 from __future__ import annotations
 
@@ -23,10 +9,12 @@ import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
-from alloy_data._pagination_base import PaginationState, Paginator
-from alloy_data._pagination_cursors import (
+from alloy_data.errors import ConfigurationError, PaginationWarning
+from alloy_data.models import Action, ActionResult
+from alloy_data.pagination._base import PaginationState, Paginator
+from alloy_data.pagination._cursors import (
     CursorPaginator,
     FunctionPaginator,
     LastIdPaginator,
@@ -34,16 +22,14 @@ from alloy_data._pagination_cursors import (
     RelayPaginator,
     SinglePagePaginator,
 )
-from alloy_data._pagination_detect import Detection, RequestPlan, detect_paginator, plan_request
-from alloy_data._pagination_positional import (
+from alloy_data.pagination._detect import Detection, RequestPlan, detect_paginator, plan_request
+from alloy_data.pagination._positional import (
     AlloyOffsetPaginator,
     OffsetPaginator,
     PageNumberPaginator,
     PositionalPaginator,
 )
-from alloy_data._pagination_records import RecordLocation, find_records, fingerprint
-from alloy_data.errors import ConfigurationError, PaginationWarning
-from alloy_data.models import Action, ActionResult
+from alloy_data.pagination._records import RecordLocation, find_records, fingerprint
 
 __all__ = [
     "AlloyOffsetPaginator",
@@ -58,6 +44,7 @@ __all__ = [
     "PageWalker",
     "PaginationState",
     "Paginator",
+    "PaginatorOption",
     "PositionalPaginator",
     "RecordLocation",
     "RelayPaginator",
@@ -76,6 +63,10 @@ logger = logging.getLogger("alloy_data.pagination")
 StopKind = Literal[
     "end", "single_page", "max_pages", "max_records", "repeated_cursor", "repeated_page"
 ]
+
+PaginatorOption: TypeAlias = str | Paginator | type[Paginator] | Callable[..., Any]
+"""What ``paginator=`` takes: ``"auto"``, a convention's name, a :class:`Paginator` (instance or
+class), or a function ``fn(sent_parameters, result, records) -> dict | None``."""
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -190,7 +181,7 @@ CONVENTIONS: dict[str, type[Paginator]] = {
 }
 
 
-def resolve_paginator(paginator: Any) -> Paginator | None:
+def resolve_paginator(paginator: PaginatorOption) -> Paginator | None:
     """Turn a ``paginator=`` argument into a paginator.
 
     Accepts ``"auto"`` (detect it: returns None), a convention name (``"alloy_offset"``,

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import traitlets
 
-from alloy_data._widgets_base import ChoiceWidget, show_error, show_info
 from alloy_data.errors import AlloyError, ConfigurationError
+from alloy_data.widgets._base import ChoiceWidget, show_error, show_info
 
 if TYPE_CHECKING:
     from alloy_data.client import AlloyClient

@@ -1,25 +1,11 @@
-"""The HTTP transport: one ``requests.Session``, headers, timeouts, retries and error mapping.
-
-Retry design. The loop is ours and small; the maths it needs comes from urllib3 where urllib3
-has it: ``Retry.parse_retry_after`` reads ``Retry-After`` (seconds or an HTTP date). The backoff
-is exponential with *full* jitter (a uniform draw between 0 and the capped exponential), which
-urllib3's additive jitter does not offer, so it is one line here. We do not let urllib3 retry
-inside the adapter because there a retry is invisible: callers need an ``on_retry`` callback
-(to count retries and seconds waited in a progress bar), a per-call decision on whether a POST
-may be repeated, and the number of attempts in the final error.
-
-What is retried: 429, 502, 503 and 504 answers, and connection failures and timeouts. A request
-that is not idempotent (``execute`` is a POST) is retried only when it cannot have taken effect:
-a 429, or a connection that was never established. ``idempotent=True`` lifts that restriction.
-"""
+"""The transport: one ``requests.Session`` per client, the headers every call carries, the
+retry loop, the one-line request log, and secrets masked wherever a path or message shows."""
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 import random
-import re
 import threading
 import time
 import weakref
@@ -32,71 +18,44 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-from urllib3.util.retry import Retry
 
-from alloy_data._http_direct import DirectSender, FallBackError
-from alloy_data._http_wire import NotConnectedError
 from alloy_data._json import loads as json_loads
 from alloy_data.config import ClientConfig, normalize_timeout, redact
 from alloy_data.errors import (
     AlloyAPIError,
     AlloyConnectionError,
     AlloyTimeoutError,
-    AuthenticationError,
-    BadRequestError,
     ConfigurationError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
     ResponseError,
-    ServerError,
+)
+from alloy_data.http._retry import (
+    RETRY_STATUSES,
+    Failure,
+    OnRetry,
+    RetryPolicy,
+    classify,
+    parse_retry_after,
+)
+from alloy_data.http._status import (
+    decode_json_or_none,
+    error_for_status,
+    extract_message,
+    extract_request_id,
 )
 
 __all__ = [
-    "RETRY_STATUSES",
-    "OnRetry",
-    "RetryPolicy",
+    "HTTP_LOGGER_NAME",
+    "POOL_SIZE",
+    "USER_AGENT",
     "Transport",
     "encode_path",
-    "error_for_status",
-    "extract_message",
-    "extract_request_id",
-    "parse_retry_after",
+    "iter_secrets_in",
 ]
 
 HTTP_LOGGER_NAME = "alloy_data.http"
 URLLIB3_LOGGER_NAME = "urllib3.connectionpool"
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Big enough that concurrent pulls sharing one client do not queue for a connection.
 POOL_SIZE = 16
-MESSAGE_LIMIT = 200
-REQUEST_ID_HEADERS = ("x-request-id", "x-amzn-requestid", "request-id")
-
-OnRetry = Callable[[int, float, str], None]
-"""Called before each retry with (failed attempt number, seconds to wait, reason)."""
-
-HINTS: Mapping[type[AlloyAPIError], str] = {
-    BadRequestError: (
-        "Check the ids and parameters: client.actions.get(connector_id, action_id) lists "
-        "the parameters an action takes"
-    ),
-    AuthenticationError: (
-        "Check the API key (the api_key argument or the ALLOY_API_KEY environment variable) "
-        "and that it is meant for this base URL"
-    ),
-    PermissionDeniedError: (
-        "The key may not do this; if the credential (connection) belongs to another user, pass "
-        "that user's id (user_id=...)"
-    ),
-    NotFoundError: (
-        "List what exists to find valid ids: client.connectors.list(), "
-        "client.connectors.actions(connector_id), client.credentials.list(connector_id, "
-        "user_id=...)"
-    ),
-    RateLimitError: "Wait before trying again, or lower the concurrency of your pulls",
-    ServerError: "The server or a proxy in front of it failed; try again later",
-}
 
 
 def _package_version() -> str:
@@ -136,171 +95,6 @@ def encode_path(*segments: object) -> str:
     return "/" + "/".join(encoded)
 
 
-def _collapse(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) > MESSAGE_LIMIT:
-        text = text[: MESSAGE_LIMIT - 1].rstrip() + "…"
-    return text
-
-
-_INVISIBLE_HTML = re.compile(r"(?is)<(script|style|head)\b.*?</\1\s*>")
-_HTML_TAG = re.compile(r"(?s)<[^>]*>")
-
-
-def _strip_html(text: str) -> str:
-    text = _INVISIBLE_HTML.sub(" ", text)
-    return html.unescape(_HTML_TAG.sub(" ", text))
-
-
-def _message_from_json(payload: Any) -> str | None:
-    if isinstance(payload, str):
-        return payload
-    if not isinstance(payload, Mapping):
-        return None
-    message = payload.get("message")
-    error = payload.get("error")
-    if isinstance(error, Mapping):
-        nested = _message_from_json(error)
-        return nested if nested else None
-    if isinstance(message, str) and message:
-        if isinstance(error, str) and error and error not in message:
-            return f"{message} ({error})"
-        return message
-    if isinstance(error, str) and error:
-        return error
-    for key in ("detail", "error_description", "errorMessage"):
-        value = payload.get(key)
-        if isinstance(value, str) and value:
-            return value
-    errors = payload.get("errors")
-    if isinstance(errors, list) and errors:
-        return _message_from_json(errors[0])
-    return None
-
-
-def _decode_json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-
-
-def extract_message(body: bytes, content_type: str = "") -> str:
-    """Find the server's message in an error body.
-
-    Reads JSON ``message`` and ``error`` (also nested as ``{"error": {"message": ...}}``);
-    otherwise takes a short excerpt of the text with HTML tags removed and whitespace collapsed.
-
-    Returns:
-        At most about 200 characters; empty when the body is empty.
-    """
-    if not body.strip():
-        return ""
-    payload = _decode_json(body)
-    if payload is not None:
-        found = _message_from_json(payload)
-        if found:
-            return _collapse(found)
-    text = body.decode("utf-8", errors="replace")
-    if "html" in content_type.lower() or re.search(r"(?i)<(html|body|h1|title|p)\b", text):
-        text = _strip_html(text)
-    return _collapse(text)
-
-
-def extract_request_id(headers: Mapping[str, str], payload: Any = None) -> str | None:
-    """Return the request id from the response headers, else from a JSON body's ``requestId``."""
-    for name in REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            return str(value)
-    if isinstance(payload, Mapping):
-        for key in ("requestId", "request_id"):
-            value = payload.get(key)
-            if isinstance(value, (str, int)) and value != "":
-                return str(value)
-    return None
-
-
-def error_class_for_status(status: int) -> type[AlloyAPIError]:
-    """Return the error class for an HTTP error status (400 and unlisted 4xx: BadRequestError)."""
-    classes: dict[int, type[AlloyAPIError]] = {
-        401: AuthenticationError,
-        403: PermissionDeniedError,
-        404: NotFoundError,
-        429: RateLimitError,
-    }
-    if status in classes:
-        return classes[status]
-    if status >= 500:
-        return ServerError
-    return BadRequestError
-
-
-def error_for_status(
-    status: int,
-    *,
-    message: str,
-    request_id: str | None = None,
-    method: str = "",
-    path: str = "",
-    attempts: int = 1,
-    retry_after: float | None = None,
-) -> AlloyAPIError:
-    """Build the error for an HTTP error status, with a hint that says what to do.
-
-    Returns:
-        An instance of the :class:`AlloyAPIError` subclass for the status.
-    """
-    cls = error_class_for_status(status)
-    return cls(
-        message,
-        status=status,
-        request_id=request_id,
-        method=method,
-        path=path,
-        attempts=attempts,
-        retry_after=retry_after,
-        hint=HINTS[cls],
-    )
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Read a ``Retry-After`` header: delay seconds or an HTTP date.
-
-    Returns:
-        Seconds to wait (0 for a date in the past), or None when absent or unreadable.
-    """
-    if value is None or not value.strip():
-        return None
-    try:
-        return float(Retry().parse_retry_after(value))
-    except Exception:  # urllib3 raises InvalidHeader; dates can also overflow
-        return None
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry.
-
-    Attributes:
-        max_retries: Retries after the first attempt.
-        backoff_base: Seconds; the n-th retry waits up to ``base * 2**(n-1)``.
-        backoff_cap: The longest backoff in seconds.
-        retry_after_cap: The longest ``Retry-After`` obeyed; a longer one is cut to this (and
-            logged), so a server asking for an hour does not hang a notebook.
-    """
-
-    max_retries: int = 4
-    backoff_base: float = 0.5
-    backoff_cap: float = 30.0
-    retry_after_cap: float = 60.0
-
-    def backoff(self, retry_number: int, rng: random.Random) -> float:
-        """Return the wait before retry ``retry_number`` (1-based): full jitter, capped."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** max(retry_number - 1, 0))
-        return rng.uniform(0.0, ceiling)
-
-
 class _RedactingFilter(logging.Filter):
     """Scrubs a transport's secrets from urllib3's DEBUG lines, which show request paths."""
 
@@ -316,10 +110,6 @@ class _RedactingFilter(logging.Filter):
             if cleaned != message:
                 record.msg, record.args = cleaned, ()
         return True
-
-
-# What requests' own session would add to every request.
-_DEFAULT_HEADERS = {"Accept-Encoding": "gzip, deflate"}
 
 
 class _BearerAuth(AuthBase):
@@ -343,48 +133,12 @@ class _BearerAuth(AuthBase):
 
 
 @dataclass(frozen=True)
-class _Failure:
-    """A transport failure: what to call it, whether the request may have reached the server."""
-
-    reason: str
-    maybe_sent: bool
-    timeout: bool
-    retryable: bool = True
-
-
-def _classify(exc: requests.RequestException) -> _Failure:
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return _Failure("connect timeout", maybe_sent=False, timeout=True)
-    if isinstance(exc, requests.exceptions.Timeout):
-        return _Failure("read timeout", maybe_sent=True, timeout=True)
-    if isinstance(exc, requests.exceptions.SSLError):
-        return _Failure("TLS error", maybe_sent=False, timeout=False, retryable=False)
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return _Failure("body cut short", maybe_sent=True, timeout=False)
-    if isinstance(exc, NotConnectedError):  # from the lean path
-        return _Failure(exc.what, maybe_sent=False, timeout=False)
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    if isinstance(reason, NewConnectionError):
-        text = str(reason).lower()
-        if "refused" in text:
-            what = "connection refused"
-        elif "resolve" in text:
-            what = "host name not resolved"
-        else:
-            what = "connection failed"
-        return _Failure(what, maybe_sent=False, timeout=False)
-    if isinstance(reason, ConnectTimeoutError):
-        return _Failure("connect timeout", maybe_sent=False, timeout=True)
-    return _Failure("connection dropped", maybe_sent=True, timeout=False)
-
-
-@dataclass(frozen=True)
 class _Sent:
     """One attempt: the response (if one started) and its body, or the failure."""
 
     response: requests.Response | None
     body: bytes
-    failure: _Failure | None
+    failure: Failure | None
 
 
 class Transport:
@@ -417,14 +171,11 @@ class Transport:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._owns_session = session is None
-        self._adapter: HTTPAdapter | None = None  # set when the session is our own
         self.session = session if session is not None else self._new_session()
         if not config.trust_env:
             # Environment proxies, netrc and CA bundles are ignored when the caller says so.
             self.session.trust_env = False
         self._auth = _BearerAuth(config.api_key)
-        self._settings: dict[str, Any] | None = None
-        self._direct: DirectSender | None = None
         self._secrets: set[str] = set(config.secrets)
         self._lock = threading.Lock()
         urllib3_logger = logging.getLogger(URLLIB3_LOGGER_NAME)
@@ -440,7 +191,6 @@ class Transport:
         adapter = HTTPAdapter(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        self._adapter = adapter
         return session
 
     def __repr__(self) -> str:
@@ -449,8 +199,6 @@ class Transport:
     def close(self) -> None:
         """Close the session, unless the caller passed it in."""
         self._remove_filter()
-        if self._direct is not None:
-            self._direct.close()
         if self._owns_session:
             self.session.close()
 
@@ -601,7 +349,7 @@ class Transport:
         except requests.RequestException as exc:
             # A failure while the body was read still has the response it started.
             response = response or getattr(exc, "response", None)
-            failure = _classify(exc)
+            failure = classify(exc)
             outcome = failure.reason
             if response is not None:
                 outcome = f"{response.status_code} {outcome}"
@@ -622,75 +370,30 @@ class Transport:
         headers: Mapping[str, str],
         timeout: tuple[float, float],
     ) -> tuple[requests.Response, bytes]:
-        url = self.config.base_url + path
-        if not self._owns_session:
-            # A caller's session may carry cookies, headers or hooks of its own: merge them.
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                json=json_body,
-                headers=headers,
-                auth=self._auth,
-                timeout=timeout,
-                stream=True,
-            )
-            return response, self._read_body(response)
-        direct = self._direct_sender()
-        if direct is not None:
-            try:
-                return direct.send(
-                    method,
-                    path,
-                    params=params,
-                    json_body=json_body,
-                    headers={**_DEFAULT_HEADERS, **headers},
-                    timeout=timeout,
-                )
-            except FallBackError:
-                pass  # Session.send below follows the redirect
-        # Our own session holds no cookies or default headers, so the request is prepared
-        # directly: Session.request would merge them (and re-read the environment's proxy
-        # settings) on every call, which costs more than the rest of a page's work.
-        prepared = requests.PreparedRequest()
-        prepared.prepare(
-            method=method,
-            url=url,
-            headers={**_DEFAULT_HEADERS, **headers},
+        # Session.request merges the session's own cookies, headers and hooks (a caller's
+        # session may carry some) and the environment's proxy and CA settings.
+        response = self.session.request(
+            method,
+            self.config.base_url + path,
             params=params,
             json=json_body,
+            headers=headers,
             auth=self._auth,
+            timeout=timeout,
+            stream=True,
         )
-        response = self.session.send(prepared, timeout=timeout, **self._send_settings())
-        return response, self._read_body(response)
-
-    def _direct_sender(self) -> DirectSender | None:
-        if self._adapter is None:
-            return None
-        if self._direct is None:
-            self._direct = DirectSender(
-                self.session,
-                self._adapter,
-                self.config.base_url,
-                self._send_settings(),
-                self._auth.header,
-                max_idle=POOL_SIZE,
-            )
-        return self._direct if self._direct.usable() else None
-
-    def _send_settings(self) -> dict[str, Any]:
-        if self._settings is None:
-            # Proxies and CA bundle from the environment (when trust_env), read once.
-            self._settings = dict(
-                self.session.merge_environment_settings(self.config.base_url, {}, True, None, None)
-            )
-        return self._settings
+        try:
+            return response, self._read_body(response)
+        except requests.RequestException as exc:
+            # The status line came: the failure is the body's, and the caller says so.
+            exc.response = response
+            raise
 
     def _shown(self, path: str) -> str:
         # An id can be anything, even a pasted key: what we show is redacted like the rest.
         return self.redact(path)
 
-    def _may_retry_failure(self, failure: _Failure, idempotent: bool, attempt: int) -> bool:
+    def _may_retry_failure(self, failure: Failure, idempotent: bool, attempt: int) -> bool:
         if attempt > self.retry_policy.max_retries or not failure.retryable:
             return False
         return idempotent or not failure.maybe_sent
@@ -764,7 +467,7 @@ class Transport:
         message = self._excerpt(body, content_type)
         if not message:
             message = f"{response.reason or 'error'} (empty body)"
-        request_id = extract_request_id(response.headers, _decode_json(body))
+        request_id = extract_request_id(response.headers, decode_json_or_none(body))
         return error_for_status(
             response.status_code,
             message=message,

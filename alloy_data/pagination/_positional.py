@@ -8,7 +8,8 @@ from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from alloy_data._pagination_base import (
+from alloy_data.models import ActionResult
+from alloy_data.pagination._base import (
     TOTAL_PAGES_PATHS,
     TOTAL_PATHS,
     PaginationState,
@@ -18,7 +19,6 @@ from alloy_data._pagination_base import (
     found_in,
     has_more,
 )
-from alloy_data.models import ActionResult
 
 __all__ = ["AlloyOffsetPaginator", "OffsetPaginator", "PageNumberPaginator", "PositionalPaginator"]
 

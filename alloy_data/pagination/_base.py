@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from alloy_data._pagination_records import MISSING, first_present, locate_records, records_at
 from alloy_data.models import ActionResult
+from alloy_data.pagination._records import MISSING, first_present, locate_records, records_at
 
 __all__ = [
     "CURSOR_PATHS",

@@ -7,7 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
-from alloy_data._pagination_base import (
+from alloy_data.errors import ConfigurationError, PaginationError
+from alloy_data.models import ActionResult
+from alloy_data.pagination._base import (
     CURSOR_PATHS,
     NEXT_LINK_PATHS,
     PaginationState,
@@ -19,9 +21,7 @@ from alloy_data._pagination_base import (
     has_more,
     is_empty,
 )
-from alloy_data._pagination_records import iter_mappings, records_at
-from alloy_data.errors import ConfigurationError, PaginationError
-from alloy_data.models import ActionResult
+from alloy_data.pagination._records import iter_mappings, records_at
 
 __all__ = [
     "CursorPaginator",

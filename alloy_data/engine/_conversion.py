@@ -26,9 +26,9 @@ from typing import Any
 import pyarrow as pa
 
 from alloy_data._json import loads
-from alloy_data._pagination_records import records_at, same_records
 from alloy_data.frames import TableBuilder
 from alloy_data.pagination import Page
+from alloy_data.pagination._records import records_at, same_records
 
 __all__ = ["CHUNK_RECORDS", "ChunkedConversion", "Converted"]
 

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from alloy_data._export_spool import fsync_tree
+from alloy_data.export._spool import fsync_tree
 
 _ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 _ISO_LOCAL = "%Y-%m-%dT%H:%M:%S"

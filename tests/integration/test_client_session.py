@@ -1,4 +1,5 @@
-"""The lean path of the client's own session sends and reads what ``Session.send`` does."""
+"""Requests go through ``requests.Session``: the client's own session sends what a plain
+session sends, and the environment's proxies, CA bundles and a caller's session all apply."""
 
 from __future__ import annotations
 
@@ -12,10 +13,9 @@ from typing import Any, ClassVar
 import pytest
 import requests
 
-from alloy_data._http_direct import DirectSender
 from alloy_data.client import AlloyClient
 
-KEY = "sk_test_direct_0123456789"
+KEY = "sk_test_session_0123456789"
 
 
 class EchoHandler(BaseHTTPRequestHandler):
@@ -79,22 +79,20 @@ def send_both_ways(url: str, call: Any) -> tuple[dict[str, Any], dict[str, Any],
     """Make one call on the client's own session and one on a caller's plain session."""
     EchoHandler.seen.clear()
     with AlloyClient(KEY, base_url=url, user_id="usr_1", trust_env=False) as own:
-        assert own._transport._direct_sender() is not None
-        lean_answer = call(own)
+        own_answer = call(own)
     session = requests.Session()
     session.trust_env = False
     with AlloyClient(KEY, base_url=url, user_id="usr_1", session=session) as theirs:
-        assert theirs._transport._direct_sender() is None
-        plain_answer = call(theirs)
+        their_answer = call(theirs)
     # Only the call itself, not what the client asked before it (an action's details).
     last = EchoHandler.seen[-1]["path"]
-    lean, plain = [seen for seen in EchoHandler.seen if seen["path"] == last]
-    for seen in (lean, plain):
+    own, plain = [seen for seen in EchoHandler.seen if seen["path"] == last]
+    for seen in (own, plain):
         seen["headers"].pop("connection", None)  # a plain session asks for keep-alive explicitly
-    return lean, plain, lean_answer, plain_answer
+    return own, plain, own_answer, their_answer
 
 
-def test_an_execute_is_sent_byte_for_byte_as_session_send_sends_it(echo_server: str) -> None:
+def test_an_execute_is_sent_byte_for_byte_as_a_plain_session_sends_it(echo_server: str) -> None:
     parameters = {"limit": 100, "after": "b64:Zm9v/+=", "name": "Zoë", "nested": {"a": [1, None]}}
 
     def execute(client: AlloyClient) -> Any:
@@ -102,36 +100,36 @@ def test_an_execute_is_sent_byte_for_byte_as_session_send_sends_it(echo_server: 
             "shop/ify", "list orders", credential_id="cred_1", parameters=parameters
         )
 
-    lean, plain, lean_answer, plain_answer = send_both_ways(echo_server, execute)
-    assert lean["method"] == plain["method"] == "POST"
-    assert lean["path"] == plain["path"]
-    assert lean["body"] == plain["body"]
-    assert json.loads(lean["body"])["parameters"] == parameters
-    assert lean["headers"] == plain["headers"]
-    assert lean["headers"]["authorization"] == f"Bearer {KEY}"
-    assert lean_answer == plain_answer
+    own, plain, own_answer, their_answer = send_both_ways(echo_server, execute)
+    assert own["method"] == plain["method"] == "POST"
+    assert own["path"] == plain["path"]
+    assert own["body"] == plain["body"]
+    assert json.loads(own["body"])["parameters"] == parameters
+    assert own["headers"] == plain["headers"]
+    assert own["headers"]["authorization"] == f"Bearer {KEY}"
+    assert own_answer == their_answer
 
 
-def test_query_parameters_are_encoded_as_session_send_encodes_them(echo_server: str) -> None:
+def test_query_parameters_are_encoded_as_a_plain_session_encodes_them(echo_server: str) -> None:
     def credentials(client: AlloyClient) -> Any:
         return client._transport.request("GET", "/credentials", params={"q": "ü v&w", "n": "1"})
 
-    lean, plain, lean_answer, plain_answer = send_both_ways(echo_server, credentials)
-    assert lean["path"] == plain["path"] == "/credentials?q=%C3%BC+v%26w&n=1"
-    assert lean["headers"] == plain["headers"]
-    assert lean_answer == plain_answer
+    own, plain, own_answer, their_answer = send_both_ways(echo_server, credentials)
+    assert own["path"] == plain["path"] == "/credentials?q=%C3%BC+v%26w&n=1"
+    assert own["headers"] == plain["headers"]
+    assert own_answer == their_answer
 
 
 def test_gzipped_answers_are_decoded(echo_server: str) -> None:
     def get(client: AlloyClient) -> Any:
         return client._transport.request("GET", "/anything")
 
-    lean, _, lean_answer, plain_answer = send_both_ways(echo_server, get)
-    assert "gzip" in lean["headers"]["accept-encoding"]
-    assert lean_answer == plain_answer == {"path": "/anything", "text": "Zoë 大阪"}
+    own, _, own_answer, their_answer = send_both_ways(echo_server, get)
+    assert "gzip" in own["headers"]["accept-encoding"]
+    assert own_answer == their_answer == {"path": "/anything", "text": "Zoë 大阪"}
 
 
-def test_a_redirect_is_followed_as_session_send_follows_it(echo_server: str) -> None:
+def test_a_redirect_is_followed(echo_server: str) -> None:
     EchoHandler.seen.clear()
     with AlloyClient(KEY, base_url=echo_server, trust_env=False) as client:
         answer = client._transport.request("GET", "/moved/x")
@@ -139,31 +137,73 @@ def test_a_redirect_is_followed_as_session_send_follows_it(echo_server: str) -> 
     assert [seen["path"] for seen in EchoHandler.seen][-1] == "/here/x"
 
 
-def test_a_proxy_for_the_api_takes_the_session_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    with AlloyClient(KEY, base_url="https://api.example.com", trust_env=True) as client:
-        assert client._transport._direct_sender() is None
-    with AlloyClient(KEY, base_url="https://api.example.com", trust_env=False) as client:
-        assert isinstance(client._transport._direct_sender(), DirectSender)
+def test_a_proxy_from_the_environment_carries_the_requests(
+    echo_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The echo server stands in as the proxy: it sees the absolute URL a proxy is sent.
+    monkeypatch.setenv("HTTP_PROXY", echo_server)
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    EchoHandler.seen.clear()
+    with AlloyClient(
+        KEY, base_url="http://alloy.invalid", trust_env=True, allow_insecure_http=True
+    ) as client:
+        answer = client._transport.request("GET", "/through/proxy")
+    assert answer["path"] == "http://alloy.invalid/through/proxy"
+    assert EchoHandler.seen[-1]["headers"]["authorization"] == f"Bearer {KEY}"
 
 
-def test_a_host_name_beyond_ascii_takes_the_session_path() -> None:
-    # requests turns such a name into its IDNA form for the Host header; the lean path does not.
-    with AlloyClient(KEY, base_url="https://bücher.example", trust_env=False) as client:
-        assert client._transport._direct_sender() is None
-    with AlloyClient(KEY, base_url="https://xn--bcher-kva.example", trust_env=False) as client:
-        assert client._transport._direct_sender() is not None
+def test_trust_env_false_ignores_the_environments_proxy(
+    echo_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alloy_data.errors import AlloyConnectionError
+
+    monkeypatch.setenv("HTTP_PROXY", echo_server)
+    EchoHandler.seen.clear()
+    with (
+        AlloyClient(
+            KEY,
+            base_url="http://alloy.invalid",
+            trust_env=False,
+            max_retries=0,
+            allow_insecure_http=True,
+        ) as client,
+        pytest.raises(AlloyConnectionError, match=r"not resolved|failed"),
+    ):
+        client._transport.request("GET", "/direct")
+    assert EchoHandler.seen == []
 
 
-def test_an_adapter_mounted_by_the_caller_takes_the_session_path() -> None:
-    with AlloyClient(KEY, base_url="https://api.example.com", trust_env=False) as client:
-        client._transport.session.mount("https://", requests.adapters.HTTPAdapter())
-        assert client._transport._direct_sender() is None
+def test_a_callers_session_keeps_its_headers_and_cookies(echo_server: str) -> None:
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["X-Team"] = "analytics"
+    session.cookies.set("visit", "42")
+    EchoHandler.seen.clear()
+    with AlloyClient(KEY, base_url=echo_server, session=session) as client:
+        client._transport.request("GET", "/mine")
+    headers = EchoHandler.seen[-1]["headers"]
+    assert headers["x-team"] == "analytics"
+    assert headers["cookie"] == "visit=42"
+    assert headers["authorization"] == f"Bearer {KEY}"
+    session.close()
 
 
-# TLS, as against the real API: the lean path verifies certificates as Session.send does
+def test_an_adapter_mounted_by_the_caller_is_used(echo_server: str) -> None:
+    used: list[str] = []
+
+    class CountingAdapter(requests.adapters.HTTPAdapter):
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            used.append(request.url or "")
+            return super().send(request, **kwargs)
+
+    with AlloyClient(KEY, base_url=echo_server, trust_env=False) as client:
+        client._transport.session.mount("http://", CountingAdapter())
+        client._transport.request("GET", "/adapted")
+    assert used == [f"{echo_server}/adapted"]
+
+
+# TLS, as against the real API: certificates are verified against requests' CA bundle
 
 
 @pytest.fixture(scope="module")
@@ -209,10 +249,9 @@ def trusted_tls_url(tls_server: tuple[str, str], monkeypatch: pytest.MonkeyPatch
     return url
 
 
-def test_https_with_a_trusted_certificate_goes_the_lean_path(trusted_tls_url: str) -> None:
+def test_https_with_a_trusted_certificate_works(trusted_tls_url: str) -> None:
     url = trusted_tls_url
     with AlloyClient(KEY, base_url=url, trust_env=True) as client:
-        assert client._transport._direct_sender() is not None
         answer = client._transport.request("GET", "/secure")
     assert answer == {"path": "/secure", "text": "Zoë 大阪"}
 
@@ -232,9 +271,10 @@ def test_https_with_an_unknown_certificate_fails_without_retrying(
     from alloy_data.errors import AlloyConnectionError
 
     url, _ = tls_server
-    with AlloyClient(KEY, base_url=url, trust_env=False) as client:
-        assert client._transport._direct_sender() is not None
-        with pytest.raises(AlloyConnectionError, match="TLS error") as caught:
-            client._transport.request("GET", "/secure")
+    with (
+        AlloyClient(KEY, base_url=url, trust_env=False) as client,
+        pytest.raises(AlloyConnectionError, match="TLS error") as caught,
+    ):
+        client._transport.request("GET", "/secure")
     assert caught.value.attempts == 1
     assert KEY not in str(caught.value)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from alloy_data._frames_page import TIMESTAMP
+from alloy_data.frames._page import TIMESTAMP
 
 __all__ = ["BodyReader"]
 

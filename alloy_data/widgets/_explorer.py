@@ -1,15 +1,4 @@
-"""Notebook widgets: pick a connector, a credential and an action, then preview, pull, export.
-
->>> import alloy_data as ad
->>> from alloy_data.widgets import Explorer
->>> client = ad.connect()  # doctest: +SKIP
->>> explorer = Explorer(client)  # doctest: +SKIP
->>> explorer  # doctest: +SKIP
-
-Every picker is an ``ipywidgets`` box with a ``value`` trait, ``options``, ``observe`` and
-``on_change``. Errors from the API show in each widget's status line; they are never raised
-into the notebook's front end.
-"""
+"""The ``Explorer``: the pickers, preview, pull, export and the code that does the same."""
 
 from __future__ import annotations
 
@@ -23,19 +12,20 @@ from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
-from alloy_data._widgets_actions import PAGING_PARAMETERS, ActionPicker
-from alloy_data._widgets_base import show_error, show_info
-from alloy_data._widgets_pickers import ConnectorPicker, CredentialPicker
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
+from alloy_data.widgets._actions import ActionPicker
+from alloy_data.widgets._base import show_error, show_info
+from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from alloy_data.client import AlloyClient
-    from alloy_data.progress import ProgressUpdate
+    from alloy_data.pagination import PaginatorOption
+    from alloy_data.progress import ProgressOption, ProgressUpdate
     from alloy_data.pull import Pull
 
-__all__ = ["PAGING_PARAMETERS", "ActionPicker", "ConnectorPicker", "CredentialPicker", "Explorer"]
+__all__ = ["Explorer"]
 
 T = TypeVar("T")
 
@@ -132,11 +122,22 @@ class Explorer(widgets.VBox):
         self.credential.connector_id = change["new"]
         self.action.connector_id = change["new"]
 
-    def pull(self, **options: Any) -> Pull:
+    def pull(
+        self,
+        *,
+        paginator: PaginatorOption = "auto",
+        page_size: int | None = None,
+        max_pages: int | None = None,
+        max_records: int | None = None,
+        concurrency: int | None = None,
+        progress: ProgressOption = "auto",
+        max_requests_per_second: float | None = None,
+    ) -> Pull:
         """Build the lazy ``Pull`` of the current selection (nothing is fetched yet).
 
-        Args:
-            **options: More options of ``client.pull`` (``max_pages``, ``progress``, ...).
+        The connector, credential, user, action and parameters come from the pickers; the
+        keyword arguments are those of :meth:`alloy_data.AlloyClient.pull`, which says what
+        each does.
 
         Returns:
             The ``Pull``.
@@ -155,17 +156,23 @@ class Explorer(widgets.VBox):
             if not value
         ]
         connector_id, action_id = self.connector.value, self.action.value
-        if missing or connector_id is None or action_id is None:
+        credential_id = self.credential.value
+        if missing or connector_id is None or action_id is None or credential_id is None:
             raise ConfigurationError(f"Choose {', '.join(missing)} first.")
-        pull: Pull = self._client.pull(
+        return self._client.pull(
             connector_id,
             action_id,
-            credential_id=self.credential.value,
+            credential_id=credential_id,
             user_id=self.user_id,
             parameters=self.action.parameters,
-            **options,
+            paginator=paginator,
+            page_size=page_size,
+            max_pages=max_pages,
+            max_records=max_records,
+            concurrency=concurrency,
+            progress=progress,
+            max_requests_per_second=max_requests_per_second,
         )
-        return pull
 
     def _attempt(self, work: Callable[[], T], doing: str) -> T | None:
         self.error = None

@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from alloy_data._export_spool import (
+from alloy_data.errors import ConfigurationError, ExportError
+from alloy_data.export._spool import (
     CHECKPOINT_FILE,
     OUTPUT_NAME,
     PREVIOUS_NAME,
@@ -27,7 +28,6 @@ from alloy_data._export_spool import (
     lock_directory,
     remove_path,
 )
-from alloy_data.errors import ConfigurationError, ExportError
 from alloy_data.frames import align_batch
 
 # Messages are about exports, whichever module emits them.

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alloy_data._pagination_base import (
+from alloy_data.models import Action, ActionResult
+from alloy_data.pagination._base import (
     CURSOR_PATHS,
     HAS_MORE_PATHS,
     NEXT_LINK_PATHS,
@@ -15,7 +16,7 @@ from alloy_data._pagination_base import (
     TOTAL_PATHS,
     Paginator,
 )
-from alloy_data._pagination_cursors import (
+from alloy_data.pagination._cursors import (
     CursorPaginator,
     LastIdPaginator,
     NextLinkPaginator,
@@ -23,13 +24,12 @@ from alloy_data._pagination_cursors import (
     SinglePagePaginator,
     find_page_info,
 )
-from alloy_data._pagination_positional import (
+from alloy_data.pagination._positional import (
     AlloyOffsetPaginator,
     OffsetPaginator,
     PageNumberPaginator,
 )
-from alloy_data._pagination_records import first_present, locate_records, lookup
-from alloy_data.models import Action, ActionResult
+from alloy_data.pagination._records import first_present, locate_records, lookup
 
 __all__ = ["Detection", "RequestPlan", "detect_paginator", "plan_request"]
 

@@ -1,0 +1,36 @@
+"""Streaming, atomic, resumable writers for Parquet, CSV and JSON Lines.
+
+A writer takes a pull's pages one at a time and keeps memory bounded whatever the record count:
+
+1. :meth:`~ParquetWriter.open` prepares ``<target>.alloy-checkpoint/`` beside the target (or,
+   with ``resume=True``, reopens the one an interrupted pull left and says where to continue).
+2. :meth:`~ParquetWriter.write_page` appends each page to a spool file in that directory,
+   fsyncs it, then records it in the checkpoint, so a process killed at any moment resumes
+   after the last page that reached the disk.
+3. :meth:`~ParquetWriter.finish` streams the spooled pages back one at a time, aligns each to
+   the final unified schema (columns that appeared or widened part-way become nulls or are
+   cast), renders the output inside the checkpoint directory, fsyncs it and renames it onto the
+   target. The target holds its old content or the complete new file, never a partial one.
+
+Parquet files carry the pull's provenance in their footer (see :func:`read_metadata`).
+"""
+
+from alloy_data.export._writers import (
+    METADATA_KEY,
+    Checkpoint,
+    CsvWriter,
+    JsonlWriter,
+    ParquetWriter,
+    open_writer,
+    read_metadata,
+)
+
+__all__ = [
+    "METADATA_KEY",
+    "Checkpoint",
+    "CsvWriter",
+    "JsonlWriter",
+    "ParquetWriter",
+    "open_writer",
+    "read_metadata",
+]

@@ -1,0 +1,52 @@
+"""Records to typed Arrow batches and tables, and to pandas DataFrames.
+
+Each page of records (JSON-decoded dicts) becomes one :class:`pyarrow.RecordBatch`;
+:class:`TableBuilder` unifies the pages' schemas into one table; :func:`to_dataframe` is a view
+of that table in pandas.
+
+How values are typed:
+
+- Nested objects flatten to dotted column names at any depth (``customer.email``,
+  ``shipping_address.geo.lat``). An empty object ``{}`` adds no column. Lists stay Arrow lists;
+  objects inside lists are not flattened (a list of objects is ``list<struct>``).
+- A string column whose every value is an ISO-8601 timestamp *with* an offset (``Z``,
+  ``+00:00``, ``+02:00``, ``+0200``; ``T`` or a space before the time; up to microseconds)
+  becomes ``timestamp[us, tz=UTC]``, converted to UTC. Detection is by value, per column and
+  page, never by name. Strings without an offset, including date-only strings such as
+  ``2024-05-01``, stay strings: they name no instant, and guessing a time zone would silently
+  shift them (``pd.to_datetime`` converts them on request). So do timestamps with more than
+  six fractional digits. Strings that look numeric (``"19.99"``) stay strings.
+- Timestamps inside lists (``items[].shipped_at``) stay strings.
+- Integers and booleans with nulls stay ``int64`` and ``bool``.
+- Records that are not objects become one column, ``value``. Keys that are not strings are
+  stringified. When two columns of one page get the same name (a key literally ``"a.b"`` next
+  to ``a: {b: ...}``), the later one gets a suffix: ``a.b_2`` (``_3``, ... if taken).
+- When a column's values disagree, the column widens instead of failing: ``null`` to anything,
+  ``int64`` to ``double``, lists and objects inside lists to their common type, and anything
+  else to ``string``. In a string column, strings keep their text and every other value is
+  JSON text (``5``, ``true``, ``{"b": 1}``, ``[1, 2]``); timestamps become ISO-8601 UTC text.
+  A path that holds an object in some records and a scalar or list in others becomes one
+  string column of JSON text from the page where that is first seen on; columns flattened
+  from objects on earlier pages keep their values.
+
+Drift (:attr:`TableBuilder.drift`) lists each change once, with the page it happened on: a
+column first seen after a page that had records (old type ``"absent"``; a key that starts
+part-way through the first page is not drift), a type that widened, and values that disagreed
+inside one page (old type: the type that was not text, such as ``int64`` or ``struct``).
+"""
+
+from alloy_data.frames._builder import (
+    SchemaDrift,
+    TableBuilder,
+    align_batch,
+    records_to_batch,
+    to_dataframe,
+)
+
+__all__ = [
+    "SchemaDrift",
+    "TableBuilder",
+    "align_batch",
+    "records_to_batch",
+    "to_dataframe",
+]
