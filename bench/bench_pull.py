@@ -20,10 +20,10 @@ Python objects at all, a bound no converting client beats; and alloy-data run wi
 ``ARROW_DEFAULT_MEMORY_POOL=system``, to show how much of its peak memory is Arrow's default
 allocator (mimalloc) holding on to memory.
 
-A second part repeats the cursor comparison with 10 ms of latency per request (20,000
-records), as a real API adds far more than loopback does. A third part adds 50 ms of latency
-to every request and compares page-number paging (Xero
-invoices, 100 a page) sequentially and with ``concurrency=8``.
+A second part repeats the cursor comparison with 10 ms (20,000 records) and 50 ms (10,000
+records) of latency per request, as a real API adds far more than loopback does. A third part
+adds 50 ms of latency to every request and compares page-number paging (Xero invoices, 100 a
+page) sequentially and with ``concurrency=8``.
 
 Usage: ``python bench/bench_pull.py [--records 100000] [--repeat 3] [--json FILE]``.
 """
@@ -51,8 +51,8 @@ SYSTEM_ALLOCATOR = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
 RECORDS_KEYS = {"cursor": "results", "offset": "entries", "page_number": "Invoices"}
 LATENCY_RECORDS = 10_000
 LATENCY_PAGE_SIZE = 100
-CURSOR_LATENCY_RECORDS = 20_000
-CURSOR_LATENCY_MS = 10
+# (milliseconds of latency a request, records): real APIs answer in tens of milliseconds.
+CURSOR_LATENCIES = ((10, 20_000), (50, 10_000))
 PAGINGS = {
     "cursor": ("hubspot", "list-contacts"),
     "offset": ("box", "list-files"),
@@ -511,7 +511,7 @@ def run_all(records: int, repeat: int) -> dict[str, Any]:
         ("naive", "naive", None, None),
         ("alloy", "alloy", None, None),
     ]
-    # requests costs more per request than alloy-data's own HTTP path: this is the wire alone.
+    # What the network and the server cost without any HTTP library: the wire alone.
     socket_floor: list[Run] = [("floor, one socket without an HTTP library", "socket", None, None)]
     # Where the time and the memory go: the bytes parsed by Arrow alone, and alloy-data with
     # the C library's allocator instead of Arrow's default (mimalloc), which keeps more memory.
@@ -535,11 +535,10 @@ def run_all(records: int, repeat: int) -> dict[str, Any]:
             )
         # Real APIs answer in tens of milliseconds, not one: there fetching the next page
         # overlaps converting the last one.
-        with sandbox_process(CURSOR_LATENCY_RECORDS, CURSOR_LATENCY_MS) as url:
-            label = (
-                f"cursor paging, {CURSOR_LATENCY_MS} ms latency, {CURSOR_LATENCY_RECORDS:,} records"
-            )
-            results["throughput"][label] = compare(url, "cursor", base, repeat, workdir)
+        for latency_ms, latency_records in CURSOR_LATENCIES:
+            with sandbox_process(latency_records, latency_ms) as url:
+                label = f"cursor paging, {latency_ms} ms latency, {latency_records:,} records"
+                results["throughput"][label] = compare(url, "cursor", base, repeat, workdir)
         # Latency dominates with pages of 100: the case concurrency is for.
         with sandbox_process(LATENCY_RECORDS, 50) as url:
             user, credentials = fixtures(url)
