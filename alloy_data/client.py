@@ -19,7 +19,7 @@ import requests
 
 from alloy_data.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientConfig, mask_secret
 from alloy_data.errors import BadRequestError, ConfigurationError, NotFoundError, ResponseError
-from alloy_data.http import OnRetry, Transport, encode_path, iter_secrets_in
+from alloy_data.http import OnRetry, RetryPolicy, Transport, encode_path, iter_secrets_in
 from alloy_data.models import (
     Action,
     ActionResult,
@@ -353,6 +353,7 @@ class ActionOperations(_Operations):
         action: Action | None = None,
         on_retry: OnRetry | None = None,
         before_attempt: Callable[[], object] | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> ActionResult:
         """Execute an action once (one call, one page of a list action).
 
@@ -369,6 +370,8 @@ class ActionOperations(_Operations):
                 (when there are parameters) and remembered.
             on_retry: Called before each retry with (attempt, wait seconds, reason).
             before_attempt: Called right before every attempt is sent, retries included.
+            retry_policy: How often and how long to retry this call (default: the client's
+                :attr:`AlloyClient.retry_policy`).
 
         Returns:
             The unwrapped result.
@@ -401,6 +404,7 @@ class ActionOperations(_Operations):
             idempotent=idempotent,
             on_retry=on_retry,
             before_attempt=before_attempt,
+            retry_policy=retry_policy,
         )
         result = ActionResult.from_json(self._object(payload, "POST", path), received=received)
         if result.failed:
@@ -573,6 +577,14 @@ class AlloyClient:
         """The user calls act for by default, if any."""
         return self.config.user_id
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How one-off calls retry (``max_retries`` from the client's settings).
+
+        Pulls start from it with a patience of their own (:meth:`RetryPolicy.for_pulls`).
+        """
+        return self._transport.retry_policy
+
     def __repr__(self) -> str:
         return (
             f"AlloyClient(base_url={self.base_url!r}, api_version={self.api_version!r}, "
@@ -621,6 +633,7 @@ class AlloyClient:
         concurrency: int | None = None,
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
+        retries: int | RetryPolicy | None = None,
     ) -> Pull:
         """Prepare a lazy pull of every page of a list action.
 
@@ -649,6 +662,11 @@ class AlloyClient:
                 ``"terminal"``, False or None (silent), or a function called with each
                 :class:`~alloy_data.progress.ProgressUpdate`.
             max_requests_per_second: A cap on requests a second, retries included.
+            retries: How often each page is retried: a number of retries, or a
+                :class:`~alloy_data.http.RetryPolicy`. By default a pull is more patient than
+                a one-off call: twice the client's retries (at least 8), twice the waits, and
+                408, 429, every 5xx but 501 and 505, dropped connections, timeouts and 200
+                answers cut short or not JSON are all retried. ``0`` turns retries off.
 
         Returns:
             The :class:`~alloy_data.pull.Pull`.
@@ -673,4 +691,5 @@ class AlloyClient:
             concurrency=concurrency,
             progress=progress,
             max_requests_per_second=max_requests_per_second,
+            retries=retries,
         )

@@ -53,7 +53,16 @@ class ConfigurationError(AlloyError, ValueError):
 
 
 class PaginationError(AlloyError):
-    """A pull could not page through an action's results."""
+    """A pull could not page through an action's results.
+
+    Attributes:
+        page: The page whose answer showed no usable way to the next page, when the error
+            came after fetching it (its records are good), else None.
+    """
+
+    def __init__(self, message: str, *, page: object = None) -> None:
+        super().__init__(message)
+        self.page = page
 
 
 class PaginationWarning(UserWarning):
@@ -71,15 +80,27 @@ class ResponseError(AlloyError):
         method: The HTTP method of the request.
         path: The request path (never the query string, which may hold secrets).
         excerpt: The first characters of the body, for diagnosis.
+        cut_short: True when the body ended before the JSON did (a dropped transfer), False
+            when it is something else than JSON (a proxy's HTML page, say).
+        attempts: How many attempts were made before giving up.
     """
 
     def __init__(
-        self, message: str, *, method: str = "", path: str = "", excerpt: str = ""
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        excerpt: str = "",
+        cut_short: bool = False,
+        attempts: int = 1,
     ) -> None:
         super().__init__(message)
         self.method = method
         self.path = path
         self.excerpt = excerpt
+        self.cut_short = cut_short
+        self.attempts = attempts
 
 
 class AlloyConnectionError(AlloyError):

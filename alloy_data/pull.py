@@ -7,6 +7,7 @@ runs, and each of them runs the pull afresh. Its :attr:`Pull.stats` describe the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import threading
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from alloy_data.engine import AdaptiveLimit, RequestRate, parallel_pages, prefetch
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
+from alloy_data.http import RetryPolicy
 from alloy_data.models import Action, ActionResult
 from alloy_data.pagination import Page, PageWalker, resolve_paginator
 from alloy_data.progress import ProgressUpdate, check_progress_option, make_reporter
@@ -58,6 +60,7 @@ class ActionRunner(Protocol):
         action: Action | None = None,
         on_retry: OnRetry | None = None,
         before_attempt: Callable[[], object] | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> ActionResult:
         """Execute the action once and return its answer (one page)."""
         ...
@@ -80,6 +83,11 @@ class PullClient(Protocol):
         """The client's resolved configuration (base URL and user go into provenance)."""
         ...
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How the client retries one-off calls; a pull starts from it."""
+        ...
+
 
 # Parameter names whose values never go into provenance metadata or logs.
 _SECRET_WORDS = ("token", "secret", "password", "key", "auth", "signature")
@@ -94,6 +102,8 @@ class PullStats:
         records: Records kept (after ``max_records``).
         requests: HTTP requests made, retries included.
         retries: Requests that were retried.
+        retry_reasons: How many retries each reason caused (``"HTTP 503"``,
+            ``"read timeout"``, ``"body not JSON"``, ...).
         seconds_waited: Seconds spent waiting before retries (rate limits and backoff).
         elapsed: Seconds the run took.
         total: The total record count when the API said, else None.
@@ -112,6 +122,7 @@ class PullStats:
     records: int = 0
     requests: int = 0
     retries: int = 0
+    retry_reasons: dict[str, int] = field(default_factory=dict)
     seconds_waited: float = 0.0
     elapsed: float = 0.0
     total: int | None = None
@@ -157,6 +168,16 @@ def _identifier(name: str, value: Any) -> str:
     return value
 
 
+def _check_retries(retries: Any) -> int | RetryPolicy | None:
+    if retries is None or isinstance(retries, RetryPolicy):
+        return retries
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigurationError(
+            f"retries must be a whole number >= 0, a RetryPolicy or None, not {retries!r}."
+        )
+    return retries
+
+
 def public_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Return the parameters with the values of secret-looking names replaced by ``"***"``."""
     return {
@@ -189,6 +210,7 @@ class Pull:
         concurrency: int | None = None,
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
+        retries: int | RetryPolicy | None = None,
     ) -> None:
         self._client = client
         self.connector_id = _identifier("connector_id", connector_id)
@@ -214,6 +236,7 @@ class Pull:
         ):
             raise ConfigurationError("max_requests_per_second must be a positive number or None.")
         self.max_requests_per_second = max_requests_per_second
+        self.retries = _check_retries(retries)
         check_progress_option(progress)
         self.progress = progress
         self.stats = PullStats()
@@ -236,11 +259,24 @@ class Pull:
             self._action = self._client.actions.get(self.connector_id, self.action_id)
         return self._action
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How this pull retries each page: ``retries`` if it is a policy, else the client's
+        policy with a pull's patience (:meth:`RetryPolicy.for_pulls`), with ``retries`` as
+        its number of retries when that is a number."""
+        if isinstance(self.retries, RetryPolicy):
+            return self.retries
+        policy = self._client.retry_policy.for_pulls()
+        if self.retries is not None:
+            policy = dataclasses.replace(policy, max_retries=self.retries)
+        return policy
+
     def _on_retry(self, attempt: int, wait_seconds: float, reason: str) -> None:
         if "429" in reason:
             self._limit.slow_down()
         with self._lock:
             self.stats.retries += 1
+            self.stats.retry_reasons[reason] = self.stats.retry_reasons.get(reason, 0) + 1
             self.stats.requests += 1
             self.stats.seconds_waited += wait_seconds
 
@@ -264,6 +300,7 @@ class Pull:
             action=self._action,
             on_retry=self._on_retry,
             before_attempt=self._before_attempt,
+            retry_policy=self.retry_policy,
         )
         return result
 

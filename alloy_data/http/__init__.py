@@ -9,18 +9,25 @@ inside the adapter because there a retry is invisible: callers need an ``on_retr
 (to count retries and seconds waited in a progress bar), a per-call decision on whether a POST
 may be repeated, and the number of attempts in the final error.
 
-What is retried: 429, 502, 503 and 504 answers, and connection failures and timeouts. A request
-that is not idempotent (``execute`` is a POST) is retried only when it cannot have taken effect:
-a 429, or a connection that was never established. ``idempotent=True`` lifts that restriction.
+What is retried: 408, 429 and every 5xx answer but 501 and 505, and connection failures and
+timeouts. A request that is not idempotent (``execute`` is a POST) is retried only when it
+cannot have taken effect: a 408 or 429, or a connection that was never established.
+``idempotent=True`` lifts that restriction (pulls pass it: a list action is a read). With
+``RetryPolicy.retry_bad_bodies`` (pulls' policy, :meth:`RetryPolicy.for_pulls`) a success
+whose body is cut short or is not JSON, such as a proxy's HTML page, is retried too.
 """
 
-from alloy_data.http._retry import RETRY_STATUSES, OnRetry, RetryPolicy, parse_retry_after
+from alloy_data.http._retry import (
+    OnRetry,
+    RetryPolicy,
+    is_retryable_status,
+    parse_retry_after,
+)
 from alloy_data.http._status import error_for_status, extract_message, extract_request_id
 from alloy_data.http._transport import HTTP_LOGGER_NAME, Transport, encode_path, iter_secrets_in
 
 __all__ = [
     "HTTP_LOGGER_NAME",
-    "RETRY_STATUSES",
     "OnRetry",
     "RetryPolicy",
     "Transport",
@@ -28,6 +35,7 @@ __all__ = [
     "error_for_status",
     "extract_message",
     "extract_request_id",
+    "is_retryable_status",
     "iter_secrets_in",
     "parse_retry_after",
 ]

@@ -5,18 +5,39 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
-__all__ = ["RETRY_STATUSES", "Failure", "OnRetry", "RetryPolicy", "classify", "parse_retry_after"]
+__all__ = [
+    "NOT_RETRIED_5XX",
+    "Failure",
+    "OnRetry",
+    "RetryPolicy",
+    "classify",
+    "is_retryable_status",
+    "parse_retry_after",
+]
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# 501 (not implemented) and 505 (HTTP version not supported) answer the same every time.
+NOT_RETRIED_5XX = frozenset({501, 505})
 
 OnRetry = Callable[[int, float, str], None]
 """Called before each retry with (failed attempt number, seconds to wait, reason)."""
+
+
+def is_retryable_status(status: int, *, idempotent: bool) -> bool:
+    """Whether an answer with this status is worth another attempt.
+
+    A request that may be repeated is retried after 408, 429 and every 5xx but 501 and 505, as
+    dlt and the Airbyte CDK retry reads. One that may not (a POST that is not a read) only
+    after 408 and 429, which say the server did not act on it.
+    """
+    if status in (408, 429):
+        return True
+    return idempotent and 500 <= status <= 599 and status not in NOT_RETRIED_5XX
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -33,6 +54,9 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
+PULL_MIN_RETRIES = 8
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how long to retry.
@@ -43,12 +67,34 @@ class RetryPolicy:
         backoff_cap: The longest backoff in seconds.
         retry_after_cap: The longest ``Retry-After`` obeyed; a longer one is cut to this (and
             logged), so a server asking for an hour does not hang a notebook.
+        retry_bad_bodies: Whether a success status whose body is cut short or is not JSON (a
+            proxy's HTML page) is retried, when the request may be repeated. Pulls do; a
+            one-off call reports it at once, as it more often means a wrong base URL.
     """
 
     max_retries: int = 4
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     retry_after_cap: float = 60.0
+    retry_bad_bodies: bool = False
+
+    def for_pulls(self) -> RetryPolicy:
+        """Return this policy with a pull's patience.
+
+        A pull makes hundreds of requests, and one failure too many loses the run, so it
+        retries twice as often as a one-off call (at least 8 times), waits up to twice as
+        long, and retries bad 200 bodies too.
+
+        Returns:
+            A new policy.
+        """
+        return replace(
+            self,
+            max_retries=max(PULL_MIN_RETRIES, 2 * self.max_retries),
+            backoff_cap=2 * self.backoff_cap,
+            retry_after_cap=2 * self.retry_after_cap,
+            retry_bad_bodies=True,
+        )
 
     def backoff(self, retry_number: int, rng: random.Random) -> float:
         """Return the wait before retry ``retry_number`` (1-based): full jitter, capped."""

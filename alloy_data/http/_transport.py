@@ -29,11 +29,11 @@ from alloy_data.errors import (
     ResponseError,
 )
 from alloy_data.http._retry import (
-    RETRY_STATUSES,
     Failure,
     OnRetry,
     RetryPolicy,
     classify,
+    is_retryable_status,
     parse_retry_after,
 )
 from alloy_data.http._status import (
@@ -238,6 +238,7 @@ class Transport:
         idempotent: bool | None = None,
         on_retry: OnRetry | None = None,
         before_attempt: Callable[[], object] | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> Any:
         """Send one logical request (with retries) and return the decoded JSON body.
 
@@ -253,6 +254,7 @@ class Transport:
             idempotent=idempotent,
             on_retry=on_retry,
             before_attempt=before_attempt,
+            retry_policy=retry_policy,
         )
         return decoded
 
@@ -268,6 +270,7 @@ class Transport:
         idempotent: bool | None = None,
         on_retry: OnRetry | None = None,
         before_attempt: Callable[[], object] | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> tuple[Any, bytes]:
         """Send one logical request (with retries); return the decoded JSON and its bytes.
 
@@ -283,6 +286,8 @@ class Transport:
             on_retry: Called before each retry with (attempt, wait seconds, reason).
             before_attempt: Called right before every attempt is sent, retries included (a
                 pull's request-rate limit waits there).
+            retry_policy: How often and how long to retry this call (default: the
+                transport's :attr:`retry_policy`).
 
         Returns:
             The decoded JSON (None for an empty body) and the body as received.
@@ -290,7 +295,7 @@ class Transport:
         Raises:
             AlloyAPIError: An error status (the subclass says which).
             AlloyConnectionError: Nothing answered (``AlloyTimeoutError`` when too slow).
-            ResponseError: A success status with a body that is not JSON.
+            ResponseError: A success status with a body that is cut short or not JSON.
         """
         method = method.upper()
         if idempotent is None:
@@ -299,6 +304,7 @@ class Transport:
         headers = self.headers(user_id)
         if json_body is not None:
             headers["Content-Type"] = "application/json"
+        policy = self.retry_policy if retry_policy is None else retry_policy
         attempt = 0
         while True:
             attempt += 1
@@ -313,21 +319,32 @@ class Transport:
                 timeout=call_timeout,
                 attempt=attempt,
             )
+            may_retry = attempt <= policy.max_retries
             if sent.failure is not None:
-                if self._may_retry_failure(sent.failure, idempotent, attempt):
-                    wait = self.retry_policy.backoff(attempt, self._rng)
-                    self._wait(attempt, wait, sent.failure.reason, on_retry)
+                failure = sent.failure
+                if may_retry and failure.retryable and (idempotent or not failure.maybe_sent):
+                    self._wait(
+                        attempt, policy.backoff(attempt, self._rng), failure.reason, on_retry
+                    )
                     continue
                 self._raise_failure(sent, method, self._shown(path), attempt, call_timeout)
             response = sent.response
             assert response is not None  # a send without a failure always has a response
             status = response.status_code
-            if status in RETRY_STATUSES and self._may_retry_status(status, idempotent, attempt):
-                self._wait(attempt, self._retry_wait(response, attempt), f"HTTP {status}", on_retry)
+            if may_retry and is_retryable_status(status, idempotent=idempotent):
+                wait = self._retry_wait(response, attempt, policy)
+                self._wait(attempt, wait, f"HTTP {status}", on_retry)
                 continue
             if status >= 400:
                 raise self._api_error(response, sent.body, method, self._shown(path), attempt)
-            return self._decode_success(response, sent.body, method, path), sent.body
+            try:
+                decoded = self._decode_success(response, sent.body, method, path, attempt)
+                return decoded, sent.body
+            except ResponseError as error:
+                if not (may_retry and idempotent and policy.retry_bad_bodies):
+                    raise
+                reason = "body cut short" if error.cut_short else "body not JSON"
+                self._wait(attempt, policy.backoff(attempt, self._rng), reason, on_retry)
 
     def _send_once(
         self,
@@ -393,22 +410,11 @@ class Transport:
         # An id can be anything, even a pasted key: what we show is redacted like the rest.
         return self.redact(path)
 
-    def _may_retry_failure(self, failure: Failure, idempotent: bool, attempt: int) -> bool:
-        if attempt > self.retry_policy.max_retries or not failure.retryable:
-            return False
-        return idempotent or not failure.maybe_sent
-
-    def _may_retry_status(self, status: int, idempotent: bool, attempt: int) -> bool:
-        if attempt > self.retry_policy.max_retries:
-            return False
-        # A 429 means the server refused the request before acting on it.
-        return idempotent or status == 429
-
-    def _retry_wait(self, response: requests.Response, attempt: int) -> float:
+    def _retry_wait(self, response: requests.Response, attempt: int, policy: RetryPolicy) -> float:
         asked = parse_retry_after(response.headers.get("Retry-After"))
         if asked is None:
-            return self.retry_policy.backoff(attempt, self._rng)
-        cap = self.retry_policy.retry_after_cap
+            return policy.backoff(attempt, self._rng)
+        cap = policy.retry_after_cap
         if asked > cap:
             self.logger.warning(
                 "The server asked to wait %.0f s before retrying; waiting %.0f s instead "
@@ -439,7 +445,7 @@ class Transport:
         return self.redact(extract_message(body, content_type))
 
     def _decode_success(
-        self, response: requests.Response, body: bytes, method: str, path: str
+        self, response: requests.Response, body: bytes, method: str, path: str, attempts: int
     ) -> Any:
         if not body or body.isspace():  # isspace stops at the first character; strip copies
             return None
@@ -450,14 +456,18 @@ class Transport:
             excerpt = self._excerpt(body, content_type)
             cut_short = isinstance(exc, json.JSONDecodeError) and exc.pos >= len(exc.doc.rstrip())
             what = "is cut short (the JSON ends early)" if cut_short else "is not JSON"
+            tries = f" after {attempts} attempts" if attempts > 1 else ""
             path = self._shown(path)
             raise ResponseError(
                 f"The answer to {method} {path} (HTTP {response.status_code}, {content_type}) "
-                f"{what}: {excerpt!r}. Check that the base URL {self.config.base_url} points "
-                "at the Alloy API.",
+                f"{what}{tries}: {excerpt!r}. Check that the base URL {self.config.base_url} "
+                "points at the Alloy API; if it does, a proxy in between may be failing, so try "
+                "again later.",
                 method=method,
                 path=path,
                 excerpt=excerpt,
+                cut_short=cut_short,
+                attempts=attempts,
             ) from None
 
     def _api_error(
@@ -497,6 +507,8 @@ class Transport:
                 f"Try again; if it persists, check the base URL {base}.",
                 method=method,
                 path=path,
+                cut_short=True,
+                attempts=attempts,
             ) from None
         if failure.timeout:
             limit = timeout[0] if failure.reason == "connect timeout" else timeout[1]

@@ -11,7 +11,13 @@ from alloy_data.sandbox.api import AlloyApi, Listing
 from alloy_data.sandbox.auth import bearer_matches, generate_api_key
 from alloy_data.sandbox.catalog import UNPAGINATED_MAXIMUM, build_catalog
 from alloy_data.sandbox.errors import ApiError
-from alloy_data.sandbox.faults import Fault, FaultPlan, Injections, TokenBucket
+from alloy_data.sandbox.faults import (
+    SLOW_ANSWER_MS,
+    Fault,
+    FaultPlan,
+    Injections,
+    TokenBucket,
+)
 from alloy_data.sandbox.ids import IdFactory
 from alloy_data.sandbox.messages import Request, Response, error_response, json_body
 from alloy_data.sandbox.paging import Unpaginated
@@ -26,6 +32,25 @@ _PROXY_ERROR_PAGE = (
     b"<center><h1>500 Internal Server Error</h1></center>\r\n<hr><center>nginx</center>\r\n"
     b"</body>\r\n</html>\r\n"
 )
+
+
+_MAINTENANCE_PAGE = (
+    b"<!DOCTYPE html>\r\n<html><head><title>Down for maintenance</title></head>\r\n"
+    b"<body><h1>We'll be right back</h1><p>The service is down for maintenance.</p></body>"
+    b"</html>\r\n"
+)
+
+#: Faults that change the API's own answer rather than replace it.
+_FAULTS_ON_THE_ANSWER = frozenset({"latency", "truncated", "html_200"})
+
+
+def _gateway_page(status: int) -> bytes:
+    title = {502: "502 Bad Gateway", 504: "504 Gateway Time-out"}[status]
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()
 
 
 @dataclass(frozen=True)
@@ -78,8 +103,10 @@ class Sandbox:
         seed: Makes records, ids and faults reproducible.
         records: Records per list action: an int for all, or a dict of connector id to count.
         fault_rate: The share (0 to 1) of requests that fail, drawn from ``seed``.
-        faults: The fault kinds ``fault_rate`` draws from (default all: "429", "503",
-            "500_html", "drop", "latency").
+        faults: The fault kinds ``fault_rate`` draws from (default all of
+            :data:`~alloy_data.sandbox.FAULT_KINDS`).
+        fault_delay_ms: How long a "latency" fault drawn by ``fault_rate`` holds its answer
+            (default 1000); set it above a client's read timeout to test timeouts.
         latency_ms: Added to every answer.
         rate_limit: Requests per second allowed before answering 429 with ``Retry-After``.
         cache_mb: Memory for encoded pages and records (default 32). Benchmarks raise it so
@@ -97,6 +124,7 @@ class Sandbox:
         records: int | Mapping[str, int] | None = None,
         fault_rate: float = 0.0,
         faults: Iterable[str] | None = None,
+        fault_delay_ms: int = SLOW_ANSWER_MS,
         latency_ms: int = 0,
         rate_limit: float | None = None,
         cache_mb: int = 32,
@@ -112,7 +140,9 @@ class Sandbox:
         self.api_key = api_key if api_key else generate_api_key()
         self.latency_ms = latency_ms
         self.request_count = 0
-        self._fault_plan = FaultPlan(seed, fault_rate, faults)
+        if fault_delay_ms < 0:
+            raise ValueError("fault_delay_ms must be at least 0")
+        self._fault_plan = FaultPlan(seed, fault_rate, faults, delay_ms=fault_delay_ms)
         self._injections = Injections()
         self._bucket = TokenBucket(rate_limit) if rate_limit else None
         self._server = HTTPServer(self.handle, host, port)
@@ -230,7 +260,7 @@ class Sandbox:
         """Make the next ``count`` requests whose path contains ``path_contains`` fail.
 
         Args:
-            kind: "429", "503", "500_html", "drop" or "latency".
+            kind: One of :data:`~alloy_data.sandbox.FAULT_KINDS`.
             count: How many requests fail this way.
             path_contains: Only requests whose raw path contains this; any request when None.
             retry_after: Seconds sent in ``Retry-After`` for "429" and "503".
@@ -258,11 +288,16 @@ class Sandbox:
                 return self._finish(error_response(error))
         if fault is None:
             fault = self._fault_plan.draw()
-        if fault is not None and fault.kind != "latency":
+        if fault is not None and fault.kind not in _FAULTS_ON_THE_ANSWER:
             return self._finish(self._fault_response(fault))
         response = self._authorized(request)
         if fault is not None:
-            response.delay_ms += fault.delay_ms
+            if fault.kind == "latency":
+                response.delay_ms += fault.delay_ms
+            elif fault.kind == "truncated" and response.status == 200:
+                response.truncate = True
+            elif fault.kind == "html_200":
+                response = Response(200, _MAINTENANCE_PAGE, content_type="text/html")
         return self._finish(response)
 
     def _finish(self, response: Response) -> Response:
@@ -271,13 +306,20 @@ class Sandbox:
         return response
 
     def _fault_response(self, fault: Fault) -> Response:
-        if fault.kind == "drop":
-            return Response(0, b"", drop=True)
+        if fault.kind in ("drop", "reset"):
+            return Response(0, b"", drop=fault.kind == "drop", reset=fault.kind == "reset")
         if fault.kind == "500_html":
             return Response(500, _PROXY_ERROR_PAGE, content_type="text/html")
+        if fault.kind in ("502", "504"):
+            page = _gateway_page(int(fault.kind))
+            return Response(int(fault.kind), page, content_type="text/html")
         retry = {"Retry-After": str(fault.retry_after)}
         if fault.kind == "429":
             return error_response(ApiError(429, "too many requests; retry later", headers=retry))
+        if fault.kind == "408":
+            return error_response(ApiError(408, "the request took too long to arrive"))
+        if fault.kind == "500":
+            return error_response(ApiError(500, "an unexpected error occurred"))
         body = json_body(
             {"error": "SERVICE_UNAVAILABLE", "message": "the service is temporarily unavailable"}
         )
@@ -311,6 +353,7 @@ def serve(
     records: int | Mapping[str, int] | None = None,
     fault_rate: float = 0.0,
     faults: Iterable[str] | None = None,
+    fault_delay_ms: int = SLOW_ANSWER_MS,
     latency_ms: int = 0,
     rate_limit: float | None = None,
     cache_mb: int = 32,
@@ -331,6 +374,7 @@ def serve(
         records=records,
         fault_rate=fault_rate,
         faults=faults,
+        fault_delay_ms=fault_delay_ms,
         latency_ms=latency_ms,
         rate_limit=rate_limit,
         cache_mb=cache_mb,

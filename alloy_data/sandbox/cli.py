@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--faults", nargs="+", choices=FAULT_KINDS, default=None, help="fault kinds to draw"
     )
+    parser.add_argument(
+        "--fault-delay-ms", type=int, default=1000, help="how long a latency fault holds answers"
+    )
     parser.add_argument("--rate-limit", type=float, default=None, help="requests per second")
     parser.add_argument(
         "--cache-mb", type=int, default=32, help="memory for cached pages (benchmarks raise it)"
@@ -77,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             records=_records(args.records),
             fault_rate=args.fault_rate,
             faults=args.faults,
+            fault_delay_ms=args.fault_delay_ms,
             latency_ms=args.latency_ms,
             rate_limit=args.rate_limit,
             cache_mb=args.cache_mb,

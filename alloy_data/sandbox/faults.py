@@ -9,7 +9,22 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-FAULT_KINDS = ("429", "503", "500_html", "drop", "latency")
+#: Every kind of transient failure a pull meets in the field, as a gateway or proxy in front of
+#: an app produces them.
+FAULT_KINDS = (
+    "408",  # the gateway timed out waiting for the request
+    "429",  # rate limited, with Retry-After
+    "500",  # an app error with a JSON body
+    "500_html",  # a proxy's HTML error page
+    "502",  # bad gateway (HTML, as proxies send it)
+    "503",  # unavailable, with Retry-After
+    "504",  # gateway timeout (HTML)
+    "drop",  # the connection closes without an answer
+    "reset",  # the connection is reset (TCP RST) without an answer
+    "truncated",  # a 200 whose body stops short of its Content-Length
+    "html_200",  # a 200 whose body is a proxy's HTML page, not JSON
+    "latency",  # the normal answer, held back
+)
 
 #: How long a "latency" fault holds its answer.
 SLOW_ANSWER_MS = 1000
@@ -40,13 +55,21 @@ def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
 class FaultPlan:
     """Turns a share ``rate`` of requests into faults, the same sequence for the same seed."""
 
-    def __init__(self, seed: int, rate: float, kinds: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        rate: float,
+        kinds: Iterable[str] | None = None,
+        *,
+        delay_ms: int = SLOW_ANSWER_MS,
+    ) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"fault_rate must be between 0 and 1, got {rate}")
         self.rate = rate
         self.kinds = check_kinds(FAULT_KINDS if kinds is None else kinds)
         if rate > 0 and not self.kinds:
             raise ValueError("faults is empty but fault_rate is above 0")
+        self.delay_ms = delay_ms
         self._rng = random.Random(f"faults:{seed}")
         self._lock = threading.Lock()
 
@@ -58,7 +81,7 @@ class FaultPlan:
             # Two draws per request whatever the outcome, so the sequence depends on nothing else.
             roll = self._rng.random()
             pick = self._rng.randrange(len(self.kinds))
-        return Fault(self.kinds[pick]) if roll < self.rate else None
+        return Fault(self.kinds[pick], delay_ms=self.delay_ms) if roll < self.rate else None
 
 
 @dataclass

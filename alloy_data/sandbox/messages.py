@@ -57,6 +57,10 @@ class Response:
     delay_ms: int = 0
     #: Close the connection without answering ("drop" fault).
     drop: bool = False
+    #: Reset the connection (TCP RST) without answering ("reset" fault).
+    reset: bool = False
+    #: Send the head and half the body, then close ("truncated" fault).
+    truncate: bool = False
     #: Send the head only (an answer to HEAD).
     head_only: bool = False
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
@@ -164,9 +166,16 @@ class _Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or self.closing:
             return
-        if response.drop:
+        if response.drop or response.reset:
             self.closing = True
-            transport.close()
+            if response.reset:
+                # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                transport.abort()
+            else:
+                transport.close()
             return
         head = [
             f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Unknown')}",
@@ -176,6 +185,9 @@ class _Connection(asyncio.Protocol):
         head.extend(f"{name}: {value}" for name, value in response.headers.items())
         head.append("Connection: keep-alive" if keep_alive else "Connection: close")
         body = b"" if response.head_only else response.body
+        if response.truncate:
+            body = body[: len(body) // 2]
+            keep_alive = False
         transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
         if not keep_alive:
             self.closing = True

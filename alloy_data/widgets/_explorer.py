@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from alloy_data.client import AlloyClient
+    from alloy_data.http import RetryPolicy
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption, ProgressUpdate
     from alloy_data.pull import Pull
@@ -132,6 +133,7 @@ class Explorer(widgets.VBox):
         concurrency: int | None = None,
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
+        retries: int | RetryPolicy | None = None,
     ) -> Pull:
         """Build the lazy ``Pull`` of the current selection (nothing is fetched yet).
 
@@ -172,6 +174,7 @@ class Explorer(widgets.VBox):
             concurrency=concurrency,
             progress=progress,
             max_requests_per_second=max_requests_per_second,
+            retries=retries,
         )
 
     def _attempt(self, work: Callable[[], T], doing: str) -> T | None:

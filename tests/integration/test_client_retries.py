@@ -103,14 +103,20 @@ def test_latency_within_the_timeout_is_just_slow(client: AlloyClient, faulty: Sa
     assert faulty.request_count - before == 1
 
 
-def test_html_500_is_not_retried_and_reads_clean(client: AlloyClient, faulty: Sandbox) -> None:
+def test_a_proxys_html_500_is_retried(client: AlloyClient, faulty: Sandbox) -> None:
     faulty.inject_fault("500_html", count=1, path_contains=RESOURCES)
     before = faulty.request_count
+    assert client.connectors.resources("shopify")
+    assert faulty.request_count - before == 2
+
+
+def test_a_proxys_html_500_that_persists_reads_clean(client: AlloyClient, faulty: Sandbox) -> None:
+    faulty.inject_fault("500_html", count=5, path_contains=RESOURCES)  # every attempt
     with pytest.raises(ServerError) as caught:
         client.connectors.resources("shopify")
-    assert faulty.request_count - before == 1
     error = caught.value
     assert error.status == 500
+    assert error.attempts == 5
     assert "<" not in error.message
     assert len(error.message) <= 200
     assert "try again later" in str(error)

@@ -62,6 +62,83 @@ def test_drop_closes_the_connection_without_an_answer(sb):
         get(sb)
 
 
+@pytest.mark.parametrize(
+    ("kind", "status", "content_type", "words"),
+    [
+        ("408", 408, "application/json", "REQUEST_TIMEOUT"),
+        ("500", 500, "application/json", "INTERNAL_ERROR"),
+        ("502", 502, "text/html", "502 Bad Gateway"),
+        ("504", 504, "text/html", "504 Gateway Time-out"),
+        ("html_200", 200, "text/html", "down for maintenance"),
+    ],
+    ids=["408", "500", "502", "504", "html_200"],
+)
+def test_error_answers_look_as_gateways_and_apps_send_them(sb, kind, status, content_type, words):
+    sb.inject_fault(kind)
+    response = get(sb)
+    assert response.status_code == status
+    assert response.headers["Content-Type"].startswith(content_type)
+    assert words in response.text
+    assert get(sb).status_code == 200
+
+
+def _raw_get(sb: Sandbox) -> bytes:
+    with socket.create_connection(("127.0.0.1", sb.port), timeout=TIMEOUT) as sock:
+        sock.sendall(
+            f"GET /connectors HTTP/1.1\r\nAuthorization: Bearer {sb.api_key}\r\n\r\n".encode()
+        )
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        return received
+
+
+def test_reset_resets_the_connection_without_an_answer(sb):
+    sb.inject_fault("reset")
+    with pytest.raises(ConnectionResetError):
+        _raw_get(sb)
+    sb.inject_fault("reset")
+    with pytest.raises(requests.ConnectionError):
+        get(sb)
+
+
+def test_truncated_sends_half_the_body_of_a_200_then_closes(sb):
+    whole = _raw_get_keepalive_closed(sb)
+    sb.inject_fault("truncated")
+    cut = _raw_get(sb)
+    head, _, body = cut.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    announced = int(
+        next(line for line in head.split(b"\r\n") if line.startswith(b"Content-Length")).split(
+            b":"
+        )[1]
+    )
+    assert announced == len(whole.partition(b"\r\n\r\n")[2])
+    assert 0 < len(body) < announced
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        sb.inject_fault("truncated")
+        get(sb)
+
+
+def _raw_get_keepalive_closed(sb: Sandbox) -> bytes:
+    with socket.create_connection(("127.0.0.1", sb.port), timeout=TIMEOUT) as sock:
+        sock.sendall(
+            f"GET /connectors HTTP/1.1\r\nAuthorization: Bearer {sb.api_key}\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        return received
+
+
+def test_fault_rate_draws_latency_faults_of_the_given_length():
+    with serve(port=0, fault_rate=1.0, faults=["latency"], fault_delay_ms=300) as sb:
+        started = time.perf_counter()
+        assert get(sb).status_code == 200
+        assert time.perf_counter() - started >= 0.3
+
+
 def test_latency_fault_holds_the_answer(sb):
     sb.inject_fault("latency", delay_ms=300)
     started = time.perf_counter()

@@ -177,7 +177,9 @@ def test_a_callers_session_is_not_closed() -> None:
 # retries
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504], ids=lambda s: f"HTTP-{s}")
+@pytest.mark.parametrize(
+    "status", [408, 429, 500, 502, 503, 504, 507, 599], ids=lambda s: f"HTTP-{s}"
+)
 def test_get_retries_retryable_statuses_then_succeeds(status: int) -> None:
     harness = Harness([respond(status, {"message": "busy"}), respond(200, {"ok": 1})])
     events: list[tuple[int, float, str]] = []
@@ -188,7 +190,9 @@ def test_get_retries_retryable_statuses_then_succeeds(status: int) -> None:
     assert events[0][1] == harness.waits[0]
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 500, 501], ids=lambda s: f"HTTP-{s}")
+@pytest.mark.parametrize(
+    "status", [400, 401, 403, 404, 409, 422, 501, 505], ids=lambda s: f"HTTP-{s}"
+)
 def test_other_errors_are_not_retried(status: int) -> None:
     harness = Harness([respond(status, {"message": "no"})])
     with pytest.raises(Exception) as caught:
@@ -246,7 +250,7 @@ def test_rate_limit_error_keeps_the_servers_retry_after() -> None:
     assert caught.value.attempts == 2
 
 
-@pytest.mark.parametrize("status", [502, 503, 504], ids=lambda s: f"HTTP-{s}")
+@pytest.mark.parametrize("status", [500, 502, 503, 504], ids=lambda s: f"HTTP-{s}")
 def test_post_is_not_retried_on_5xx(status: int) -> None:
     harness = Harness([respond(status, {}), respond(200, {})])
     with pytest.raises(ServerError) as caught:
@@ -261,8 +265,10 @@ def test_post_is_retried_on_5xx_when_idempotent() -> None:
     assert harness.calls == 2
 
 
-def test_post_is_retried_on_429() -> None:
-    harness = Harness([respond(429, {}, headers={"Retry-After": "0"}), respond(200, {"ok": 1})])
+@pytest.mark.parametrize("status", [408, 429], ids=lambda s: f"HTTP-{s}")
+def test_post_is_retried_when_the_server_says_it_did_not_act(status: int) -> None:
+    replies = [respond(status, {}, headers={"Retry-After": "0"}), respond(200, {"ok": 1})]
+    harness = Harness(replies)
     assert harness.transport.request("POST", "/x", json_body={}) == {"ok": 1}
     assert harness.calls == 2
 
@@ -343,6 +349,67 @@ def test_unreadable_success_bodies_raise_response_error(raw: bytes, words: str) 
     assert words in str(caught.value)
     assert caught.value.path == "/connectors"
     assert caught.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"<html><body>502 Bad Gateway</body></html>", "body not JSON"),
+        (b'{"a": [1', "body cut short"),
+    ],
+    ids=["html", "truncated-json"],
+)
+def test_a_policy_for_pulls_retries_bad_success_bodies(raw: bytes, reason: str) -> None:
+    harness = Harness([respond(200, raw=raw), respond(200, {"ok": 1})])
+    events: list[tuple[int, float, str]] = []
+    policy = RetryPolicy(max_retries=2, backoff_base=0.5).for_pulls()
+    answer = harness.transport.request(
+        "POST",
+        "/x",
+        json_body={},
+        idempotent=True,
+        retry_policy=policy,
+        on_retry=lambda *event: events.append(event),
+    )
+    assert answer == {"ok": 1}
+    assert [event[2] for event in events] == [reason]
+
+
+def test_bad_success_bodies_that_persist_end_in_response_error_with_attempts() -> None:
+    harness = Harness([respond(200, raw=b"<html>maintenance</html>")])
+    policy = RetryPolicy(max_retries=3, retry_bad_bodies=True)
+    with pytest.raises(ResponseError) as caught:
+        harness.transport.request("GET", "/x", retry_policy=policy)
+    assert harness.calls == 4
+    assert caught.value.attempts == 4
+    assert "after 4 attempts" in str(caught.value)
+    assert not caught.value.cut_short
+
+
+def test_bad_success_bodies_are_not_retried_for_a_post_that_is_not_a_read() -> None:
+    harness = Harness([respond(200, raw=b"<html>oops</html>"), respond(200, {"ok": 1})])
+    policy = RetryPolicy(retry_bad_bodies=True)
+    with pytest.raises(ResponseError):
+        harness.transport.request("POST", "/x", json_body={}, retry_policy=policy)
+    assert harness.calls == 1
+
+
+def test_a_pulls_patience_is_longer_than_a_one_off_calls() -> None:
+    one_off = RetryPolicy(max_retries=4, backoff_cap=30.0, retry_after_cap=60.0)
+    pulls = one_off.for_pulls()
+    assert pulls.max_retries == 8
+    assert pulls.backoff_cap == 60.0
+    assert pulls.retry_after_cap == 120.0
+    assert pulls.retry_bad_bodies and not one_off.retry_bad_bodies
+    assert RetryPolicy(max_retries=6).for_pulls().max_retries == 12
+    assert RetryPolicy(max_retries=0).for_pulls().max_retries == 8
+
+
+def test_a_per_call_policy_replaces_the_transports() -> None:
+    harness = Harness([respond(503, {})], max_retries=4)
+    with pytest.raises(ServerError) as caught:
+        harness.transport.request("GET", "/x", retry_policy=RetryPolicy(max_retries=1))
+    assert caught.value.attempts == 2
 
 
 def test_empty_success_body_is_none() -> None:
