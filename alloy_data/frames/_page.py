@@ -16,6 +16,9 @@ _ARROW_CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueEr
 # A failed cast costs about a millisecond, so only columns whose first value looks like a
 # date and a time are cast; the cast itself decides.
 _LOOKS_LIKE_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
+# Objects nested deeper than this stay JSON text in one column: flattening recurses once per
+# level, and a few hundred levels would exhaust the interpreter's stack.
+MAX_DEPTH = 64
 
 
 @dataclass
@@ -36,6 +39,24 @@ def json_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def utf8_text(text: str) -> str:
+    """``text`` with lone surrogates (a JSON ``"\\ud800"``), which UTF-8 cannot hold, written
+    as the escapes they came as."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
+
+
+def _string_array(values: Sequence[Any]) -> pa.Array:
+    texts = [json_text(v) for v in values]
+    try:
+        return pa.array(texts, pa.string())
+    except UnicodeEncodeError:
+        return pa.array([None if t is None else utf8_text(t) for t in texts], pa.string())
 
 
 def _python_type_name(value: Any) -> str:
@@ -86,12 +107,12 @@ class PageConverter:
         try:
             struct = pa.array(rows, type=None) if rows else pa.array([], pa.struct([]))
         except _ARROW_CONVERSION_ERRORS:
-            self._emit_dicts("", rows)
+            self._emit_dicts("", rows, 1)
         else:
             if not pa.types.is_struct(struct.type):
-                self._emit_dicts("", rows)
+                self._emit_dicts("", rows, 1)
             else:
-                self._emit_struct("", struct, lambda: rows)
+                self._emit_struct("", struct, lambda: rows, 1)
         batch = self._build(len(rows))
         renamed = batch.num_columns != len(set(self._names))
         return Page(batch, self._conflicts, self._new_json_paths, renamed)
@@ -102,7 +123,7 @@ class PageConverter:
             return pa.RecordBatch.from_struct_array(empty)
         return pa.RecordBatch.from_arrays(self._arrays, names=_unique_names(self._names))
 
-    def _emit_struct(self, prefix: str, struct: pa.StructArray, values: Any) -> None:
+    def _emit_struct(self, prefix: str, struct: pa.StructArray, values: Any, depth: int) -> None:
         children = struct.flatten()
         for index, child in enumerate(children):
             key = struct.type.field(index).name
@@ -111,50 +132,56 @@ class PageConverter:
             def child_values(key: str = key) -> list[Any]:
                 return _child_values(values(), key)
 
-            self._emit(path, child, child_values)
+            self._emit(path, child, child_values, depth)
 
-    def _emit(self, path: str, array: pa.Array, values: Any) -> None:
+    def _emit(self, path: str, array: pa.Array, values: Any, depth: int) -> None:
         kind = array.type
         if path in self._json_paths:
-            self._add(path, pa.array([json_text(v) for v in values()], pa.string()))
+            self._add(path, _string_array(values()))
+        elif pa.types.is_struct(kind) and depth >= MAX_DEPTH:
+            self._new_json_paths.add(path)
+            self._add(path, _string_array(values()))
         elif pa.types.is_struct(kind):
-            self._emit_struct(f"{path}.", array, values)
+            self._emit_struct(f"{path}.", array, values, depth + 1)
         elif pa.types.is_string(kind) and path not in self._string_columns:
             self._add(path, _parse_timestamps(array))
         else:
             self._add(path, array)
 
     def _add(self, path: str, array: pa.Array) -> None:
-        self._names.append(path)
+        self._names.append(utf8_text(path))
         self._arrays.append(array)
 
-    def _emit_dicts(self, prefix: str, dicts: Sequence[Any]) -> None:
+    def _emit_dicts(self, prefix: str, dicts: Sequence[Any], depth: int) -> None:
         """Column by column, for pages that pyarrow cannot infer in one go."""
         keys: dict[Any, None] = {}
         for record in dicts:
             if isinstance(record, dict):
                 keys.update(dict.fromkeys(record))
         for key in keys:
-            self._emit_values(f"{prefix}{key}", _child_values(dicts, key))
+            self._emit_values(f"{prefix}{key}", _child_values(dicts, key), depth)
 
-    def _emit_values(self, path: str, values: list[Any]) -> None:
+    def _emit_values(self, path: str, values: list[Any], depth: int) -> None:
         if path not in self._json_paths:
             try:
                 array = pa.array(values)
             except _ARROW_CONVERSION_ERRORS:
                 pass
             else:
-                self._emit(path, array, lambda: values)
+                self._emit(path, array, lambda: values, depth)
                 return
         present = [v for v in values if v is not None]
         if present and path not in self._json_paths:
-            if all(isinstance(v, dict) for v in present):
-                self._emit_dicts(f"{path}.", values)
+            if not all(isinstance(v, dict) for v in present):
+                self._conflicts[path] = _describe_mix(present)
+                if any(isinstance(v, (dict, list)) for v in present):
+                    self._new_json_paths.add(path)
+            elif depth < MAX_DEPTH:
+                self._emit_dicts(f"{path}.", values, depth + 1)
                 return
-            self._conflicts[path] = _describe_mix(present)
-            if any(isinstance(v, (dict, list)) for v in present):
+            else:
                 self._new_json_paths.add(path)
-        self._add(path, pa.array([json_text(v) for v in values], pa.string()))
+        self._add(path, _string_array(values))
 
 
 def _unique_names(names: list[str]) -> list[str]:
