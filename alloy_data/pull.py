@@ -451,6 +451,10 @@ class Pull:
         except BaseException as error:
             if isinstance(error, (AlloyError, KeyboardInterrupt)):
                 with contextlib.suppress(Exception):  # the fetch's error is the one to report
+                    failed_on = getattr(error, "page", None)
+                    # An export fetches that page again on resume, so only tables keep it.
+                    if isinstance(failed_on, Page) and on_converted is None:
+                        conversion.add(failed_on)
                     conversion.finish()
             self._keep_partial(builder, error)
             raise

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from alloy_data.models import ActionResult
-from alloy_data.pagination._records import MISSING, first_present, locate_records, records_at
+from alloy_data.pagination._records import (
+    MISSING,
+    first_present,
+    holds_list,
+    locate_records,
+    records_at,
+)
 
 __all__ = [
     "CURSOR_PATHS",
@@ -21,6 +27,7 @@ __all__ = [
     "Paginator",
     "Parameters",
     "answer_sources",
+    "as_count",
     "as_flag",
     "as_int",
     "found_in",
@@ -111,6 +118,12 @@ def as_int(value: Any) -> int | None:
     return None
 
 
+def as_count(value: Any) -> int | None:
+    """A record or page count from an answer: a whole number of at least 0, else None."""
+    count = as_int(value)
+    return None if count is None or count < 0 else count
+
+
 def as_flag(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
@@ -151,6 +164,8 @@ class PaginationState:
         records_path: Where the records are, once known (kept for the whole walk).
         page_counts: How many records each page so far held.
         notes: Things worth telling the caller (a page size the server ignores, ...).
+        total_disagrees: A page held records beyond the answer's total, so totals are not
+            trusted to tell the last page for the rest of the walk.
         confirming_end: The last page was short of the asked size yet the answer did not say it
             was the end, so one more page is being fetched to tell.
     """
@@ -160,6 +175,7 @@ class PaginationState:
     records_path: str | None = None
     page_counts: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    total_disagrees: bool = False
     confirming_end: bool = False
 
 
@@ -238,6 +254,15 @@ class Paginator(ABC):
             if state is not None and path != self.records_path:
                 state.notes.append(f"records were no longer at {path!r}; looking again")
         records, found_path = self._find(result)
+        if path is not None and records and not holds_list(result.data, found_path):
+            # Without a list, the whole answer would be taken as one record: its paging fields
+            # and messages would become columns of a table whose records are elsewhere.
+            if state is not None:
+                state.notes.append(
+                    f"a page had no records at {path!r} and no other list of records; "
+                    "it counts as a page without records"
+                )
+            return [], path
         if state is not None and records and state.records_path is None:
             state.records_path = found_path
         return records, found_path
@@ -282,7 +307,27 @@ class Paginator(ABC):
 
     def total(self, result: ActionResult) -> int | None:
         """Return the total record count when the answer tells it, else None."""
-        return as_int(found_in(result, TOTAL_PATHS)[0])
+        return as_count(found_in(result, TOTAL_PATHS)[0])
+
+    def _trusted_total(
+        self, state: PaginationState, result: ActionResult, received_so_far: int
+    ) -> int | None:
+        """The answer's total, unless this page or an earlier one went past it.
+
+        A total below the records already received is stale or counts something else; ending
+        on it would drop the records still to come, so paging goes on by the other signals.
+        """
+        total = self.total(result)
+        if total is None or state.total_disagrees:
+            return None
+        if received_so_far > total:
+            state.total_disagrees = True
+            state.notes.append(
+                f"the answer's total ({total}) is below the {received_so_far} records received "
+                "so far; paging on until an empty or short page instead"
+            )
+            return None
+        return total
 
     def _asked(self, sent: Mapping[str, Any]) -> int | None:
         return as_int(sent.get(self.page_size_parameter)) if self.page_size_parameter else None

@@ -78,6 +78,29 @@ class CursorPaginator(Paginator):
         cursor = found_in(result, paths)[0]
         return None if is_empty(cursor) or isinstance(cursor, (Mapping, list)) else cursor
 
+    def _refuse_structured_cursor(self, result: ActionResult) -> None:
+        """Raise when the cursor is an object or a list, which cannot be sent back as it is."""
+        paths = (self.cursor_path,) if self.cursor_path else CURSOR_PATHS
+        cursor, path = found_in(result, paths)
+        if not isinstance(cursor, (Mapping, list)) or not cursor:
+            return
+        shown = repr(cursor) if len(repr(cursor)) <= 80 else repr(cursor)[:79] + "…"
+        what = f"The next cursor at {path!r} is {shown}, not text or a number"
+        if isinstance(cursor, Mapping):
+            inner = next((k for k, v in cursor.items() if isinstance(v, (str, int))), "<field>")
+            advice = (
+                "Point the paginator at the value inside it: paginator=CursorPaginator("
+                f"cursor_parameter={self.cursor_parameter!r}, cursor_path='{path}.{inner}')."
+            )
+        else:
+            advice = (
+                "Page by hand with a function that builds the next parameters from it: "
+                "paginator=fn(sent_parameters, result, records)."
+            )
+        raise PaginationError(
+            f"{what}, so it cannot be sent as {self.cursor_parameter!r}. {advice}"
+        )
+
     def _next(
         self,
         state: PaginationState,
@@ -89,7 +112,10 @@ class CursorPaginator(Paginator):
         if has_more(result, self.has_more_path) is False:
             return None
         cursor = self.next_cursor(result)
-        return None if cursor is None else {**sent, self.cursor_parameter: cursor}
+        if cursor is None:
+            self._refuse_structured_cursor(result)
+            return None
+        return {**sent, self.cursor_parameter: cursor}
 
 
 def find_page_info(result: ActionResult) -> tuple[Mapping[str, Any] | None, str]:

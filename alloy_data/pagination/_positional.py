@@ -15,6 +15,7 @@ from alloy_data.pagination._base import (
     PaginationState,
     Paginator,
     Parameters,
+    as_count,
     as_int,
     found_in,
     has_more,
@@ -46,7 +47,7 @@ class PositionalPaginator(Paginator):
     def total(self, result: ActionResult) -> int | None:
         """Return the total record count when the answer tells it, else None."""
         paths = (self.total_path,) if self.total_path else TOTAL_PATHS
-        return as_int(found_in(result, paths)[0])
+        return as_count(found_in(result, paths)[0])
 
     def _has_more(self, result: ActionResult) -> bool | None:
         return has_more(result, self.has_more_path)
@@ -88,12 +89,16 @@ class PositionalPaginator(Paginator):
         if has_more is not None:
             return not has_more
         asked = self._asked(parameters) or len(records)
+        position = self._position(parameters, asked)
         total = self.total(result)
         if total is not None:
-            return self._position(parameters, asked) + len(records) >= total
+            end = position + len(records)
+            # A page that starts before the total and runs past it shows the total is wrong:
+            # the page's length decides instead.
+            return len(records) < asked if position < total < end else end >= total
         pages = self.total_pages(result, asked)
         if pages is not None:
-            return self._position(parameters, asked) // asked + 1 >= pages
+            return position // asked + 1 >= pages
         return len(records) < asked
 
 
@@ -263,7 +268,7 @@ class OffsetPaginator(PositionalPaginator):
             return None
         following = self._position(sent, 0) + received
         has_more = self._has_more(result)
-        total = self.total(result)
+        total = self._trusted_total(state, result, following)
         if has_more is False or (total is not None and following >= total):
             return None
         if has_more is None and total is None and self._short(state, asked, received):
@@ -325,7 +330,7 @@ class PageNumberPaginator(PositionalPaginator):
     def total_pages(self, result: ActionResult, page_size: int) -> int | None:
         """Return how many pages of ``page_size`` there are, when the answer tells."""
         paths = (self.total_pages_path,) if self.total_pages_path else TOTAL_PAGES_PATHS
-        pages = as_int(found_in(result, paths)[0])
+        pages = as_count(found_in(result, paths)[0])
         return pages if pages is not None else super().total_pages(result, page_size)
 
     def parameters_for_page(
@@ -354,16 +359,16 @@ class PageNumberPaginator(PositionalPaginator):
         if has_more is not None:
             return {**sent, self.page_parameter: page + 1} if has_more else None
         paths = (self.total_pages_path,) if self.total_pages_path else TOTAL_PAGES_PATHS
-        pages = as_int(found_in(result, paths)[0])
+        pages = as_count(found_in(result, paths)[0])
         if pages is not None:
             return (
                 None
                 if page - self.start_page + 1 >= pages
                 else {**sent, self.page_parameter: page + 1}
             )
-        total = self.total(result)
+        so_far = sum(state.page_counts) + received
+        total = self._trusted_total(state, result, so_far)
         if total is not None:
-            so_far = sum(state.page_counts) + received
             return None if so_far >= total else {**sent, self.page_parameter: page + 1}
         if self._short(state, asked, received):
             return None

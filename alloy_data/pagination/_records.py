@@ -21,6 +21,7 @@ __all__ = [
     "find_records",
     "fingerprint",
     "first_present",
+    "holds_list",
     "iter_mappings",
     "locate_records",
     "lookup",
@@ -224,6 +225,11 @@ def records_at(payload: Any, path: str) -> list[dict[str, Any]] | None:
     if _is_list(found):
         return _as_records(found)
     return _single_record(found)
+
+
+def holds_list(payload: Any, path: str) -> bool:
+    """Whether ``path`` in ``payload`` is a list (of records), rather than a single object."""
+    return path != "" and _is_list(_select(payload, path.split(".")))
 
 
 def same_records(records: Sequence[Any], payload: Any, path: str) -> bool:

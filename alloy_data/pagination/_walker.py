@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-from alloy_data.errors import ConfigurationError, PaginationWarning
+from alloy_data.errors import ConfigurationError, PaginationError, PaginationWarning
 from alloy_data.models import Action, ActionResult
 from alloy_data.pagination._base import PaginationState, Paginator
 from alloy_data.pagination._cursors import (
@@ -350,7 +350,20 @@ class PageWalker:
             if digest is not None and digest in seen_pages:
                 self._repeated_page(number, seen_pages[digest], confirming_end)
                 return
-            following = paginator.next_parameters(state, sent, result, records)
+            try:
+                following = paginator.next_parameters(state, sent, result, records)
+            except PaginationError as error:
+                # The page itself is good: hand it over with the error, so it is not lost.
+                error.page, _ = self._page(
+                    number=number,
+                    records=records,
+                    result=result,
+                    sent=sent,
+                    following=None,
+                    paginator=paginator,
+                    path=path,
+                )
+                raise
             for note in state.notes:
                 self._note(note)
             state.notes.clear()
@@ -366,7 +379,7 @@ class PageWalker:
             self.pages += 1
             self.records += len(page.records)
             yield page
-            if self._stopped(paginator, number, following, more_records):
+            if self._stopped(paginator, number, following, more_records, page.total):
                 return
             assert following is not None
             key = _state_key(following)
@@ -411,8 +424,21 @@ class PageWalker:
         )
         return page, cut
 
+    def _check_total(self, total: int | None) -> None:
+        # Only a walk from the first page has seen every record the total counts.
+        if total is not None and total != self.records and self._first_page_number == 1:
+            self._note(
+                f"the answer's total ({total}) disagrees with the {self.records} records "
+                "received; every record received is kept"
+            )
+
     def _stopped(
-        self, paginator: Paginator, number: int, following: dict | None, cut: bool
+        self,
+        paginator: Paginator,
+        number: int,
+        following: dict | None,
+        cut: bool,
+        total: int | None = None,
     ) -> bool:
         reached = self._max_records is not None and self.records >= self._max_records
         if cut or (reached and following is not None):
@@ -430,6 +456,7 @@ class PageWalker:
                 self._stop(
                     "end", f"Reached the last page ({number} pages, {self.records} records)."
                 )
+                self._check_total(total)
             return True
         if self._max_pages is not None and number >= self._max_pages:
             self._stop(
