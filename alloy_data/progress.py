@@ -128,7 +128,10 @@ def check_progress_option(progress: Any) -> None:
     Raises:
         ConfigurationError: When ``progress`` is not one of the accepted values.
     """
-    if progress in (None, False, True, "auto", "terminal") or callable(progress):
+    # By type first: 0 and 1 equal False and True, and an array compared with == is no bool.
+    if progress is None or isinstance(progress, bool) or callable(progress):
+        return
+    if isinstance(progress, str) and progress in ("auto", "terminal"):
         return
     raise ConfigurationError(
         f"progress={progress!r} is not understood: use 'auto', 'terminal', False, "

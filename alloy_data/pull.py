@@ -10,6 +10,8 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
+import numbers
 import threading
 import time
 import warnings
@@ -157,9 +159,10 @@ class PullStats:
 def _positive(name: str, value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    # Integral, not int: a count read from a DataFrame is a NumPy integer.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ConfigurationError(f"{name} must be a positive whole number or None, not {value!r}.")
-    return value
+    return int(value)
 
 
 def _identifier(name: str, value: Any) -> str:
@@ -176,6 +179,64 @@ def _check_retries(retries: Any) -> int | RetryPolicy | None:
             f"retries must be a whole number >= 0, a RetryPolicy or None, not {retries!r}."
         )
     return retries
+
+
+def _rate(value: Any) -> float | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < float("inf")
+    ):
+        raise ConfigurationError(
+            f"max_requests_per_second must be a positive number or None (no cap), not {value!r}."
+        )
+    return value
+
+
+# What JSON carries, and so what an execute call can send.
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _parameters(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"parameters must be a dict of the action's parameters, not {type(value).__name__}."
+        )
+    _check_json(value, "parameters")
+    return dict(value)
+
+
+def _check_json(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse what the execute call's JSON body cannot carry, before anything is fetched."""
+    if depth > 100:
+        raise ConfigurationError(
+            "parameters are nested over 100 levels deep, or contain themselves."
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigurationError(f"{where} is {value!r}, which JSON cannot carry: pass a number.")
+    if isinstance(value, _JSON_SCALARS):
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ConfigurationError(
+                    f"{where} has the key {key!r}: parameter names must be strings."
+                )
+            _check_json(item, f"{where}[{key!r}]", depth + 1)
+        return
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_json(item, f"{where}[{index}]", depth + 1)
+        return
+    hint = " (for a date or time, pass value.isoformat())" if hasattr(value, "isoformat") else ""
+    raise ConfigurationError(
+        f"{where} is a {type(value).__name__}, which JSON cannot carry: pass text, a number, "
+        f"True/False, None, or a list or dict of those{hint}."
+    )
 
 
 def public_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -217,25 +278,14 @@ class Pull:
         self.action_id = _identifier("action_id", action_id)
         self.credential_id = _identifier("credential_id", credential_id)
         self.user_id = None if user_id is None else _identifier("user_id", user_id)
-        if parameters is not None and not isinstance(parameters, Mapping):
-            raise ConfigurationError(
-                "parameters must be a dict of the action's parameters, "
-                f"not {type(parameters).__name__}."
-            )
-        self.parameters: dict[str, Any] = dict(parameters or {})
+        self.parameters: dict[str, Any] = _parameters(parameters)
         resolve_paginator(paginator)  # refuses an unknown paginator before anything is fetched
         self.paginator = paginator
         self.page_size = _positive("page_size", page_size)
         self.max_pages = _positive("max_pages", max_pages)
         self.max_records = _positive("max_records", max_records)
         self.concurrency = _positive("concurrency", concurrency) or 1
-        if max_requests_per_second is not None and (
-            isinstance(max_requests_per_second, bool)
-            or not isinstance(max_requests_per_second, (int, float))
-            or not max_requests_per_second > 0
-        ):
-            raise ConfigurationError("max_requests_per_second must be a positive number or None.")
-        self.max_requests_per_second = max_requests_per_second
+        self.max_requests_per_second = _rate(max_requests_per_second)
         self.retries = _check_retries(retries)
         check_progress_option(progress)
         self.progress = progress
