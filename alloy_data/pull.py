@@ -523,12 +523,12 @@ class Pull:
         if builder.row_count and isinstance(error, (AlloyError, KeyboardInterrupt)):
             # Kept only after a failure: a finished pull holds no second copy of its data.
             self._partial = builder
-            where = (
-                "pull.partial_arrow() or pull.partial_dataframe() returns them"
-                if builder.keeps_batches
-                else "in the checkpoint beside the file: pass resume=True to continue"
-            )
-            _add_note(error, f"{builder.row_count} records fetched before this are kept: {where}.")
+            if builder.keeps_batches:  # an export says what its checkpoint holds instead
+                _add_note(
+                    error,
+                    f"{builder.row_count} records fetched before this are kept: "
+                    "pull.partial_arrow() or pull.partial_dataframe() returns them.",
+                )
 
     def _record_drift(self, builder: TableBuilder) -> None:
         self.stats.drift = list(builder.drift)
@@ -695,8 +695,16 @@ class Pull:
         started = time.monotonic()
         try:
             self._convert_all(builder, self._pages_to_export(checkpoint), on_converted=write)
-        except BaseException:
+        except BaseException as error:
             writer.abort()  # what was written before the failure stays, for resume=True
+            # The worker may have converted more than reached the disk: count what did.
+            if writer.saved_rows and isinstance(error, (AlloyError, KeyboardInterrupt)):
+                _add_note(
+                    error,
+                    f"{writer.saved_rows} records fetched before this are kept in "
+                    f"{writer.checkpoint_dir}: run the same export with resume=True to "
+                    "continue after them.",
+                )
             raise
         metadata = self.provenance()
         metadata.update(

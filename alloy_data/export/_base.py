@@ -101,6 +101,23 @@ def _check_metadata(metadata: Mapping[str, str] | None, what: str) -> dict[str, 
     return dict(metadata)
 
 
+def checked_path(path: Any) -> Path:
+    """``path`` as a ``Path``, after refusing what cannot name a file.
+
+    Raises:
+        ConfigurationError: For a path that is not text or a ``Path``, is empty, or holds a
+            NUL character.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ConfigurationError(
+            f"The output path must be text or a pathlib.Path, not {type(path).__name__}."
+        )
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text.strip() or "\0" in text:
+        raise ConfigurationError(f"{text!r} is no file name: pass a path such as 'orders.parquet'.")
+    return Path(text)
+
+
 class _SpoolingWriter:
     """The spool, checkpoint, resume and atomic-rename machinery shared by every format."""
 
@@ -115,7 +132,7 @@ class _SpoolingWriter:
         resume: bool = False,
         fingerprint: str = "",
     ) -> None:
-        self.path = Path(path)
+        self.path = checked_path(path)
         self.overwrite = overwrite
         self.resume = resume
         self.fingerprint = fingerprint
@@ -163,15 +180,10 @@ class _SpoolingWriter:
         if self._state != "new":
             raise ExportError(f"{self!r} was already opened; make a new writer for a new export.")
         directory = self.checkpoint_dir
-        parent = self.path.parent
-        if not parent.is_dir():
-            raise ExportError(f"Cannot write {self.path}: the directory {parent} does not exist.")
-        _recover_interrupted_swap(self.path, directory)
-        if self.path.exists() and not self.overwrite:
-            raise ExportError(
-                f"{self.path} already exists. Pass overwrite=True to replace it (it is replaced "
-                "only once the new file is complete)."
-            )
+        try:
+            self._check_target(directory)
+        except OSError as error:  # a name too long, a folder that cannot be read, ...
+            raise ExportError(f"Cannot write {self.path}: {error}.") from error
         try:
             if directory.exists():
                 self._take_lock(directory)
@@ -186,12 +198,53 @@ class _SpoolingWriter:
             self._take_lock(directory)
         except OSError as error:
             self._release_lock()
-            raise ExportError(f"Cannot prepare {directory}: {error}") from error
+            raise ExportError(
+                f"Cannot prepare {directory}, where the pages are kept until {self.path.name} "
+                f"is complete: {error}. Write to a folder you can create files in, with free "
+                "space."
+            ) from error
         except BaseException:
             self._release_lock()
             raise
         self._state = "open"
         return None
+
+    @property
+    def writes_directory(self) -> bool:
+        """Whether the output is a directory (a partitioned dataset) rather than one file."""
+        return False
+
+    @property
+    def saved_rows(self) -> int:
+        """Rows of the pages on disk in the checkpoint (all of them after :meth:`finish`)."""
+        return 0 if self._spool is None else self._spool.state.rows
+
+    def _check_target(self, directory: Path) -> None:
+        parent = self.path.parent
+        if not parent.is_dir():
+            what = "is not a directory" if parent.exists() else "does not exist"
+            raise ExportError(
+                f"Cannot write {self.path}: {parent} {what}. Create the folder first, or choose "
+                "a path in an existing one."
+            )
+        _recover_interrupted_swap(self.path, directory)
+        if self.path.is_dir() and not self.writes_directory:
+            # overwrite=True would delete the folder and everything in it to put a file there.
+            raise ExportError(
+                f"{self.path} is a directory. Name the file to write inside it, such as "
+                f"{self.path / ('data' + (self.path.suffix or '.' + self.kind))}; to replace "
+                "the directory with a file, remove it first."
+            )
+        if self.path.exists() and not (self.path.is_file() or self.path.is_dir()):
+            raise ExportError(
+                f"{self.path} is not a regular file (a device, a pipe or a socket), which an "
+                "export never replaces: choose the path of a file."
+            )
+        if self.path.exists() and not self.overwrite:
+            raise ExportError(
+                f"{self.path} already exists. Pass overwrite=True to replace it (it is replaced "
+                "only once the new file is complete)."
+            )
 
     def _take_lock(self, directory: Path) -> None:
         # Two exports to one path would spool into, or delete, each other's checkpoint.
@@ -319,7 +372,11 @@ class _SpoolingWriter:
             self._state = "failed"
             self._release_lock()
             if isinstance(error, OSError):
-                raise ExportError(f"Cannot spool page {page_number}: {error}") from error
+                raise ExportError(
+                    f"Cannot spool page {page_number}: {error}. The pages before it are kept in "
+                    f"{self.checkpoint_dir}: free some space, then run the same export again "
+                    "with resume=True."
+                ) from error
             raise
 
     def finish(self, *, schema: pa.Schema, metadata: Mapping[str, str] | None = None) -> Path:

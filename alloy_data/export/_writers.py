@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from alloy_data.errors import ConfigurationError, ExportError
-from alloy_data.export._base import Checkpoint, _SpoolingWriter
+from alloy_data.export._base import Checkpoint, _SpoolingWriter, checked_path
 from alloy_data.export._formats import (
     write_csv,
     write_jsonl,
@@ -101,6 +101,11 @@ class ParquetWriter(_SpoolingWriter):
         self.compression = chosen
         self.row_group_size = row_group_size or DEFAULT_ROW_GROUP_SIZE
         self.partition_cols = list(partition_cols or [])
+
+    @property
+    def writes_directory(self) -> bool:
+        """Whether the output is a partitioned dataset directory rather than one file."""
+        return bool(self.partition_cols)
 
     def _check_schema(self, schema: pa.Schema) -> None:
         missing = [name for name in self.partition_cols if schema.get_field_index(name) < 0]
@@ -234,7 +239,7 @@ def open_writer(
     Raises:
         ConfigurationError: For another suffix, or a Parquet option given for another format.
     """
-    suffix = Path(path).suffix.lower()
+    suffix = checked_path(path).suffix.lower()
     writer_class = _WRITERS.get(suffix)
     if writer_class is None and not suffix and partition_cols:
         writer_class = ParquetWriter
