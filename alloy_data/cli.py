@@ -93,7 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pages", type=int, help="stop after this many pages")
     p.add_argument("--page-size", type=int, help="records per page (default: the largest)")
     p.add_argument("--paginator", default="auto", help="pagination convention (default: auto)")
-    p.add_argument("--concurrency", type=int, help="pages fetched at once (offset/page paging)")
+    p.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default="auto",
+        help="requests in flight at once for offset/page paging: auto (default) or a number",
+    )
+    p.add_argument("--retries", type=int, help="retries per page (default: a pull's patience)")
     p.add_argument("--out", required=True, help="output file: .parquet, .csv or .jsonl")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted pull")
@@ -107,6 +113,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--records", type=int, default=60_000, help="records in the largest pull")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
+
+
+def _concurrency(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"use auto or a whole number, not {text!r}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,6 +216,8 @@ def _resources(client: Any, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _action(client: Any, args: argparse.Namespace, out: TextIO) -> int:
+    from alloy_data.pagination import stated_maximum
+
     action = client.actions.get(args.connector, args.action)
     rows = [
         {
@@ -208,7 +225,8 @@ def _action(client: Any, args: argparse.Namespace, out: TextIO) -> int:
             "type": p.type,
             "required": "yes" if p.required else "",
             "in": p.location,
-            "maximum": p.maximum,
+            # Declared, or stated in the description's words (the contract carries none).
+            "maximum": stated_maximum(p)[0],
             "description": p.description,
         }
         for p in action.parameters
@@ -283,6 +301,7 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         max_pages=args.max_pages,
         max_records=args.max_records,
         concurrency=args.concurrency,
+        retries=args.retries,
         progress=False if args.no_progress else "terminal",
     )
     path = pull.to_file(args.out, overwrite=args.overwrite, resume=args.resume)
@@ -294,6 +313,9 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         "seconds": round(time.monotonic() - started, 2),
         "bytes": path.stat().st_size if path.is_file() else None,
         "paginator": stats.paginator,
+        "page_size": stats.page_size,
+        "requests": stats.requests,
+        "retries": stats.retries,
     }
     if args.json:
         return _print([summary], args, out)

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import requests
 
@@ -301,14 +301,21 @@ class ActionOperations(_Operations):
         self._cache: OrderedDict[tuple[str, str], Action] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, connector_id: str, action_id: str) -> Action:
+    def get(
+        self, connector_id: str, action_id: str, *, retry_policy: RetryPolicy | None = None
+    ) -> Action:
         """Fetch an action's details, with its parameters (and where each goes).
+
+        Args:
+            connector_id: The connector (``"shopify"``).
+            action_id: The action (``"list-orders"``).
+            retry_policy: How often and how long to retry (default: the client's).
 
         Returns:
             The action; it is also remembered so that ``execute`` can place parameters.
         """
         path = encode_path("connectors", connector_id, "actions", action_id)
-        payload = self._transport.request("GET", path)
+        payload = self._transport.request("GET", path, retry_policy=retry_policy)
         action = self._read(
             lambda: Action.from_json(self._object(payload, "GET", path), action_id=action_id),
             "GET",
@@ -630,7 +637,7 @@ class AlloyClient:
         page_size: int | None = None,
         max_pages: int | None = None,
         max_records: int | None = None,
-        concurrency: int | None = None,
+        concurrency: int | Literal["auto"] = "auto",
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
@@ -656,8 +663,11 @@ class AlloyClient:
             page_size: Records a page; default: the largest the action declares.
             max_pages: Stop after this many pages (reported in ``stats``).
             max_records: Stop after this many records (the last page is cut to fit).
-            concurrency: Requests in flight at once for offset and page-number paging
-                (default 1); lowered on 429 answers.
+            concurrency: Requests in flight at once for offset and page-number paging.
+                ``"auto"`` starts at 2 and grows up to 8 while answers come back clean,
+                shrinking on 429s and failures (never above ``max_requests_per_second``); a
+                number is the most in flight, lowered on 429s. Cursor paging cannot overlap
+                requests (each needs the last answer); ``stats.notes`` says so.
             progress: ``"auto"`` or True (a tqdm bar for the notebook or terminal),
                 ``"terminal"``, False or None (silent), or a function called with each
                 :class:`~alloy_data.progress.ProgressUpdate`.

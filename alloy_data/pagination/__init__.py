@@ -14,6 +14,7 @@ Each convention is also a class to configure by hand (``CursorPaginator(cursor_p
 action's parameters and the first answer.
 """
 
+from alloy_data.pagination._page_size import PROBE_PAGE_SIZE, maximum_in_words, stated_maximum
 from alloy_data.pagination._walker import (
     AlloyOffsetPaginator,
     CursorPaginator,
@@ -42,6 +43,7 @@ from alloy_data.pagination._walker import (
 )
 
 __all__ = [
+    "PROBE_PAGE_SIZE",
     "AlloyOffsetPaginator",
     "CursorPaginator",
     "Detection",
@@ -64,6 +66,8 @@ __all__ = [
     "StopReason",
     "detect_paginator",
     "find_records",
+    "maximum_in_words",
     "plan_request",
     "resolve_paginator",
+    "stated_maximum",
 ]

@@ -168,6 +168,8 @@ class PaginationState:
             trusted to tell the last page for the rest of the walk.
         confirming_end: The last page was short of the asked size yet the answer did not say it
             was the end, so one more page is being fetched to tell.
+        served_page_size: The page size the server keeps to when it sends fewer records than
+            asked and more follow (None until seen).
     """
 
     base_parameters: Parameters
@@ -177,6 +179,7 @@ class PaginationState:
     notes: list[str] = field(default_factory=list)
     total_disagrees: bool = False
     confirming_end: bool = False
+    served_page_size: int | None = None
 
 
 class Paginator(ABC):
@@ -350,6 +353,7 @@ class Paginator(ABC):
         if state.confirming_end:
             state.confirming_end = False
             if received:
+                state.served_page_size = state.page_counts[0]
                 state.notes.append(
                     f"the server sends at most {state.page_counts[0]} records a page although "
                     f"{asked} were asked; following its page size"

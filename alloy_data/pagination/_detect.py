@@ -24,6 +24,7 @@ from alloy_data.pagination._cursors import (
     SinglePagePaginator,
     find_page_info,
 )
+from alloy_data.pagination._page_size import PROBE_PAGE_SIZE, stated_maximum
 from alloy_data.pagination._positional import (
     AlloyOffsetPaginator,
     OffsetPaginator,
@@ -108,6 +109,8 @@ class RequestPlan:
         parameters: The first request's parameters (the caller's, plus a page size).
         page_size_parameter: The parameter that sets the page size, if one was found.
         page_size: The page size sent, if any.
+        page_size_source: Where that size came from: "parameters", "asked", "declared",
+            "described", "alloy" or "probe".
         cursor_parameter: The parameter that takes a cursor, if one was found.
         known: Every parameter name the action declares or the caller passed.
         declared: Whether the action's metadata declares parameters at all.
@@ -118,6 +121,7 @@ class RequestPlan:
     parameters: dict[str, Any]
     page_size_parameter: str | None = None
     page_size: int | None = None
+    page_size_source: str = ""
     cursor_parameter: str | None = None
     known: frozenset[str] = frozenset()
     declared: bool = False
@@ -140,23 +144,50 @@ def _choose_page_size(
     action: Action | None,
     parameters: Mapping[str, Any],
     page_size: int | None,
-) -> tuple[int | None, str]:
+) -> tuple[int | None, str, str]:
+    """Return the first request's page size, why, and where it came from.
+
+    The source is "parameters" (the caller put it there: left alone), "asked" (``page_size``),
+    "declared", "described" (the description's words), "alloy" (the Alloy API's own limit) or
+    "probe" (nothing said; an app that allows less answers 400 or sends fewer).
+    """
     declared = action.parameter(name) if action is not None else None
-    maximum = _as_size(declared.maximum) if declared is not None else None
+    maximum, source = stated_maximum(declared) if declared is not None else (None, "")
+    stated = (
+        "the most the action declares"
+        if source == "declared"
+        else "the most its description allows"
+    )
     if page_size is not None:
         if maximum is not None and page_size > maximum:
-            return maximum, f"page size {page_size} lowered to {maximum}, the most {name!r} allows"
-        return page_size, f"page size {page_size} as asked, sent as {name!r}"
+            return (
+                maximum,
+                f"page size {page_size} lowered to {maximum} for {name!r}, {stated}",
+                "asked",
+            )
+        return page_size, f"page size {page_size} as asked, sent as {name!r}", "asked"
     if name in parameters:
-        return _as_size(parameters[name]), f"page size from your parameters ({name!r})"
+        size = _as_size(parameters[name])
+        return size, f"page size {size} from your parameters ({name!r})", "parameters"
     if maximum is not None:
-        return maximum, f"page size {maximum}, the largest {name!r} allows"
-    default = _as_size(declared.default) if declared is not None else None
-    if default is not None:
-        return default, f"page size {default}, the default of {name!r}"
-    if convention == "offset" and name == "limit":
-        return _ALLOY_PAGE_SIZE, f"page size {_ALLOY_PAGE_SIZE}, the most the Alloy API pages by"
-    return None, ""
+        return maximum, f"page size {maximum} for {name!r}, {stated}", source
+    if convention == "offset" and name == "limit" and _alloy_offset_action(action):
+        return (
+            _ALLOY_PAGE_SIZE,
+            f"page size {_ALLOY_PAGE_SIZE}, the most the Alloy API pages by",
+            "alloy",
+        )
+    return (
+        PROBE_PAGE_SIZE,
+        f"page size {PROBE_PAGE_SIZE} asked for {name!r}, which states no maximum; lowered if "
+        "the app refuses it, and the app's own size kept if it sends fewer",
+        "probe",
+    )
+
+
+def _alloy_offset_action(action: Action | None) -> bool:
+    # Without metadata the Alloy API's own paging is the likeliest reading of limit + offset.
+    return action is None or not action.parameters
 
 
 def plan_request(
@@ -164,9 +195,10 @@ def plan_request(
 ) -> RequestPlan:
     """Choose the first request's parameters from the action's parameter names.
 
-    The page-size parameter gets the caller's ``page_size``, else the largest the action
-    allows (its ``maximum``), else its default, else (for ``limit`` + ``offset``) 50, else it is
-    left out.
+    The page-size parameter gets the caller's ``page_size`` (lowered to a stated maximum), else
+    the largest the action allows: its declared ``maximum``, else the maximum its description
+    states in words, else (for ``limit`` + ``offset`` without metadata, the Alloy API's own
+    paging) 50, else :data:`PROBE_PAGE_SIZE`, which the walker lowers if the app refuses it.
 
     Returns:
         The plan; its convention is only a first guess until the answer confirms it.
@@ -191,9 +223,9 @@ def plan_request(
     elif present(_OFFSET_PARAMETERS):
         convention = "offset"
     size_name = present(_PAGE_SIZE_PARAMETERS[convention])
-    size, reason = (None, "")
+    size, reason, source = (None, "", "")
     if size_name is not None:
-        size, reason = _choose_page_size(size_name, convention, action, base, page_size)
+        size, reason, source = _choose_page_size(size_name, convention, action, base, page_size)
     if size is not None and size_name is not None:
         base[size_name] = size
     elif page_size is not None:
@@ -206,6 +238,7 @@ def plan_request(
         parameters=base,
         page_size_parameter=size_name,
         page_size=size,
+        page_size_source=source,
         cursor_parameter=cursor,
         known=known,
         declared=bool(declared),

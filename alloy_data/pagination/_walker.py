@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import logging
@@ -11,7 +12,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-from alloy_data.errors import ConfigurationError, PaginationError, PaginationWarning
+from alloy_data.errors import (
+    BadRequestError,
+    ConfigurationError,
+    PaginationError,
+    PaginationWarning,
+)
 from alloy_data.models import Action, ActionResult
 from alloy_data.pagination._base import PaginationState, Paginator
 from alloy_data.pagination._cursors import (
@@ -23,6 +29,7 @@ from alloy_data.pagination._cursors import (
     SinglePagePaginator,
 )
 from alloy_data.pagination._detect import Detection, RequestPlan, detect_paginator, plan_request
+from alloy_data.pagination._page_size import smaller_page_size
 from alloy_data.pagination._positional import (
     AlloyOffsetPaginator,
     OffsetPaginator,
@@ -67,6 +74,16 @@ StopKind = Literal[
 PaginatorOption: TypeAlias = str | Paginator | type[Paginator] | Callable[..., Any]
 """What ``paginator=`` takes: ``"auto"``, a convention's name, a :class:`Paginator` (instance or
 class), or a function ``fn(sent_parameters, result, records) -> dict | None``."""
+
+# From 1,000, halving reaches 1 in ten steps; an app still refusing then refuses something else.
+_PAGE_SIZE_TRIES = 10
+
+
+def _as_size(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None
+    return value
+
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -250,6 +267,10 @@ class PageWalker:
         notes: Human-readable notes: detection, page-size surprises, guard trips.
         pages: Pages yielded so far.
         records: Records yielded so far.
+        page_size: The page size asked for (after the first page: the one in use), if any.
+        page_size_reason: Why that page size, in words.
+        refused_page_sizes: First requests the app refused for their page size (each one a
+            request made).
     """
 
     def __init__(
@@ -279,6 +300,9 @@ class PageWalker:
         self.notes: list[str] = []
         self.pages = 0
         self.records = 0
+        self.page_size: int | None = None
+        self.page_size_reason = ""
+        self.refused_page_sizes = 0
 
     def __iter__(self) -> Iterator[Page]:
         return self._walk()
@@ -301,8 +325,12 @@ class PageWalker:
             plan = plan_request(self._action, self._parameters, self._page_size)
             if plan.reason:
                 self._note(plan.reason)
+            self.page_size, self.page_size_reason = plan.page_size, plan.reason
             return None, None, plan, dict(plan.parameters)
         state = self._paginator.start(self._parameters, page_size=self._page_size)
+        self.page_size = state.page_size
+        if state.page_size is not None:
+            self.page_size_reason = f"page size {state.page_size}, set on the paginator"
         return self._paginator, state, None, self._paginator.first_parameters(state)
 
     def _detect(
@@ -331,7 +359,7 @@ class PageWalker:
 
     def _walk(self) -> Iterator[Page]:
         self.detection, self.stop_reason, self.notes = None, None, []
-        self.pages = self.records = 0
+        self.pages = self.records = self.refused_page_sizes = 0
         paginator, state, plan, sent = self._start()
         if self._resume_from is not None:
             sent = dict(self._resume_from)
@@ -339,7 +367,11 @@ class PageWalker:
         seen_pages: dict[str, int] = {}
         number = self._first_page_number - 1
         while True:
-            result = self._fetch(dict(sent))
+            if number == self._first_page_number - 1 and self._resume_from is None:
+                result, sent, plan = self._fetch_first(sent, plan, paginator)
+                used = {_state_key(sent)}
+            else:
+                result = self._fetch(dict(sent))
             number += 1
             if number == self._first_page_number:
                 paginator, state = self._detect(plan, paginator, state, sent, result)
@@ -364,6 +396,14 @@ class PageWalker:
                     path=path,
                 )
                 raise
+            self._follow_served_page_size(
+                paginator=paginator,
+                state=state,
+                sent=sent,
+                records=records,
+                following=following,
+                number=number,
+            )
             for note in state.notes:
                 self._note(note)
             state.notes.clear()
@@ -396,6 +436,74 @@ class PageWalker:
             if digest is not None:
                 seen_pages[digest] = number
             sent = following
+
+    def _size_parameter(self, plan: RequestPlan | None, paginator: Paginator | None) -> str | None:
+        if plan is not None:
+            return None if plan.page_size_source == "parameters" else plan.page_size_parameter
+        name = paginator.page_size_parameter if paginator is not None else None
+        return None if name is None or name in self._parameters else name
+
+    def _fetch_first(
+        self, sent: dict, plan: RequestPlan | None, paginator: Paginator | None
+    ) -> tuple[ActionResult, dict, RequestPlan | None]:
+        """The first request; while the app refuses its page size with a 400, a smaller one.
+
+        The size goes to the number the app's message names, else to half, as a person reading
+        the error would do; a 400 that is about something else is raised as it is.
+        """
+        name = self._size_parameter(plan, paginator)
+        for _ in range(_PAGE_SIZE_TRIES):
+            try:
+                return self._fetch(dict(sent)), sent, plan
+            except BadRequestError as error:
+                asked = _as_size(sent.get(name)) if name is not None else None
+                smaller = None
+                if name is not None and asked is not None:
+                    smaller = smaller_page_size(error.message, asked, name)
+                if name is None or smaller is None:
+                    raise
+                reason = (
+                    f"page size {smaller} for {name!r}: the app refused {asked} "
+                    f"({error.message[:120]})"
+                )
+                self._note(reason)
+                self.refused_page_sizes += 1
+                self.page_size, self.page_size_reason = smaller, reason
+                sent = {**sent, name: smaller}
+                if plan is not None:
+                    plan = dataclasses.replace(
+                        plan, parameters=dict(sent), page_size=smaller, reason=reason
+                    )
+                elif paginator is not None:
+                    paginator.page_size = smaller
+        return self._fetch(dict(sent)), sent, plan
+
+    def _follow_served_page_size(
+        self,
+        *,
+        paginator: Paginator,
+        state: PaginationState,
+        sent: Mapping[str, Any],
+        records: list[dict[str, Any]],
+        following: Mapping[str, Any] | None,
+        number: int,
+    ) -> None:
+        """Keep the app's own page size when it sends fewer records than asked, and more."""
+        served = state.served_page_size
+        if served is None and number == self._first_page_number and following is not None:
+            asked = _as_size(sent.get(paginator.page_size_parameter or ""))
+            if asked is not None and 0 < len(records) < asked and not state.confirming_end:
+                served = state.served_page_size = len(records)
+                state.notes.append(
+                    f"the app sends at most {served} records a page although {asked} were "
+                    "asked, and says more follow; following its page size"
+                )
+        if served is not None and served != self.page_size:
+            self.page_size = served
+            self.page_size_reason = (
+                f"page size {served}, the most the app sends a page (it sent {served} when "
+                "more were asked)"
+            )
 
     def _page(
         self,

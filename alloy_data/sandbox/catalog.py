@@ -250,7 +250,9 @@ def build_catalog() -> dict[str, Connector]:
                     ids=RecordIds("digits", start=9_001),
                     default_count=400,
                     base_path="/crm/v3/objects/companies",
-                    convention=paging.BodyCursor("/crm/v3/objects/companies"),
+                    convention=paging.BodyCursor(
+                        "/crm/v3/objects/companies", paging.HUBSPOT_LIMIT_TERSE
+                    ),
                     id_param=_path_id("companyId", "The company's id"),
                 ),
             ),

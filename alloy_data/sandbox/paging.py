@@ -85,15 +85,79 @@ class Convention:
         raise NotImplementedError
 
 
-def _size_param(name: str, default: int, maximum: int, what: str = "records") -> Param:
-    return Param(
-        name,
-        "integer",
-        f"Number of {what} per page (at most {maximum})",
-        default=default,
-        maximum=maximum,
-        minimum=1,
-    )
+@dataclass(frozen=True)
+class PageSize:
+    """How an app states and enforces the size of its pages, as real apps do.
+
+    Attributes:
+        default: The size an app uses when none is asked.
+        maximum: The largest page it serves.
+        words: The parameter's description in the app's own docs; it may or may not name the
+            maximum.
+        refusal: The 400 message for a page larger than the maximum (``{name}``,
+            ``{maximum}`` and ``{value}`` are filled in); None when the app silently serves
+            its maximum instead.
+        declared: Whether the live dialect's JSON Schema carries ``maximum`` (the contract's
+            shape never does).
+    """
+
+    default: int
+    maximum: int
+    words: str
+    refusal: str | None = "parameter '{name}' must be at most {maximum} (got {value})"
+    declared: bool = False
+
+    def param(self, name: str) -> Param:
+        """The page-size parameter ``name`` of an action that pages this way."""
+        return Param(
+            name,
+            "integer",
+            self.words,
+            default=self.default,
+            maximum=self.maximum,
+            minimum=1,
+            oversize_refusal=self.refusal,
+            declare_maximum=self.declared,
+        )
+
+
+SHOPIFY_FIRST = PageSize(
+    50, 250, "Returns up to the first n elements from the list.", "first: must be <= {maximum}"
+)
+HUBSPOT_LIMIT = PageSize(
+    10,
+    100,
+    "The maximum number of results to display per page.",
+    "{name} must be less than or equal to {maximum}",
+)
+#: Says neither in words nor in its error how large a page may be: only halving finds it.
+HUBSPOT_LIMIT_TERSE = PageSize(
+    10, 100, "The maximum number of results to display per page.", "Invalid input: {name}"
+)
+STRIPE_LIMIT = PageSize(
+    10,
+    100,
+    "A limit on the number of objects to be returned. Limit can range between 1 and 100, and "
+    "the default is 10.",
+    "Invalid integer: {value}. {name} must be less than or equal to {maximum}",
+)
+#: Serves at most its maximum whatever is asked, and says so nowhere.
+ZENDESK_PER_PAGE = PageSize(100, 100, "Number of records to return per page.", None)
+BOX_LIMIT = PageSize(
+    100,
+    1000,
+    "The maximum number of items to return per page.",
+    "{name} must be less than or equal to {maximum}",
+    declared=True,
+)
+XERO_PAGE_SIZE = PageSize(100, 1000, "The number of invoices per page, up to 1000.")
+ALLOY_LIMIT = PageSize(20, 50, "Records per page (max 50).")
+NOTION_PAGE_SIZE = PageSize(
+    100,
+    100,
+    "The number of items from the full list desired in the response. Maximum: 100",
+    "body failed validation: body.page_size should be ≤ `{maximum}`, instead was `{value}`.",
+)
 
 
 def _cursor_position(name: str, values: dict[str, Any], ctx: PageContext) -> int:
@@ -129,14 +193,13 @@ class Unpaginated(Convention):
 class RelayCursor(Convention):
     """GraphQL connections: ``first``/``after``; ``edges[].node``, ``pageInfo``."""
 
-    def __init__(self, root: str, default: int = 50, maximum: int = 250) -> None:
+    def __init__(self, root: str, size: PageSize = SHOPIFY_FIRST) -> None:
         self.root = root
-        self.default = default
-        self.maximum = maximum
+        self.size = size
 
     def params(self) -> tuple[Param, ...]:
         return (
-            _size_param("first", self.default, self.maximum),
+            self.size.param("first"),
             Param("after", "string", "Cursor: the endCursor of the previous page"),
         )
 
@@ -166,14 +229,13 @@ class RelayCursor(Convention):
 class BodyCursor(Convention):
     """HubSpot: ``limit``/``after``; ``{"results": [...], "paging": {"next": {...}}}``."""
 
-    def __init__(self, path: str, default: int = 10, maximum: int = 100) -> None:
+    def __init__(self, path: str, size: PageSize = HUBSPOT_LIMIT) -> None:
         self.path = path
-        self.default = default
-        self.maximum = maximum
+        self.size = size
 
     def params(self) -> tuple[Param, ...]:
         return (
-            _size_param("limit", self.default, self.maximum),
+            self.size.param("limit"),
             Param("after", "string", "Cursor: paging.next.after of the previous page"),
         )
 
@@ -196,14 +258,13 @@ class BodyCursor(Convention):
 class LastId(Convention):
     """Stripe: ``limit``/``starting_after`` (a record id); ``has_more``."""
 
-    def __init__(self, url: str, default: int = 10, maximum: int = 100) -> None:
+    def __init__(self, url: str, size: PageSize = STRIPE_LIMIT) -> None:
         self.url = url
-        self.default = default
-        self.maximum = maximum
+        self.size = size
 
     def params(self) -> tuple[Param, ...]:
         return (
-            _size_param("limit", self.default, self.maximum, "objects"),
+            self.size.param("limit"),
             Param("starting_after", "string", "The id of the last object of the previous page"),
         )
 
@@ -230,16 +291,15 @@ class LastId(Convention):
 class NextLink(Convention):
     """Zendesk: ``page``/``per_page``; ``next_page`` is a full URL, ``count`` the total."""
 
-    def __init__(self, root: str, path: str, default: int = 100, maximum: int = 100) -> None:
+    def __init__(self, root: str, path: str, size: PageSize = ZENDESK_PER_PAGE) -> None:
         self.root = root
         self.path = path
-        self.default = default
-        self.maximum = maximum
+        self.size = size
 
     def params(self) -> tuple[Param, ...]:
         return (
             Param("page", "integer", "Page number, from 1", default=1, minimum=1),
-            _size_param("per_page", self.default, self.maximum),
+            self.size.param("per_page"),
         )
 
     def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
@@ -265,14 +325,13 @@ class NextLink(Convention):
 class OffsetLimit(Convention):
     """Box: ``offset``/``limit``; ``{"entries", "total_count", "offset", "limit"}``."""
 
-    def __init__(self, default: int = 100, maximum: int = 1000) -> None:
-        self.default = default
-        self.maximum = maximum
+    def __init__(self, size: PageSize = BOX_LIMIT) -> None:
+        self.size = size
 
     def params(self) -> tuple[Param, ...]:
         return (
             Param("offset", "integer", "Index of the first item", default=0, minimum=0),
-            _size_param("limit", self.default, self.maximum, "items"),
+            self.size.param("limit"),
         )
 
     def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
@@ -289,15 +348,14 @@ class OffsetLimit(Convention):
 class PageNumber(Convention):
     """Xero: ``page`` (from 1)/``pageSize``; no totals, the end is a short or empty page."""
 
-    def __init__(self, root: str, default: int = 100, maximum: int = 1000) -> None:
+    def __init__(self, root: str, size: PageSize = XERO_PAGE_SIZE) -> None:
         self.root = root
-        self.default = default
-        self.maximum = maximum
+        self.size = size
 
     def params(self) -> tuple[Param, ...]:
         return (
             Param("page", "integer", "Page number, from 1", default=1, minimum=1),
-            _size_param("pageSize", self.default, self.maximum),
+            self.size.param("pageSize"),
         )
 
     def window(self, values: dict[str, Any], ctx: PageContext) -> tuple[int, int]:
@@ -318,13 +376,12 @@ class AlloyOffset(Convention):
 
     alloy_envelope = True
 
-    def __init__(self, default: int = 20, maximum: int = 50) -> None:
-        self.default = default
-        self.maximum = maximum
+    def __init__(self, size: PageSize = ALLOY_LIMIT) -> None:
+        self.size = size
 
     def params(self) -> tuple[Param, ...]:
         return (
-            _size_param("limit", self.default, self.maximum),
+            self.size.param("limit"),
             Param("offset", "integer", "Index of the first record", default=0, minimum=0),
         )
 
@@ -344,13 +401,12 @@ class AlloyOffset(Convention):
 class NotionCursor(Convention):
     """Notion: ``page_size``/``start_cursor``; ``{object, results, next_cursor, has_more}``."""
 
-    def __init__(self, default: int = 100, maximum: int = 100) -> None:
-        self.default = default
-        self.maximum = maximum
+    def __init__(self, size: PageSize = NOTION_PAGE_SIZE) -> None:
+        self.size = size
 
     def params(self) -> tuple[Param, ...]:
         return (
-            _size_param("page_size", self.default, self.maximum, "results"),
+            self.size.param("page_size"),
             Param("start_cursor", "string", "Cursor: next_cursor of the previous page"),
         )
 

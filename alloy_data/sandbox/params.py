@@ -32,27 +32,31 @@ class Param:
     default: Any = None
     maximum: int | None = None
     minimum: int | None = None
+    #: The 400 message for a value above ``maximum`` (``{name}``, ``{maximum}``, ``{value}``);
+    #: None serves ``maximum`` instead, silently, as some apps do with page sizes.
+    oversize_refusal: str | None = "parameter '{name}' must be at most {maximum} (got {value})"
+    #: Whether the live schema shows ``maximum``; the contract's shape never does.
+    declare_maximum: bool = True
 
     def seed_json(self) -> dict[str, Any]:
-        """Return the contract's ActionParameter, with ``default``/``maximum`` when set."""
-        out: dict[str, Any] = {
+        """Return the contract's ActionParameter: name, type, required and description only.
+
+        A default or a maximum is not part of the contract's object, so an app's limits are
+        only in the description's words, as they are behind the real API.
+        """
+        return {
             "name": self.name,
             "type": self.type,
             "required": self.required,
             "description": self.description,
         }
-        if self.default is not None:
-            out["default"] = self.default
-        if self.maximum is not None:
-            out["maximum"] = self.maximum
-        return out
 
     def schema(self) -> dict[str, Any]:
         """Return a JSON Schema for the parameter's value."""
         schema: dict[str, Any] = {"type": self.type}
         if self.minimum is not None:
             schema["minimum"] = self.minimum
-        if self.maximum is not None:
+        if self.maximum is not None and self.declare_maximum:
             schema["maximum"] = self.maximum
         if self.default is not None:
             schema["default"] = self.default
@@ -79,8 +83,10 @@ def _coerce(param: Param, value: Any) -> Any:
         if param.minimum is not None and value < param.minimum:
             raise bad_request(f"parameter '{param.name}' must be at least {param.minimum}")
         if param.maximum is not None and value > param.maximum:
+            if param.oversize_refusal is None:
+                return param.maximum
             raise bad_request(
-                f"parameter '{param.name}' must be at most {param.maximum} (got {value})"
+                param.oversize_refusal.format(name=param.name, maximum=param.maximum, value=value)
             )
         return value
     if param.type == "string" and isinstance(value, int) and not isinstance(value, bool):

@@ -51,9 +51,10 @@ def test_resources_show_resolved_action_ids(capsys, sandbox):
 
 
 def test_action_shows_parameters(capsys, sandbox):
-    code, out, _ = run(capsys, "action", "hubspot", "list-contacts", *api_args(sandbox))
+    code, out, _ = run(capsys, "action", "stripe", "list-charges", *api_args(sandbox))
     assert code == 0
-    assert re.search(r"^limit\s+integer\s+.*100", out, re.MULTILINE)
+    # The maximum is read from the description's words ("between 1 and 100").
+    assert re.search(r"^limit\s+integer\s+100\s+A limit on the number", out, re.MULTILINE)
 
 
 def test_credentials_and_users(capsys, sandbox):

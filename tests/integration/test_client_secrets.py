@@ -57,7 +57,8 @@ class Evidence:
 def _exercise(client: AlloyClient, sandbox: Sandbox, evidence: Evidence) -> list[Any]:
     fixtures = sandbox.fixtures
     credential = fixtures.credentials["shopify"]
-    sandbox.inject_fault("500_html", count=1, path_contains="/connectors/box/resources")
+    # Retried once (max_retries=1), so it fails on both attempts.
+    sandbox.inject_fault("500_html", count=2, path_contains="/connectors/box/resources")
     sandbox.inject_fault("latency", count=1, path_contains="/connectors/xero", delay_ms=800)
     sandbox.inject_fault("drop", count=1, path_contains="/execute")
     calls: list[Callable[[], Any]] = [

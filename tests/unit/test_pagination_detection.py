@@ -30,8 +30,12 @@ def action(*parameters: ActionParameter) -> Action:
     return Action(action_id="list-things", parameters=parameters)
 
 
-def param(name: str, *, maximum: int | None = None, default: Any = None) -> ActionParameter:
-    return ActionParameter(name=name, type="integer", maximum=maximum, default=default)
+def param(
+    name: str, *, maximum: int | None = None, default: Any = None, description: str | None = None
+) -> ActionParameter:
+    return ActionParameter(
+        name=name, type="integer", maximum=maximum, default=default, description=description
+    )
 
 
 @pytest.mark.parametrize(
@@ -76,8 +80,22 @@ def param(name: str, *, maximum: int | None = None, default: Any = None) -> Acti
             [param("cursor"), param("limit", default=200)],
             "cursor",
             "limit",
-            200,
-            id="slack-cursor-default-size",
+            1000,
+            id="slack-cursor-default-but-no-maximum-probes",
+        ),
+        pytest.param(
+            [param("starting_after"), param("limit", description="default 10, max 100")],
+            "last_id",
+            "limit",
+            100,
+            id="stripe-maximum-in-words",
+        ),
+        pytest.param(
+            [param("first", description="Returns up to the first n elements.")],
+            "relay",
+            "first",
+            1000,
+            id="graphql-no-number-in-words-probes",
         ),
         pytest.param(
             [param("page"), param("per_page", maximum=100, default=30)],
@@ -90,13 +108,20 @@ def param(name: str, *, maximum: int | None = None, default: Any = None) -> Acti
             [param("offset"), param("limit")],
             "offset",
             "limit",
-            50,
-            id="offset-limit-unbounded-is-alloy-50",
+            1000,
+            id="offset-limit-without-a-maximum-probes",
+        ),
+        pytest.param(
+            [param("page"), param("per_page", description="Results per page (1-100)")],
+            "page_number",
+            "per_page",
+            100,
+            id="page-number-range-in-words",
         ),
         pytest.param(
             [param("limit", maximum=50)], None, "limit", 50, id="limit-only-takes-its-maximum"
         ),
-        pytest.param([param("limit")], None, "limit", None, id="limit-only-unbounded-unsent"),
+        pytest.param([param("limit")], None, "limit", 1000, id="limit-only-without-maximum-probes"),
         pytest.param([param("status")], None, None, None, id="no-paging-parameters"),
     ],
 )
