@@ -27,17 +27,17 @@ class DemoPull:
     connector: str
     action: str
     convention: str
-    concurrency: int | None = None
 
 
+# Every pull runs with the default settings: the page size and the overlap are found.
 DEMO_PULLS = (
-    DemoPull("hubspot", "list-contacts", "cursor in body", None),
-    DemoPull("shopify", "list-orders", "relay/GraphQL", None),
-    DemoPull("stripe", "list-charges", "last id", None),
-    DemoPull("box", "list-files", "offset/limit", 4),
-    DemoPull("zendesk", "list-tickets", "next link", None),
-    DemoPull("xero", "list-invoices", "page number", 4),
-    DemoPull("quickbooks", "list-customers", "Alloy offset", None),
+    DemoPull("hubspot", "list-contacts", "cursor in body"),
+    DemoPull("shopify", "list-orders", "relay/GraphQL"),
+    DemoPull("stripe", "list-charges", "last id"),
+    DemoPull("box", "list-files", "offset/limit"),
+    DemoPull("zendesk", "list-tickets", "next link"),
+    DemoPull("xero", "list-invoices", "page number"),
+    DemoPull("quickbooks", "list-customers", "Alloy offset"),
 )
 
 
@@ -116,7 +116,6 @@ def _pull(client: AlloyClient, credential_id: str, demo: DemoPull, out_dir: Path
         demo.connector,
         demo.action,
         credential_id=credential_id,
-        concurrency=demo.concurrency,
         progress="terminal",
     )
     started = time.monotonic()
@@ -128,10 +127,13 @@ def _pull(client: AlloyClient, credential_id: str, demo: DemoPull, out_dir: Path
     file_seconds = time.monotonic() - started
     return {
         "action": f"{demo.connector} {demo.action}",
-        "paging": demo.convention + (f" x{demo.concurrency}" if demo.concurrency else ""),
+        "paging": demo.convention,
         "rows": f"{len(frame)}",
         "columns": f"{len(frame.columns)}",
+        "page size": f"{pull.stats.page_size or ''}",
         "pages": f"{pull.stats.pages}",
+        "requests": f"{pull.stats.requests}",
+        "overlap": f"x{pull.stats.concurrency}" if pull.stats.concurrency > 1 else "",
         "DataFrame s": f"{frame_seconds:.2f}",
         "Parquet s": f"{file_seconds:.2f}",
         "file": f"{path.name} ({_size(path)})",

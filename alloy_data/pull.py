@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from alloy_data.engine import AdaptiveLimit, RequestRate, parallel_pages, prefetch
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
@@ -46,7 +46,9 @@ logger = logging.getLogger("alloy_data.pull")
 class ActionRunner(Protocol):
     """What a pull asks of a client's actions: an action's details and one execute call."""
 
-    def get(self, connector_id: str, action_id: str) -> Action:
+    def get(
+        self, connector_id: str, action_id: str, *, retry_policy: RetryPolicy | None = None
+    ) -> Action:
         """Return the action with its parameters."""
         ...
 
@@ -91,6 +93,11 @@ class PullClient(Protocol):
         ...
 
 
+#: ``concurrency="auto"``: requests in flight at first, and at most, for offset and page-number
+#: paging; it grows while answers come back clean and shrinks on 429s and failures.
+AUTO_CONCURRENCY_START = 2
+AUTO_CONCURRENCY = 8
+
 # Parameter names whose values never go into provenance metadata or logs.
 _SECRET_WORDS = ("token", "secret", "password", "key", "auth", "signature")
 
@@ -109,6 +116,12 @@ class PullStats:
         seconds_waited: Seconds spent waiting before retries (rate limits and backoff).
         elapsed: Seconds the run took.
         total: The total record count when the API said, else None.
+        page_size: The page size used, when the action has a page-size parameter.
+        page_size_reason: Why that page size: declared, stated in the parameter's description,
+            lowered after the app refused a larger one, or the app's own when it sent fewer.
+        refused_page_sizes: Requests the app answered with 400 for a page too large (each is
+            counted in ``requests`` too).
+        concurrency: The most requests that were in flight at once (1 when none overlapped).
         paginator: The pagination convention used, such as ``"cursor"``.
         detection: Why that paginator was chosen.
         confident: False when auto-detection had to guess.
@@ -128,6 +141,10 @@ class PullStats:
     seconds_waited: float = 0.0
     elapsed: float = 0.0
     total: int | None = None
+    page_size: int | None = None
+    page_size_reason: str | None = None
+    refused_page_sizes: int = 0
+    concurrency: int = 1
     paginator: str | None = None
     detection: str | None = None
     confident: bool | None = None
@@ -268,7 +285,7 @@ class Pull:
         page_size: int | None = None,
         max_pages: int | None = None,
         max_records: int | None = None,
-        concurrency: int | None = None,
+        concurrency: int | Literal["auto"] = "auto",
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
@@ -284,7 +301,9 @@ class Pull:
         self.page_size = _positive("page_size", page_size)
         self.max_pages = _positive("max_pages", max_pages)
         self.max_records = _positive("max_records", max_records)
-        self.concurrency = _positive("concurrency", concurrency) or 1
+        self.concurrency: int | Literal["auto"] = (
+            "auto" if concurrency == "auto" else _positive("concurrency", concurrency) or 1
+        )
         self.max_requests_per_second = _rate(max_requests_per_second)
         self.retries = _check_retries(retries)
         check_progress_option(progress)
@@ -294,7 +313,7 @@ class Pull:
         self._rate = (
             RequestRate(max_requests_per_second) if max_requests_per_second is not None else None
         )
-        self._limit = AdaptiveLimit(self.concurrency)
+        self._limit = AdaptiveLimit(1)
         self._action: Action | None = None
         self._partial: TableBuilder | None = None
 
@@ -306,7 +325,9 @@ class Pull:
 
     def _action_metadata(self) -> Action:
         if self._action is None:
-            self._action = self._client.actions.get(self.connector_id, self.action_id)
+            self._action = self._client.actions.get(
+                self.connector_id, self.action_id, retry_policy=self.retry_policy
+            )
         return self._action
 
     @property
@@ -322,8 +343,10 @@ class Pull:
         return policy
 
     def _on_retry(self, attempt: int, wait_seconds: float, reason: str) -> None:
-        if "429" in reason:
+        if reason == "HTTP 429":
             self._limit.slow_down()
+        else:
+            self._limit.ease_off()
         with self._lock:
             self.stats.retries += 1
             self.stats.retry_reasons[reason] = self.stats.retry_reasons.get(reason, 0) + 1
@@ -376,23 +399,38 @@ class Pull:
             first_page_number=first_page,
         )
 
+    def _concurrency_range(self) -> tuple[int, int]:
+        """The most requests in flight, and how many at first."""
+        if self.concurrency == "auto":
+            ceiling = AUTO_CONCURRENCY
+            if self.max_requests_per_second is not None:
+                # More requests in flight than may start in a second only queue for the cap.
+                ceiling = max(1, min(ceiling, int(self.max_requests_per_second)))
+            return ceiling, min(AUTO_CONCURRENCY_START, ceiling)
+        return self.concurrency, self.concurrency
+
     def _pages(self, walker: PageWalker, *, fetch_ahead: bool = True) -> Iterator[Page]:
-        if self.concurrency > 1:
-            self._limit = AdaptiveLimit(self.concurrency)
-            return parallel_pages(
+        ceiling, start = self._concurrency_range()
+        self._limit = AdaptiveLimit(
+            ceiling, start=start, recovery=None if self.concurrency == "auto" else 8
+        )
+        if ceiling > 1:
+            pages = parallel_pages(
                 walker,
                 self._fetch,
-                concurrency=self.concurrency,
+                concurrency=ceiling,
                 limit=self._limit,
                 parameters=self.parameters,
                 max_pages=self.max_pages,
                 max_records=self.max_records,
             )
+        else:
+            pages = iter(walker)
         if not fetch_ahead:
-            return iter(walker)
-        # Cursor conventions cannot fetch ahead, but fetching the next page can overlap with
-        # what the caller does with the last one.
-        return prefetch(iter(walker), depth=2)
+            return pages
+        # Where requests cannot overlap (cursors), fetching the next page can still overlap
+        # with what the caller does with the last one.
+        return prefetch(pages, depth=2)
 
     def iter_pages(self) -> Iterator[Page]:
         """Fetch the pages one after another.
@@ -449,6 +487,11 @@ class Pull:
     def _finish(self, walker: PageWalker, started: float) -> None:
         stats = self.stats
         stats.elapsed = time.monotonic() - started
+        stats.page_size = walker.page_size
+        stats.page_size_reason = walker.page_size_reason or None
+        stats.refused_page_sizes = walker.refused_page_sizes
+        overlapped = any(note.startswith("fetching pages side by side") for note in walker.notes)
+        stats.concurrency = self._limit.highest if overlapped else 1
         detection = walker.detection
         if detection is not None:
             stats.paginator = detection.paginator.name

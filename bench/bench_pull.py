@@ -10,7 +10,7 @@ fresh subprocess that reports its time and peak RSS. Contenders:
 - ``naive``: ``requests.post`` per page, ``resp.json()``, ``pandas.json_normalize``,
   ``DataFrame.to_parquet``: the loop analysts write;
 - ``alloy``: ``client.pull(...).to_dataframe()`` then ``to_parquet``, and the same with
-  ``concurrency=4`` for offset paging;
+  ``concurrency=1`` for offset paging (the default is ``concurrency="auto"``);
 - ``dlt``: a dlt pipeline writing Parquet (only where dlt is installed: ``pip install
   alloy-data[bench]``).
 
@@ -23,7 +23,7 @@ allocator (mimalloc) holding on to memory.
 A second part repeats the cursor comparison with 10 ms (20,000 records) and 50 ms (10,000
 records) of latency per request, as a real API adds far more than loopback does. A third part
 adds 50 ms of latency to every request and compares page-number paging (Xero invoices, 100 a
-page) sequentially and with ``concurrency=8``.
+page) sequentially, with the default ``concurrency="auto"`` and with ``concurrency=8``.
 
 Usage: ``python bench/bench_pull.py [--records 100000] [--repeat 3] [--json FILE]``.
 """
@@ -253,7 +253,7 @@ def run_alloy(args: argparse.Namespace) -> int:
             action,
             credential_id=args.credential,
             progress=False,
-            concurrency=args.concurrency,
+            concurrency=int(args.concurrency) if args.concurrency else "auto",
             page_size=args.page_size,
         )
         frame = pull.to_dataframe()
@@ -455,7 +455,7 @@ def main() -> None:
     parser.add_argument("--child", dest="contender", help=argparse.SUPPRESS)
     for hidden in ("--paging", "--url", "--user", "--credential", "--plan", "--out"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
-    parser.add_argument("--concurrency", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", help=argparse.SUPPRESS)
     parser.add_argument("--page-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
@@ -528,7 +528,8 @@ def run_all(records: int, repeat: int) -> dict[str, Any]:
             results["throughput"]["cursor paging"] = compare(
                 url, "cursor", base + socket_floor + system_allocator + others, repeat, workdir
             )
-            concurrent: list[Run] = [("alloy concurrency=4", "alloy", 4, None)]
+            # The default is concurrency="auto"; this row fetches one page after another.
+            concurrent: list[Run] = [("alloy concurrency=1", "alloy", 1, None)]
             offset_runs = base + socket_floor + concurrent + parse_only + system_allocator + others
             results["throughput"]["offset paging"] = compare(
                 url, "offset", offset_runs, repeat, workdir
@@ -546,9 +547,14 @@ def run_all(records: int, repeat: int) -> dict[str, Any]:
                 "alloy", "page_number", url, user, credentials["xero"],
                 workdir / "none.json", workdir, 8, LATENCY_PAGE_SIZE,
             )  # fmt: skip
-            samples: dict[str, list[dict[str, Any]]] = {"sequential": [], "concurrency=8": []}
+            runs_at_latency = (
+                ("sequential", 1),
+                ("auto (the default)", None),
+                ("concurrency=8", 8),
+            )
+            samples: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in runs_at_latency}
             for _ in range(repeat):
-                for name, concurrency in (("sequential", None), ("concurrency=8", 8)):
+                for name, concurrency in runs_at_latency:
                     sample = measure(
                         "alloy", "page_number", url, user, credentials["xero"],
                         workdir / "none.json", workdir, concurrency, LATENCY_PAGE_SIZE,
@@ -619,6 +625,10 @@ def render(results: dict[str, Any], records: int) -> str:
             lines.append(f"| {name} | {figures['seconds']:.2f} | {figures['rows']:,} |")
         lines.append("")
         lines.append(f"concurrency=8 is {speedup:.1f}x faster than sequential.")
+        auto = latency.get("auto (the default)")
+        if auto:
+            auto_speedup = latency["sequential"]["seconds"] / auto["seconds"]
+            lines.append(f"The default, concurrency='auto', is {auto_speedup:.1f}x faster.")
     return "\n".join(lines)
 
 

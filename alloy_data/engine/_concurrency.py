@@ -1,10 +1,12 @@
 """Fetching the pages of offset and page-number pulls concurrently, in order.
 
 After the first page (fetched by the :class:`~alloy_data.pagination.PageWalker`, which detects
-the convention), the pages' parameters are computed up front and fetched by a small thread
-pool. Pages are yielded in order. The number of requests in flight halves on every 429 and
-grows back by one per run of successes, and a requests-per-second cap, when set, is never
-exceeded.
+the convention and the page size), the pages' parameters are computed up front and fetched by a
+small thread pool. Pages are yielded in order; without a total, pages are fetched ahead and the
+first empty or short one ends the pull (what lies past it is dropped). The number of requests
+in flight halves on every 429, drops by one on other failures, and grows by one after as many
+clean answers as are in flight, up to its ceiling; a requests-per-second cap, when set, is
+never exceeded.
 """
 
 from __future__ import annotations
@@ -51,12 +53,21 @@ class RequestRate:
 
 
 class AdaptiveLimit:
-    """How many requests may be in flight: halves on a rate limit, then grows back slowly."""
+    """How many requests may be in flight: halves on a rate limit, eases off on failures, then
+    grows back slowly.
 
-    def __init__(self, ceiling: int, *, recovery: int = 8) -> None:
+    Args:
+        ceiling: The most requests in flight.
+        start: Requests in flight at first (default: the ceiling).
+        recovery: Clean answers before one more request may be in flight (default: as many
+            as are in flight now, so growth slows as it goes, as TCP's does).
+    """
+
+    def __init__(self, ceiling: int, *, start: int | None = None, recovery: int | None = 8) -> None:
         self.ceiling = ceiling
-        self.current = ceiling
-        self.lowest = ceiling
+        self.current = min(ceiling, start) if start is not None else ceiling
+        self.lowest = self.current
+        self.highest = self.current
         self._recovery = recovery
         self._successes = 0
         self._in_flight = 0
@@ -75,8 +86,10 @@ class AdaptiveLimit:
             self._in_flight -= 1
             if success:
                 self._successes += 1
-                if self._successes >= self._recovery and self.current < self.ceiling:
+                needed = self._recovery if self._recovery is not None else self.current
+                if self._successes >= needed and self.current < self.ceiling:
                     self.current += 1
+                    self.highest = max(self.highest, self.current)
                     self._successes = 0
             self._condition.notify_all()
 
@@ -87,12 +100,53 @@ class AdaptiveLimit:
             self.lowest = min(self.lowest, self.current)
             self._successes = 0
 
+    def ease_off(self) -> None:
+        """One request fewer in flight (a 5xx, a timeout or a dropped connection was seen)."""
+        with self._condition:
+            self.current = max(1, self.current - 1)
+            self.lowest = min(self.lowest, self.current)
+            self._successes = 0
+
 
 def _page_size(walker_page: Page, size_parameter: str | None) -> int | None:
     if size_parameter is None:
         return None
     value = walker_page.parameters.get(size_parameter)
     return value if isinstance(value, int) and value > 0 else None
+
+
+def _fan_out_size(
+    walker: PageWalker,
+    first: Page,
+    paginator: Any,
+    max_pages: int | None,
+    max_records: int | None,
+) -> tuple[int | None, str]:
+    """The page size to compute the later pages with, or None and why not (may be "")."""
+    if (
+        walker.stop_reason is not None
+        or first.next_parameters is None
+        or (max_pages is not None and max_pages <= 1)
+        or (max_records is not None and max_records <= len(first.records))
+    ):
+        return None, ""  # one page was all there is, or all that was asked for
+    if paginator is None or not paginator.supports_parallel:
+        name = paginator.name if paginator is not None else "this"
+        return None, f"{name} paging needs each answer before it can ask for the next page"
+    size_parameter = paginator.page_size_parameter
+    asked = _page_size(first, size_parameter)
+    if asked is None:
+        if size_parameter is None and first.records and paginator.name == "page_number":
+            return len(first.records), ""  # the first page tells the size
+        return None, "no page size is sent or known, so later pages cannot be computed"
+    if walker.page_size is not None and walker.page_size < asked:
+        return walker.page_size, ""  # the app keeps to a smaller size and said more follow
+    if len(first.records) < asked:
+        return None, (
+            f"the first page held {len(first.records)} records when {asked} were asked, "
+            "without saying whether more follow"
+        )
+    return asked, ""
 
 
 def parallel_pages(
@@ -108,8 +162,8 @@ def parallel_pages(
     """Yield a pull's pages in order, fetching up to ``concurrency`` of them at once.
 
     The first page comes from ``walker``. When its paginator cannot compute pages up front
-    (cursors), or the first page shows that the server does not honour the page size, the
-    rest comes from the walker too, one page after another.
+    (cursors), or the first page leaves the page size in doubt, the rest comes from the walker
+    too, one page after another, and a note in ``walker.notes`` says why.
 
     Returns:
         An iterator of :class:`~alloy_data.pagination.Page`, in page order.
@@ -122,23 +176,16 @@ def parallel_pages(
     yield first
     detection = walker.detection
     paginator = detection.paginator if detection is not None else None
-    size = _page_size(first, getattr(paginator, "page_size_parameter", None))
-    if (
-        walker.stop_reason is not None
-        or paginator is None
-        or not paginator.supports_parallel
-        or size is None
-        or len(first.records) < size
-        or first.next_parameters is None
-        or (max_pages is not None and max_pages <= 1)
-        or (max_records is not None and max_records <= len(first.records))
-    ):
+    size, why_not = _fan_out_size(walker, first, paginator, max_pages, max_records)
+    if size is None or paginator is None:
+        if why_not:
+            walker.notes.append(f"requests are not overlapped: {why_not}")
         yield from pages
         return
     close = getattr(pages, "close", None)
     if close is not None:
         close()  # the walker's generator: the rest is fetched here, concurrently
-    walker.notes.append(f"fetching pages {concurrency} at a time")
+    walker.notes.append(f"fetching pages side by side, up to {concurrency} at a time")
     yield from _fetch_rest(
         walker,
         fetch,
@@ -192,7 +239,9 @@ def _fetch_rest(
     failed = False
     try:
         while True:
-            while len(in_flight) < concurrency and (
+            # Only as many as may be in flight now: without a total, every request scheduled
+            # past the end is one wasted.
+            while len(in_flight) < min(concurrency, limit.current) and (
                 total_pages is None or next_index < total_pages
             ):
                 page_parameters = paginator.parameters_for_page(first.parameters, size, next_index)
@@ -212,7 +261,9 @@ def _fetch_rest(
             page_parameters, future = in_flight.pop(index)
             result = future.result()
             found, path = paginator.locate(result, state)
-            last = paginator.is_last_page(page_parameters, result, found)
+            last = paginator.is_last_page(page_parameters, result, found) or (
+                paginator.page_size_parameter is None and len(found) < size
+            )
             digest = page_fingerprint(found) if found else None
             if digest is not None and digest in seen:
                 _stop(

@@ -7,7 +7,7 @@ import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import ipywidgets as widgets
@@ -130,7 +130,7 @@ class Explorer(widgets.VBox):
         page_size: int | None = None,
         max_pages: int | None = None,
         max_records: int | None = None,
-        concurrency: int | None = None,
+        concurrency: int | Literal["auto"] = "auto",
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,

@@ -119,7 +119,8 @@ def test_pulls_survive_faults_without_losing_records(faulty_sandbox, case):
         # a parallel pull may also fetch pages past the end, which it drops
         assert pull.stats.requests >= pull.stats.pages + pull.stats.retries
     else:
-        assert pull.stats.requests == pull.stats.pages + pull.stats.retries
+        refused = pull.stats.refused_page_sizes
+        assert pull.stats.requests == pull.stats.pages + pull.stats.retries + refused
 
 
 def test_the_faulty_sandbox_really_faulted(faulty_sandbox):
@@ -134,7 +135,10 @@ def test_fault_retries_are_counted(sandbox_faults):
     ids, pull = pull_ids(sb, "hubspot", "list-contacts", "id")
     assert ids == expected_ids(sb, "hubspot", "list-contacts")
     assert pull.stats.retries == 3
-    assert pull.stats.requests == pull.stats.pages + 3
+    # hubspot's limit states no maximum: a first request for 1,000 is refused (a 400 naming 100)
+    assert pull.stats.refused_page_sizes == 1
+    assert pull.stats.page_size == 100
+    assert pull.stats.requests == pull.stats.pages + 3 + 1
 
 
 @pytest.fixture
@@ -308,12 +312,12 @@ def test_progress_off_is_silent_and_terminal_bar_writes_stderr(sandbox, capsys):
 def test_an_error_mid_pull_keeps_what_was_fetched(sandbox_faults):
     sb = sandbox_faults
     with client_for(sb) as client:
-        client._transport.retry_policy = RetryPolicy(max_retries=0)
         pull = client.pull(
             "hubspot",
             "list-contacts",
             page_size=50,
             progress=False,
+            retries=0,
             credential_id=sb.fixtures.credentials["hubspot"],
         )
 
@@ -471,3 +475,34 @@ def test_a_pull_leaves_the_garbage_collector_as_it_found_it() -> None:
         assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*saved)
+
+
+@pytest.fixture(scope="module")
+def many_pages() -> Iterator[Sandbox]:
+    with serve(port=0, seed=5, records=6_000) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    ("connector", "action", "id_field", "page_size"),
+    [("box", "list-files", "id", 100), ("xero", "list-invoices", "InvoiceID", 100),
+     ("quickbooks", "list-customers", "Id", 50)],
+    ids=["offset", "page-number", "alloy-offset"],
+)  # fmt: skip
+def test_positional_pulls_overlap_requests_by_default_and_grow_to_eight(
+    many_pages, connector, action, id_field, page_size
+):
+    ids, pull = pull_ids(many_pages, connector, action, id_field, page_size=page_size)
+    assert ids == expected_ids(many_pages, connector, action)
+    assert pull.concurrency == "auto"
+    assert pull.stats.concurrency == 8  # from 2, one more per clean run of answers
+    assert any("side by side" in note for note in pull.stats.notes)
+
+
+def test_a_cursor_pull_says_why_its_requests_do_not_overlap(many_pages):
+    ids, pull = pull_ids(many_pages, "hubspot", "list-contacts", "id")
+    assert ids == expected_ids(many_pages, "hubspot", "list-contacts")
+    assert pull.stats.concurrency == 1
+    assert any(
+        "not overlapped: cursor paging needs each answer" in note for note in pull.stats.notes
+    )

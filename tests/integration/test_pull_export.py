@@ -38,6 +38,7 @@ def client_for(sb: Sandbox) -> ad.AlloyClient:
 
 def make_pull(client: ad.AlloyClient, sb: Sandbox, connector: str, action: str, **options):
     options.setdefault("progress", False)
+    options.setdefault("retries", 0)  # an injected failure must end the pull
     return client.pull(
         connector, action, credential_id=sb.fixtures.credentials[connector], **options
     )

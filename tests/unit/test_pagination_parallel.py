@@ -15,6 +15,7 @@ from alloy_data.pagination import (
     NextLinkPaginator,
     OffsetPaginator,
     PageNumberPaginator,
+    PageWalker,
     PositionalPaginator,
     RelayPaginator,
     SinglePagePaginator,
@@ -203,3 +204,92 @@ def test_a_fetcher_built_on_the_parallel_api_gets_every_record():
     assert pulled == records
     last = paginator.parameters_for_page({}, 10, total_pages - 1)
     assert paginator.is_last_page(last, results[-1], paginator.records(results[-1]))
+
+
+# The fan-out itself, against fake apps (no sockets)
+
+
+class FakeApp:
+    """A positional list of ``total`` records with ids 0, 1, ...; records every request."""
+
+    def __init__(self, total: int, *, page: int, by: str, with_total: bool) -> None:
+        self.total, self.page, self.by, self.with_total = total, page, by, with_total
+        self.requests: list[dict[str, Any]] = []
+
+    def fetch(self, parameters: dict[str, Any]) -> ActionResult:
+        self.requests.append(dict(parameters))
+        size = min(int(parameters.get("limit", self.page)), self.page)  # the app's cap
+        if self.by == "page":
+            start = (int(parameters.get("page", 1)) - 1) * size
+        else:
+            start = int(parameters.get("offset", 0))
+        items = [{"id": i} for i in range(start, min(start + size, self.total))]
+        body: dict[str, Any] = {"items": items}
+        if self.with_total:
+            body["total"] = self.total
+        return answer(body)
+
+
+def fan_out(app: FakeApp, paginator: Any) -> tuple[list[int], PageWalker]:
+    from alloy_data.engine import AdaptiveLimit, parallel_pages
+
+    walker = PageWalker(app.fetch, paginator=paginator)
+    pages = parallel_pages(
+        walker, app.fetch, concurrency=4, limit=AdaptiveLimit(4, start=2, recovery=None)
+    )
+    return [record["id"] for page in pages for record in page.records], walker
+
+
+def test_page_number_paging_fans_out_without_a_page_size_or_a_total() -> None:
+    # The first page tells the size; the first short page is the last; what lies past it goes.
+    app = FakeApp(110, page=25, by="page", with_total=False)
+    ids, walker = fan_out(app, PageNumberPaginator(page_size_parameter=None))
+    assert ids == list(range(110))
+    assert any("side by side" in note for note in walker.notes)
+    assert walker.stop_reason is not None and walker.stop_reason.kind == "end"
+    asked = sorted(request.get("page", 1) for request in app.requests)
+    assert asked[:5] == [1, 2, 3, 4, 5]
+    assert len(asked) <= 5 + 3  # at most one past the end per request in flight
+
+
+def test_an_app_that_sends_fewer_than_asked_and_says_more_follow_is_paged_at_its_size() -> None:
+    app = FakeApp(200, page=30, by="offset", with_total=True)
+    ids, walker = fan_out(app, OffsetPaginator(page_size=1000))
+    assert ids == list(range(200))
+    assert walker.page_size == 30
+    assert any("side by side" in note for note in walker.notes)
+    later = [request for request in app.requests[1:]]
+    assert {request["limit"] for request in later} == {30}
+    assert [request["offset"] for request in later] == [30 * i for i in range(1, 7)]
+
+
+def test_a_short_first_page_that_does_not_say_more_follow_is_not_fanned_out() -> None:
+    app = FakeApp(200, page=30, by="offset", with_total=False)
+    ids, walker = fan_out(app, OffsetPaginator(page_size=1000))
+    assert ids == list(range(200))
+    assert any("requests are not overlapped" in note for note in walker.notes)
+
+
+def test_cursor_paging_says_why_it_is_not_fanned_out() -> None:
+    from alloy_data.engine import AdaptiveLimit, parallel_pages
+
+    def fetch(parameters: dict[str, Any]) -> ActionResult:
+        after = int(parameters.get("after") or 0)
+        more = after + 10 < 30
+        return answer(
+            {
+                "results": [{"id": i} for i in range(after, after + 10)],
+                "next": after + 10 if more else None,
+            }
+        )
+
+    walker = PageWalker(
+        fetch, paginator=CursorPaginator(cursor_parameter="after", cursor_path="next")
+    )
+    ids = [
+        r["id"]
+        for page in parallel_pages(walker, fetch, concurrency=4, limit=AdaptiveLimit(4))
+        for r in page.records
+    ]
+    assert ids == list(range(30))
+    assert any("cursor paging needs each answer" in note for note in walker.notes)

@@ -6,6 +6,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -96,6 +97,34 @@ def test_adaptive_limit_halves_then_recovers() -> None:
         limit.release()
     assert limit.current == 3
     assert limit.lowest == 1
+
+
+def test_an_automatic_limit_starts_low_and_grows_while_answers_are_clean() -> None:
+    limit = AdaptiveLimit(8, start=2, recovery=None)
+    seen = [limit.current]
+    for _ in range(40):
+        limit.acquire()
+        limit.release()
+        seen.append(limit.current)
+    # one more after as many clean answers as are in flight: 2, 3, ... up to the ceiling
+    assert seen[0] == 2
+    assert seen == sorted(seen)
+    assert seen.index(3) == 2 and seen.index(4) == 5 and seen.index(8) == 27
+    assert limit.current == limit.highest == 8
+
+
+def test_an_automatic_limit_halves_on_429_and_eases_off_on_failures() -> None:
+    limit = AdaptiveLimit(8, start=8, recovery=None)
+    limit.slow_down()
+    assert limit.current == 4
+    limit.ease_off()
+    assert limit.current == 3
+    for _ in range(5):
+        limit.ease_off()
+    assert limit.current == limit.lowest == 1
+    limit.acquire()
+    limit.release(success=False)
+    assert limit.current == 1
 
 
 def test_adaptive_limit_bounds_requests_in_flight() -> None:
@@ -221,3 +250,32 @@ def test_public_parameters_mask_secret_names() -> None:
 
 
 # fewer garbage collections while a pull converts
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "rate", "expected"),
+    [("auto", None, (8, 2)), ("auto", 3.0, (3, 2)), ("auto", 0.5, (1, 1)), (4, None, (4, 4)),
+     (1, None, (1, 1))],
+)  # fmt: skip
+def test_how_many_requests_a_pull_may_have_in_flight(
+    concurrency: Any, rate: float | None, expected: tuple[int, int]
+) -> None:
+    from alloy_data.pull import Pull
+
+    pull = Pull(
+        None,  # type: ignore[arg-type]  # nothing is fetched here
+        "box",
+        "list-files",
+        credential_id="cred",
+        concurrency=concurrency,
+        max_requests_per_second=rate,
+    )
+    assert pull._concurrency_range() == expected
+
+
+@pytest.mark.parametrize("bad", [0, -1, "many", 2.5, True])
+def test_a_concurrency_that_is_neither_auto_nor_a_count_is_refused(bad: Any) -> None:
+    from alloy_data.pull import Pull
+
+    with pytest.raises(ConfigurationError, match="concurrency"):
+        Pull(None, "box", "list-files", credential_id="cred", concurrency=bad)  # type: ignore[arg-type]
