@@ -83,6 +83,8 @@ class ResponseError(AlloyError):
         cut_short: True when the body ended before the JSON did (a dropped transfer), False
             when it is something else than JSON (a proxy's HTML page, say).
         attempts: How many attempts were made before giving up.
+        transient: True when another try may get a readable answer (a body cut short, a
+            proxy's HTML page); False when the app's answer itself cannot be read.
     """
 
     def __init__(
@@ -94,6 +96,7 @@ class ResponseError(AlloyError):
         excerpt: str = "",
         cut_short: bool = False,
         attempts: int = 1,
+        transient: bool = True,
     ) -> None:
         super().__init__(message)
         self.method = method
@@ -101,6 +104,7 @@ class ResponseError(AlloyError):
         self.excerpt = excerpt
         self.cut_short = cut_short
         self.attempts = attempts
+        self.transient = transient
 
 
 class AlloyConnectionError(AlloyError):

@@ -219,6 +219,7 @@ def _fetch_rest(
     total_pages = paginator.total_pages(first_result, size)
     if max_pages is not None:
         total_pages = max_pages if total_pages is None else min(total_pages, max_pages)
+    trust_total = True
     seen = {page_fingerprint(first.records): 1} if first.records else {}
     records = len(first.records)
     walker.pages, walker.records = 1, records
@@ -261,9 +262,9 @@ def _fetch_rest(
             page_parameters, future = in_flight.pop(index)
             result = future.result()
             found, path = paginator.locate(result, state)
-            last = paginator.is_last_page(page_parameters, result, found) or (
-                paginator.page_size_parameter is None and len(found) < size
-            )
+            last = paginator.is_last_page(
+                page_parameters, result, found, trust_total=trust_total
+            ) or (paginator.page_size_parameter is None and len(found) < size)
             digest = page_fingerprint(found) if found else None
             if digest is not None and digest in seen:
                 _stop(
@@ -317,15 +318,26 @@ def _fetch_rest(
                     f"Reached the last page ({index + 1} pages, {records} records).",
                 )
                 return
-            if total_pages is not None and index + 1 >= total_pages:
-                kind = "max_pages" if max_pages is not None and index + 1 >= max_pages else "end"
-                message = (
-                    f"Stopped at max_pages={max_pages}; more pages exist."
-                    if kind == "max_pages"
-                    else f"Reached the last page ({index + 1} pages, {records} records)."
-                )
-                _stop(walker, kind, message)
+            if max_pages is not None and index + 1 >= max_pages:
+                _stop(walker, "max_pages", f"Stopped at max_pages={max_pages}; more pages exist.")
                 return
+            if total_pages is not None and index + 1 >= total_pages:
+                if len(found) < size:
+                    _stop(
+                        walker,
+                        "end",
+                        f"Reached the last page ({index + 1} pages, {records} records).",
+                    )
+                    return
+                # A full page where the total says the records end, and the page did not say
+                # it was the last: the total is stale or counts something else, so paging
+                # goes on until an empty or short page, as it does one page at a time.
+                walker.notes.append(
+                    f"page {index + 1} is full where the answer's total says the records end; "
+                    "paging on until an empty or short page instead"
+                )
+                total_pages = max_pages
+                trust_total = False
     except BaseException:
         failed = True
         raise

@@ -338,12 +338,17 @@ class Transport:
             if status >= 400:
                 raise self._api_error(response, sent.body, method, self._shown(path), attempt)
             try:
+                if policy.retry_bad_bodies and status == 200 and not sent.body.strip():
+                    # A read that answers nothing: a proxy or the app dropped the body.
+                    raise self._empty_answer(response, method, path, attempt)
                 decoded = self._decode_success(response, sent.body, method, path, attempt)
                 return decoded, sent.body
             except ResponseError as error:
-                if not (may_retry and idempotent and policy.retry_bad_bodies):
+                if not (may_retry and idempotent and policy.retry_bad_bodies and error.transient):
                     raise
                 reason = "body cut short" if error.cut_short else "body not JSON"
+                if not sent.body.strip():
+                    reason = "body empty"
                 self._wait(attempt, policy.backoff(attempt, self._rng), reason, on_retry)
 
     def _send_once(
@@ -455,20 +460,57 @@ class Transport:
             content_type = response.headers.get("Content-Type", "unknown type")
             excerpt = self._excerpt(body, content_type)
             cut_short = isinstance(exc, json.JSONDecodeError) and exc.pos >= len(exc.doc.rstrip())
-            what = "is cut short (the JSON ends early)" if cut_short else "is not JSON"
+            # A body cut short or an HTML page is a transfer or a proxy failing, worth another
+            # try; text that is not UTF-8, or nesting deeper than Python follows, is the app's
+            # answer itself and comes back the same.
+            transient = True
+            if cut_short:
+                what = "is cut short (the JSON ends early)"
+                advice = f"Check that the base URL {self.config.base_url} points at the Alloy API"
+            elif isinstance(exc, UnicodeDecodeError):
+                what = (
+                    f"is not UTF-8 text (byte {exc.start} is {body[exc.start : exc.start + 1]!r})"
+                )
+                advice = "The app sent text in another encoding, which JSON does not allow"
+                transient = False
+            elif isinstance(exc, RecursionError):
+                what = "nests objects deeper than Python's JSON reader follows (about 1,000 levels)"
+                advice = "The app's answer cannot be read as JSON records"
+                transient = False
+            else:
+                what = "is not JSON"
+                advice = f"Check that the base URL {self.config.base_url} points at the Alloy API"
             tries = f" after {attempts} attempts" if attempts > 1 else ""
             path = self._shown(path)
+            then = (
+                "; if it does, a proxy in between may be failing, so try again later."
+                if transient
+                else "; narrow the pull (parameters, max_records) to leave that record out, or "
+                "ask the app's owner."
+            )
             raise ResponseError(
                 f"The answer to {method} {path} (HTTP {response.status_code}, {content_type}) "
-                f"{what}{tries}: {excerpt!r}. Check that the base URL {self.config.base_url} "
-                "points at the Alloy API; if it does, a proxy in between may be failing, so try "
-                "again later.",
+                f"{what}{tries}: {excerpt!r}. {advice}{then}",
                 method=method,
                 path=path,
                 excerpt=excerpt,
                 cut_short=cut_short,
                 attempts=attempts,
+                transient=transient,
             ) from None
+
+    def _empty_answer(
+        self, response: requests.Response, method: str, path: str, attempts: int
+    ) -> ResponseError:
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        path = self._shown(path)
+        return ResponseError(
+            f"The answer to {method} {path} (HTTP {response.status_code}) is empty{tries}, where "
+            "a page of records belongs. A proxy in between may be failing; try again later.",
+            method=method,
+            path=path,
+            attempts=attempts,
+        )
 
     def _api_error(
         self, response: requests.Response, body: bytes, method: str, path: str, attempts: int

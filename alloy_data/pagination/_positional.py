@@ -75,13 +75,16 @@ class PositionalPaginator(Paginator):
         parameters: Mapping[str, Any],
         result: ActionResult,
         records: Sequence[Mapping[str, Any]],
+        *,
+        trust_total: bool = True,
     ) -> bool:
         """Tell from one page alone whether it is the last (or past the end).
 
         For fetching pages concurrently: stop scheduling once a page says it is the last.
         Explicit signals (``has_more``, a total) are trusted first; without them a page shorter
         than asked is taken as the last, which is only safe once the first page has shown that
-        the server honours the page size (came back full, or told a total).
+        the server honours the page size (came back full, or told a total). With
+        ``trust_total=False`` (an earlier page showed the total wrong) totals are ignored.
         """
         if not records:
             return True
@@ -90,13 +93,13 @@ class PositionalPaginator(Paginator):
             return not has_more
         asked = self._asked(parameters) or len(records)
         position = self._position(parameters, asked)
-        total = self.total(result)
+        total = self.total(result) if trust_total else None
         if total is not None:
             end = position + len(records)
             # A page that starts before the total and runs past it shows the total is wrong:
             # the page's length decides instead.
             return len(records) < asked if position < total < end else end >= total
-        pages = self.total_pages(result, asked)
+        pages = self.total_pages(result, asked) if trust_total else None
         if pages is not None:
             return position // asked + 1 >= pages
         return len(records) < asked

@@ -259,7 +259,13 @@ def test_invalid_utf8_in_a_body_keeps_the_pages_before_it(
     pull = pull_of(client)
     with pytest.raises(ad.ResponseError) as caught:
         pull.to_arrow()
-    assert "JSON" in str(caught.value)
+    assert "is not UTF-8 text (byte " in str(caught.value)
+    assert "b'\\xe9'" in str(caught.value)
+    assert "narrow the pull" in str(caught.value)
+    # The same answer would come back: it is not retried.
+    assert not caught.value.transient
+    assert caught.value.attempts == 1
+    assert pull.stats.retries == 0
     assert pull.partial_arrow().column("id").to_pylist() == list(range(20))
     assert "20 records fetched before this are kept" in " ".join(caught.value.__notes__)
 
@@ -399,8 +405,14 @@ OFFSET_ACTION = {
     ],
     ids=["above-the-records", "below-the-records", "negative", "text"],
 )
+@pytest.mark.parametrize("concurrency", [1, "auto"], ids=["one-at-a-time", "side-by-side"])
 def test_a_total_that_disagrees_with_the_records(
-    api: ScriptedApi, client: ad.AlloyClient, total: Any, records: int, note: str | None
+    api: ScriptedApi,
+    client: ad.AlloyClient,
+    total: Any,
+    records: int,
+    note: str | None,
+    concurrency: Any,
 ) -> None:
     api.action = OFFSET_ACTION
 
@@ -410,12 +422,13 @@ def test_a_total_that_disagrees_with_the_records(
         return body({"data": [{"id": i} for i in ids], "total": total})
 
     api.answer = answer
-    # One page at a time: fetching side by side schedules as many pages as the first total says.
-    pull = pull_of(client, concurrency=1)
+    pull = pull_of(client, concurrency=concurrency)
     assert pull.to_arrow().column("id").to_pylist() == list(range(records))
     assert pull.stats.stop_reason == "end"
-    if note is not None:
+    if note is not None and concurrency == 1:
         assert any(note in text for text in pull.stats.notes), pull.stats.notes
+    if note is not None and concurrency == "auto" and total < records:
+        assert any("where the answer's total says" in text for text in pull.stats.notes)
 
 
 def test_an_answer_that_says_it_failed_keeps_the_pages_before_it(
@@ -463,3 +476,50 @@ def test_an_export_that_meets_a_bad_answer_resumes(
     assert pq.read_table(path).column("id").to_pylist() == list(range(4000))
     assert api.executed[-1] == {"cursor": "3"}
     assert resumed.stats.records == 4000
+
+
+# A 200 that is not a page: a proxy's HTML page, or nothing at all
+
+
+@pytest.mark.parametrize(
+    ("content_type", "raw", "reason", "words"),
+    [
+        ("text/html", b"<html><body><h1>Down for maintenance</h1></body></html>",
+         "body not JSON", "is not JSON"),
+        ("application/json", b"", "body empty", "is empty"),
+    ],
+    ids=["html-200", "empty-200"],
+)  # fmt: skip
+@pytest.mark.parametrize("times", [1, 3], ids=["once", "every-attempt"])
+def test_a_200_that_is_not_a_page_is_retried_then_reported(
+    api: ScriptedApi,
+    client: ad.AlloyClient,
+    content_type: str,
+    raw: bytes,
+    reason: str,
+    words: str,
+    times: int,
+) -> None:
+    pages = [page(plain_records(i * 10, 10), i, 2) for i in range(3)]
+    failures = {"left": times}
+
+    def answer(parameters: dict[str, Any]) -> Answer:
+        index = int(parameters.get("cursor") or 0)
+        if index == 1 and failures["left"] > 0:
+            failures["left"] -= 1
+            return 200, content_type, raw
+        return 200, JSON, pages[index]
+
+    api.answer = answer
+    pull = pull_of(client, retries=2)
+    if times == 1:
+        assert pull.to_arrow().column("id").to_pylist() == list(range(30))
+        assert pull.stats.retry_reasons == {reason: 1}
+        return
+    with pytest.raises(ad.ResponseError) as caught:
+        pull.to_arrow()
+    assert words in str(caught.value)
+    assert "after 3 attempts" in str(caught.value)
+    assert caught.value.attempts == 3
+    assert pull.stats.retry_reasons == {reason: 2}
+    assert pull.partial_arrow().column("id").to_pylist() == list(range(10))

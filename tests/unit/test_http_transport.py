@@ -394,6 +394,34 @@ def test_bad_success_bodies_are_not_retried_for_a_post_that_is_not_a_read() -> N
     assert harness.calls == 1
 
 
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [(b'{"name": "caf\xe9"}', "is not UTF-8 text"), (b"[" * 100_000, "nests objects deeper")],
+    ids=["not-utf8", "too-deep"],
+)
+def test_an_answer_that_would_come_back_the_same_is_not_retried(raw: bytes, words: str) -> None:
+    harness = Harness([respond(200, raw=raw), respond(200, {"ok": 1})])
+    policy = RetryPolicy(max_retries=3).for_pulls()
+    with pytest.raises(ResponseError) as caught:
+        harness.transport.request("GET", "/x", retry_policy=policy)
+    assert harness.calls == 1
+    assert words in str(caught.value)
+    assert not caught.value.transient
+
+
+def test_an_empty_200_is_retried_by_a_pull_and_none_for_a_one_off_call() -> None:
+    harness = Harness([respond(200, raw=b""), respond(200, {"ok": 1})])
+    events: list[tuple[int, float, str]] = []
+    policy = RetryPolicy(max_retries=3).for_pulls()
+    answer = harness.transport.request(
+        "GET", "/x", retry_policy=policy, on_retry=lambda *event: events.append(event)
+    )
+    assert answer == {"ok": 1}
+    assert [event[2] for event in events] == ["body empty"]
+    one_off = Harness([respond(200, raw=b"")])
+    assert one_off.transport.request("GET", "/x") is None
+
+
 def test_a_pulls_patience_is_longer_than_a_one_off_calls() -> None:
     one_off = RetryPolicy(max_retries=4, backoff_cap=30.0, retry_after_cap=60.0)
     pulls = one_off.for_pulls()
