@@ -26,6 +26,8 @@ __all__ = ["COMMANDS", "main"]
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+# Some credentials of a pull of many failed; what the others fetched was written.
+EXIT_PARTIAL = 3
 EXIT_INTERRUPTED = 130
 
 # Every command with its one-line help; docs/cli.md documents each (a test checks).
@@ -81,7 +83,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pull", parents=[common], help=COMMANDS["pull"])
     p.add_argument("connector", help="connector id, e.g. shopify")
     p.add_argument("action", help="list action id, e.g. list-orders")
-    p.add_argument("--credential", dest="credential_id", help="credential (connection) id")
+    p.add_argument(
+        "--credential",
+        dest="credential_ids",
+        action="append",
+        default=None,
+        metavar="ID",
+        help="credential (connection) id; repeat to pull several into one dataset",
+    )
+    p.add_argument(
+        "--all-credentials",
+        action="store_true",
+        help="pull every credential of the connector of every user into one dataset",
+    )
     p.add_argument(
         "--param",
         action="append",
@@ -177,8 +191,8 @@ def _client_for(args: argparse.Namespace) -> Iterator[Any]:
         if sandbox is not None:
             args.user_id = args.user_id or sandbox.fixtures.user_id
             # `pull` without --credential: the sandbox user's own credential for the connector.
-            if hasattr(args, "credential_id") and args.credential_id is None:
-                args.credential_id = sandbox.fixtures.credentials.get(args.connector)
+            if getattr(args, "credential_ids", "") is None and not args.all_credentials:
+                args.credential_ids = [sandbox.fixtures.credentials.get(args.connector)]
             client = AlloyClient(
                 sandbox.api_key, base_url=sandbox.url, user_id=args.user_id, **options
             )
@@ -284,25 +298,36 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     parameters = parse_params(args.param)
-    if not args.credential_id:
+    credentials = [c for c in (args.credential_ids or []) if c]
+    if args.all_credentials and credentials:
+        raise ConfigurationError("Pass --credential or --all-credentials, not both.")
+    if not credentials and not args.all_credentials:
         raise ConfigurationError(
-            "No credential: pass --credential CREDENTIAL_ID "
-            f"(list them with: alloy-data credentials {args.connector} --user USER_ID)."
+            "No credential: pass --credential CREDENTIAL_ID (more than once for several), or "
+            f"--all-credentials (list them with: alloy-data credentials {args.connector} "
+            "--user USER_ID)."
         )
+    options: dict[str, Any] = {
+        "parameters": parameters,
+        "paginator": args.paginator,
+        "page_size": args.page_size,
+        "max_pages": args.max_pages,
+        "max_records": args.max_records,
+        "concurrency": args.concurrency,
+        "retries": args.retries,
+        "progress": False if args.no_progress else "terminal",
+    }
     started = time.monotonic()
+    if args.all_credentials or len(credentials) > 1:
+        return _pull_many(
+            client, args, out, credentials=credentials or "all", options=options, started=started
+        )
     pull = client.pull(
         args.connector,
         args.action,
-        credential_id=args.credential_id,
+        credential_id=credentials[0],
         user_id=args.user_id,
-        parameters=parameters,
-        paginator=args.paginator,
-        page_size=args.page_size,
-        max_pages=args.max_pages,
-        max_records=args.max_records,
-        concurrency=args.concurrency,
-        retries=args.retries,
-        progress=False if args.no_progress else "terminal",
+        **options,
     )
     path = pull.to_file(args.out, overwrite=args.overwrite, resume=args.resume)
     stats = pull.stats
@@ -326,6 +351,43 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     for note in stats.warnings:
         print(f"alloy-data: warning: {note}", file=sys.stderr)
     return EXIT_OK
+
+
+def _pull_many(
+    client: Any,
+    args: argparse.Namespace,
+    out: TextIO,
+    *,
+    credentials: list[str] | str,
+    options: dict[str, Any],
+    started: float,
+) -> int:
+    many = client.pull_many(args.connector, args.action, credentials=credentials, **options)
+    target = Path(args.out)
+    if target.suffix:
+        path = many.to_file(target, overwrite=args.overwrite, resume=args.resume)
+    else:
+        path = many.to_parquet(target, overwrite=args.overwrite, resume=args.resume)
+    stats = many.stats
+    summary = {
+        "file": str(path),
+        "records": stats.records,
+        "credentials": stats.credentials,
+        "failed": stats.failed,
+        "pages": stats.pages,
+        "requests": stats.requests,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    if args.json:
+        _print([summary], args, out)
+    else:
+        out.write(
+            f"wrote {stats.records} records from {stats.done} of {stats.credentials} "
+            f"credentials to {path} in {summary['seconds']} s\n"
+        )
+    for failure in stats.failures:
+        print(f"alloy-data: credential failed: {failure}", file=sys.stderr)
+    return EXIT_OK if not stats.failures else EXIT_PARTIAL
 
 
 _HANDLERS = {

@@ -12,7 +12,7 @@ import builtins
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import requests
@@ -33,6 +33,7 @@ from alloy_data.models import (
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption
     from alloy_data.pull import Pull
@@ -693,6 +694,89 @@ class AlloyClient:
             action_id,
             credential_id=credential_id,
             user_id=user_id,
+            parameters=parameters,
+            paginator=paginator,
+            page_size=page_size,
+            max_pages=max_pages,
+            max_records=max_records,
+            concurrency=concurrency,
+            progress=progress,
+            max_requests_per_second=max_requests_per_second,
+            retries=retries,
+        )
+
+    def pull_many(
+        self,
+        connector_id: str,
+        action_id: str,
+        *,
+        credentials: Sequence[str] | Sequence[tuple[str, str]] | Literal["all"],
+        workers: int | None = None,
+        on_error: Literal["continue", "raise"] = "continue",
+        user_column: str = "_user_id",
+        credential_column: str = "_credential_id",
+        max_total_requests_per_second: float | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        paginator: PaginatorOption = "auto",
+        page_size: int | None = None,
+        max_pages: int | None = None,
+        max_records: int | None = None,
+        concurrency: int | Literal["auto"] = "auto",
+        progress: ProgressOption = "auto",
+        max_requests_per_second: float | None = None,
+        retries: int | RetryPolicy | None = None,
+    ) -> MultiPull:
+        """Prepare a lazy pull of one list action for many credentials, as one dataset.
+
+        Each credential is pulled as :meth:`pull` would (its own paging, page size,
+        concurrency and rate limit), several credentials at once; every row gets the user and
+        the credential it came from. A credential that fails is listed in
+        ``stats.failures`` and the others go on.
+
+        Args:
+            connector_id: The connector, such as ``"shopify"``.
+            action_id: A list-style action of that connector, such as ``"list-orders"``.
+            credentials: Credential ids (owned by the client's user), ``(user_id,
+                credential_id)`` pairs, or ``"all"``: every credential of the connector of
+                every user of the account, found through the API.
+            workers: Credentials pulled at once (default 8, or fewer when there are fewer).
+            on_error: ``"continue"`` (the default) leaves a failed credential out of the
+                result and lists it in ``stats.failures``, with the records it had fetched
+                dropped; ``"raise"`` stops at the first failure and raises its error.
+            user_column: The column that holds each row's user id.
+            credential_column: The column that holds each row's credential id.
+            max_total_requests_per_second: A cap on requests a second across every
+                credential, retries included (``max_requests_per_second`` caps each one).
+            parameters: The action's own parameters, the same for every credential.
+            paginator: As for :meth:`pull`.
+            page_size: As for :meth:`pull`.
+            max_pages: As for :meth:`pull`, for each credential.
+            max_records: As for :meth:`pull`, for each credential.
+            concurrency: As for :meth:`pull`, for each credential.
+            progress: As for :meth:`pull`; one bar for the whole job, with credentials done
+                and failed.
+            max_requests_per_second: As for :meth:`pull`, for each credential.
+            retries: As for :meth:`pull`.
+
+        Returns:
+            The :class:`~alloy_data.many.MultiPull`; nothing is fetched until it is iterated
+            or converted.
+
+        Raises:
+            ConfigurationError: An argument is of the wrong type or out of range.
+        """
+        from alloy_data.many import MultiPull
+
+        return MultiPull(
+            self,
+            connector_id,
+            action_id,
+            credentials=credentials,
+            workers=workers,
+            on_error=on_error,
+            user_column=user_column,
+            credential_column=credential_column,
+            max_total_requests_per_second=max_total_requests_per_second,
             parameters=parameters,
             paginator=paginator,
             page_size=page_size,

@@ -35,6 +35,9 @@ class ProgressUpdate:
         elapsed: Seconds since the pull started.
         total: The total number of records when the API says, else None.
         done: True for the last update of a pull.
+        credentials_done: For a pull of many credentials: how many are pulled in full.
+        credentials_failed: For a pull of many credentials: how many failed.
+        credentials_total: For a pull of many credentials: how many there are.
     """
 
     pages: int
@@ -45,6 +48,9 @@ class ProgressUpdate:
     elapsed: float
     total: int | None = None
     done: bool = False
+    credentials_done: int | None = None
+    credentials_failed: int | None = None
+    credentials_total: int | None = None
 
 
 ProgressOption: TypeAlias = (
@@ -105,7 +111,12 @@ class _TqdmReporter:
     def update(self, figures: ProgressUpdate) -> None:
         if figures.total is not None and self._bar.total != figures.total:
             self._bar.total = figures.total
-        postfix: dict[str, object] = {"pages": figures.pages}
+        postfix: dict[str, object] = {}
+        if figures.credentials_total is not None:
+            postfix["credentials"] = f"{figures.credentials_done or 0}/{figures.credentials_total}"
+            if figures.credentials_failed:
+                postfix["failed"] = figures.credentials_failed
+        postfix["pages"] = figures.pages
         if figures.retries:
             postfix["retries"] = figures.retries
         if figures.seconds_waited:

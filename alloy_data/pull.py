@@ -316,6 +316,10 @@ class Pull:
         self._limit = AdaptiveLimit(1)
         self._action: Action | None = None
         self._partial: TableBuilder | None = None
+        # Set by a MultiPull: constant columns for every row, and a request rate shared with
+        # the pulls of the other credentials.
+        self._tags: dict[str, str] = {}
+        self._shared_rate: RequestRate | None = None
 
     def __repr__(self) -> str:
         return (
@@ -355,10 +359,11 @@ class Pull:
 
     def _before_attempt(self) -> None:
         # Every attempt, retries included, takes a slot, so the cap holds whatever happens.
-        if self._rate is not None:
-            waited = self._rate.wait()
-            with self._lock:
-                self.stats.seconds_waited += waited
+        for rate in (self._rate, self._shared_rate):
+            if rate is not None:
+                waited = rate.wait()
+                with self._lock:
+                    self.stats.seconds_waited += waited
 
     def _fetch(self, parameters: dict[str, Any]) -> ActionResult:
         with self._lock:
@@ -592,7 +597,7 @@ class Pull:
         builder = TableBuilder(known_columns=self._known_columns())
         self._convert_all(builder, self._iter_pages(self._walker(), fetch_ahead=False))
         self._warn()
-        return builder.to_table()
+        return _tagged_table(builder.to_table(), self._tags)
 
     def to_dataframe(self, *, dtype_backend: str = "numpy_nullable") -> pd.DataFrame:
         """Fetch every page into a pandas DataFrame.
@@ -732,7 +737,10 @@ class Pull:
             # In the conversion's worker thread: the writer is used by one thread at a time.
             for page, batch in converted:
                 writer.write_page(
-                    page.number, batch, schema=builder.schema, next_parameters=page.next_parameters
+                    page.number,
+                    _tagged_batch(batch, self._tags),
+                    schema=_tagged_schema(builder.schema, self._tags),
+                    next_parameters=page.next_parameters,
                 )
 
         started = time.monotonic()
@@ -756,7 +764,7 @@ class Pull:
         )
         # With no records the builder's schema is empty; its table still has the known columns.
         schema = builder.schema if builder.row_count else builder.to_table([]).schema
-        path: Path = writer.finish(schema=schema, metadata=metadata)
+        path: Path = writer.finish(schema=_tagged_schema(schema, self._tags), metadata=metadata)
         self.stats.elapsed = time.monotonic() - started
         self._warn()
         return path
@@ -785,6 +793,42 @@ class Pull:
         return self._iter_pages(
             walker, pages_before=pages_done, records_before=checkpoint.rows, fetch_ahead=False
         )
+
+
+def _tagged_schema(schema: pa.Schema, tags: Mapping[str, str]) -> pa.Schema:
+    """``schema`` with a string column for each tag, last (replacing one of the same name)."""
+    if not tags:
+        return schema
+    import pyarrow as pa
+
+    kept = [field for field in schema if field.name not in tags]
+    return pa.schema([*kept, *(pa.field(name, pa.string()) for name in tags)])
+
+
+def _tagged_batch(batch: pa.RecordBatch, tags: Mapping[str, str]) -> pa.RecordBatch:
+    """``batch`` with each tag's value in every row, as :func:`_tagged_schema` lays it out."""
+    if not tags:
+        return batch
+    import pyarrow as pa
+
+    names = [name for name in batch.schema.names if name not in tags]
+    arrays = [batch.column(name) for name in names]
+    arrays += [pa.repeat(pa.scalar(value, pa.string()), batch.num_rows) for value in tags.values()]
+    return pa.RecordBatch.from_arrays(arrays, schema=_tagged_schema(batch.schema, tags))
+
+
+def _tagged_table(table: pa.Table, tags: Mapping[str, str]) -> pa.Table:
+    if not tags:
+        return table
+    import pyarrow as pa
+
+    for name, value in tags.items():
+        if name in table.column_names:
+            table = table.drop_columns([name])
+        table = table.append_column(
+            pa.field(name, pa.string()), pa.repeat(pa.scalar(value, pa.string()), table.num_rows)
+        )
+    return table
 
 
 def _schema_columns(schema: Mapping[str, Any], prefix: str = "") -> Iterator[str]:

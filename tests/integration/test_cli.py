@@ -244,3 +244,66 @@ def test_sandbox_command_serves_until_stopped():
         process.terminate()
         assert process.wait(timeout=30) == 0
         process.stdout.close()
+
+
+def test_pull_all_credentials_into_one_dataset(capsys, sandbox, tmp_path):
+    target = tmp_path / "contacts"
+    code, out, _ = run(
+        capsys,
+        "pull",
+        "hubspot",
+        "list-contacts",
+        "--all-credentials",
+        "--no-progress",
+        "--json",
+        "--out",
+        str(target),
+        *api_args(sandbox),
+    )
+    assert code == 0
+    summary = json.loads(out)[0]
+    assert (summary["credentials"], summary["failed"]) == (2, 0)
+    assert (target / "_SUCCESS").exists()
+    frame = pd.read_parquet(target)
+    assert len(frame) == summary["records"]
+    assert set(frame["_credential_id"]) == {
+        sandbox.fixtures.credentials["hubspot"],
+        sandbox.fixtures.other_credentials["hubspot"],
+    }
+
+
+def test_pull_several_credentials_with_one_failing_exits_3(capsys, sandbox, tmp_path):
+    code, _, err = run(
+        capsys,
+        "pull",
+        "stripe",
+        "list-charges",
+        "--credential",
+        sandbox.fixtures.credentials["stripe"],
+        "--credential",
+        "cred_nope",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "charges"),
+        *api_args(sandbox),
+    )
+    assert code == 3
+    assert "credential failed: cred_nope" in err
+    assert len(list((tmp_path / "charges").glob("part-*.parquet"))) == 1
+
+
+def test_pull_with_both_credential_options_is_a_usage_error(capsys, sandbox, tmp_path):
+    code, _, err = run(
+        capsys,
+        "pull",
+        "stripe",
+        "list-charges",
+        "--credential",
+        "c1",
+        "--all-credentials",
+        "--out",
+        str(tmp_path / "x.csv"),
+        *api_args(sandbox),
+    )
+    assert code == 2
+    assert "not both" in err

@@ -1,0 +1,661 @@
+"""``client.pull_many(...)``: one list action for many credentials, side by side, as one dataset.
+
+An embedded iPaaS connects each of a company's customers' own apps, so the question is rarely
+"the orders of one store" and usually "the orders of every store our customers connected". A
+:class:`MultiPull` runs one :class:`~alloy_data.pull.Pull` per credential, several at once, each
+with its own paging, concurrency and rate limit; every row carries the user and credential it
+came from; a credential that fails is reported and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+from urllib.parse import quote
+
+from alloy_data.engine import RequestRate
+from alloy_data.errors import AlloyError, ConfigurationError
+from alloy_data.progress import ProgressUpdate, check_progress_option, make_reporter
+from alloy_data.pull import Pull, PullClient, PullStats
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from alloy_data.http import RetryPolicy
+    from alloy_data.models import Credential, User
+    from alloy_data.pagination import PaginatorOption
+    from alloy_data.progress import ProgressOption
+
+__all__ = [
+    "CREDENTIAL_COLUMN",
+    "USER_COLUMN",
+    "CredentialFailure",
+    "CredentialTarget",
+    "ManyClient",
+    "MultiPull",
+    "MultiPullStats",
+]
+
+logger = logging.getLogger("alloy_data.many")
+
+#: The columns every row of a :class:`MultiPull` gets (their names can be changed).
+USER_COLUMN = "_user_id"
+CREDENTIAL_COLUMN = "_credential_id"
+#: Credentials pulled at once by default: the work is waiting on the network, not the CPU.
+DEFAULT_WORKERS = 8
+_SUCCESS = "_SUCCESS"
+_MANIFEST = "_alloy_manifest.json"
+
+
+class _Users(Protocol):
+    def list(self) -> list[User]: ...
+
+
+class _Credentials(Protocol):
+    def list(self, connector_id: str, *, user_id: str) -> list[Credential]: ...
+
+
+class ManyClient(PullClient, Protocol):
+    """What a MultiPull needs of its client: a pull's needs, plus listing users and their
+    credentials (for ``credentials="all"``)."""
+
+    @property
+    def users(self) -> _Users:
+        """The client's users."""
+        ...
+
+    @property
+    def credentials(self) -> _Credentials:
+        """The client's credentials."""
+        ...
+
+    @property
+    def user_id(self) -> str | None:
+        """The user calls act for by default."""
+        ...
+
+
+@dataclass(frozen=True)
+class CredentialTarget:
+    """One credential to pull, and the user who owns it (None: the client's user)."""
+
+    user_id: str | None
+    credential_id: str
+
+
+@dataclass(frozen=True)
+class CredentialFailure:
+    """A credential whose pull failed; the others went on.
+
+    Attributes:
+        user_id: The user who owns the credential.
+        credential_id: The credential.
+        error: The error that ended its pull (an :class:`~alloy_data.AlloyError`).
+        records_fetched: Records fetched before the error; they are not in the result.
+    """
+
+    user_id: str | None
+    credential_id: str
+    error: AlloyError
+    records_fetched: int
+
+    def __str__(self) -> str:
+        return f"{self.credential_id}: {type(self.error).__name__}: {self.error}"
+
+
+@dataclass
+class MultiPullStats:
+    """What the last run of a MultiPull did.
+
+    Attributes:
+        credentials: Credentials pulled (or tried).
+        done: Credentials pulled in full.
+        failed: Credentials whose pull failed (see ``failures``).
+        pages: Pages fetched, all credentials together.
+        records: Records in the result.
+        requests: HTTP requests made, retries included.
+        retries: Requests that were retried.
+        seconds_waited: Seconds spent waiting before retries and for rate limits.
+        elapsed: Seconds the run took.
+        per_credential: Each credential's own :class:`~alloy_data.pull.PullStats`.
+        failures: The credentials that failed, with their errors.
+        drift: Per credential, how its columns differ from the dataset's: columns it lacks
+            and columns whose type was widened to fit the others'.
+        notes: Everything noteworthy, in order.
+    """
+
+    credentials: int = 0
+    done: int = 0
+    failed: int = 0
+    pages: int = 0
+    records: int = 0
+    requests: int = 0
+    retries: int = 0
+    seconds_waited: float = 0.0
+    elapsed: float = 0.0
+    per_credential: dict[str, PullStats] = field(default_factory=dict)
+    failures: list[CredentialFailure] = field(default_factory=list)
+    drift: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def records_per_second(self) -> float:
+        """Records per second of elapsed time."""
+        return self.records / self.elapsed if self.elapsed > 0 else 0.0
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.records} records from {self.done} of {self.credentials} credentials in "
+            f"{self.pages} pages, {self.requests} requests, {self.elapsed:.2f} s"
+        )
+        if self.retries:
+            text += f", {self.retries} retries"
+        if self.failed:
+            text += f", {self.failed} failed"
+        return text
+
+
+def _targets(credentials: Any) -> list[CredentialTarget] | Literal["all"]:
+    if credentials == "all":
+        return "all"
+    if isinstance(credentials, (str, bytes)) or not isinstance(credentials, Sequence):
+        raise ConfigurationError(
+            'credentials must be "all", a list of credential ids, or a list of (user_id, '
+            f"credential_id) pairs, not {credentials!r}."
+        )
+    targets: list[CredentialTarget] = []
+    for item in credentials:
+        if isinstance(item, str) and item.strip():
+            targets.append(CredentialTarget(None, item))
+        elif (
+            isinstance(item, tuple)
+            and len(item) == 2
+            and all(isinstance(part, str) and part.strip() for part in item)
+        ):
+            targets.append(CredentialTarget(item[0], item[1]))
+        else:
+            raise ConfigurationError(
+                f"{item!r} is not a credential id or a (user_id, credential_id) pair of strings."
+            )
+    if not targets:
+        raise ConfigurationError('credentials is empty: pass credential ids, or "all".')
+    seen = [target.credential_id for target in targets]
+    repeated = sorted({cid for cid in seen if seen.count(cid) > 1})
+    if repeated:
+        raise ConfigurationError(f"credentials names {', '.join(repeated)} more than once.")
+    return targets
+
+
+class MultiPull:
+    """One list action, pulled for many credentials side by side; lazy like a Pull.
+
+    Build it with :meth:`alloy_data.AlloyClient.pull_many`, whose docstring describes every
+    argument. Each ``iter_*``/``to_*`` call runs the whole job afresh; :attr:`stats` describes
+    the last run.
+    """
+
+    def __init__(
+        self,
+        client: ManyClient,
+        connector_id: str,
+        action_id: str,
+        *,
+        credentials: Sequence[str] | Sequence[tuple[str, str]] | Literal["all"],
+        workers: int | None = None,
+        on_error: Literal["continue", "raise"] = "continue",
+        user_column: str = USER_COLUMN,
+        credential_column: str = CREDENTIAL_COLUMN,
+        max_total_requests_per_second: float | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        paginator: PaginatorOption = "auto",
+        page_size: int | None = None,
+        max_pages: int | None = None,
+        max_records: int | None = None,
+        concurrency: int | Literal["auto"] = "auto",
+        progress: ProgressOption = "auto",
+        max_requests_per_second: float | None = None,
+        retries: int | RetryPolicy | None = None,
+    ) -> None:
+        self._client = client
+        self.connector_id = connector_id
+        self.action_id = action_id
+        self._requested = _targets(credentials)
+        if workers is not None and (
+            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+        ):
+            raise ConfigurationError(
+                f"workers must be a positive whole number or None, not {workers!r}."
+            )
+        self.workers = workers
+        if on_error not in ("continue", "raise"):
+            raise ConfigurationError(f'on_error must be "continue" or "raise", not {on_error!r}.')
+        self.on_error = on_error
+        for name, value in (("user_column", user_column), ("credential_column", credential_column)):
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}.")
+        if user_column == credential_column:
+            raise ConfigurationError("user_column and credential_column must differ.")
+        self.user_column = user_column
+        self.credential_column = credential_column
+        if max_total_requests_per_second is not None and (
+            isinstance(max_total_requests_per_second, bool)
+            or not isinstance(max_total_requests_per_second, (int, float))
+            or not 0 < max_total_requests_per_second < float("inf")
+        ):
+            raise ConfigurationError(
+                "max_total_requests_per_second must be a positive number or None."
+            )
+        self.max_total_requests_per_second = max_total_requests_per_second
+        check_progress_option(progress)
+        self.progress = progress
+        self._pull_options: dict[str, Any] = {
+            "parameters": parameters,
+            "paginator": paginator,
+            "page_size": page_size,
+            "max_pages": max_pages,
+            "max_records": max_records,
+            "concurrency": concurrency,
+            "max_requests_per_second": max_requests_per_second,
+            "retries": retries,
+        }
+        # Checks every option now, before anything is fetched, as a Pull does.
+        Pull(
+            client, connector_id, action_id, credential_id="-", progress=False, **self._pull_options
+        )
+        self.stats = MultiPullStats()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        how_many = "all" if self._requested == "all" else f"{len(self._requested)}"
+        return f"MultiPull({self.connector_id!r}, {self.action_id!r}, credentials={how_many})"
+
+    # -- which credentials ---------------------------------------------------------------
+
+    def targets(self) -> list[CredentialTarget]:
+        """The credentials this job pulls: as given, or every credential of the connector of
+        every user of the account (``"all"``: found through the API, one request per user).
+
+        Returns:
+            The targets, with their users.
+        """
+        if self._requested != "all":
+            default_user = self._client.user_id
+            return [
+                CredentialTarget(target.user_id or default_user, target.credential_id)
+                for target in self._requested
+            ]
+        found: list[CredentialTarget] = []
+        for user in self._client.users.list():
+            for credential in self._client.credentials.list(
+                self.connector_id, user_id=user.user_id
+            ):
+                if credential.credential_id:
+                    found.append(CredentialTarget(user.user_id, credential.credential_id))
+        return found
+
+    def _pull_for(
+        self,
+        target: CredentialTarget,
+        shared: RequestRate | None,
+        on_update: Callable[[str, ProgressUpdate], None],
+    ) -> Pull:
+        pull = Pull(
+            self._client,
+            self.connector_id,
+            self.action_id,
+            credential_id=target.credential_id,
+            user_id=target.user_id,
+            progress=lambda update: on_update(target.credential_id, update),
+            **self._pull_options,
+        )
+        pull._tags = {
+            self.user_column: target.user_id or "",
+            self.credential_column: target.credential_id,
+        }
+        pull._shared_rate = shared
+        return pull
+
+    # -- running the job -----------------------------------------------------------------
+
+    def _run(
+        self, work: Callable[[Pull, CredentialTarget], Any]
+    ) -> list[tuple[CredentialTarget, Any]]:
+        """Run ``work(pull, target)`` for every credential, side by side; return the results of
+        the ones that succeeded, in the targets' order."""
+        started = time.monotonic()
+        targets = self.targets()
+        self.stats = MultiPullStats(credentials=len(targets))
+        if not targets:
+            self.stats.notes.append(f"no credential of {self.connector_id!r} was found")
+        workers = min(self.workers or DEFAULT_WORKERS, max(1, len(targets)))
+        shared = (
+            RequestRate(self.max_total_requests_per_second)
+            if self.max_total_requests_per_second is not None
+            else None
+        )
+        figures: dict[str, ProgressUpdate] = {}
+        reporter = make_reporter(
+            self.progress, description=f"{self.connector_id} {self.action_id} x{len(targets)}"
+        )
+
+        def report(done: bool = False) -> None:
+            with self._lock:
+                updates = list(figures.values())
+                finished, failed = self.stats.done, self.stats.failed
+            elapsed = time.monotonic() - started
+            records = sum(update.records for update in updates)
+            reporter.update(
+                ProgressUpdate(
+                    pages=sum(update.pages for update in updates),
+                    records=records,
+                    records_per_second=records / elapsed if elapsed > 0 else 0.0,
+                    retries=sum(update.retries for update in updates),
+                    seconds_waited=sum(update.seconds_waited for update in updates),
+                    elapsed=elapsed,
+                    done=done,
+                    credentials_done=finished,
+                    credentials_failed=failed,
+                    credentials_total=len(targets),
+                )
+            )
+
+        def on_update(credential_id: str, update: ProgressUpdate) -> None:
+            with self._lock:
+                figures[credential_id] = update
+            report()
+
+        results: dict[int, Any] = {}
+        first_error: AlloyError | None = None
+
+        def one(index: int, target: CredentialTarget) -> None:
+            nonlocal first_error
+            if first_error is not None and self.on_error == "raise":
+                return  # stopping: credentials not started yet are not started
+            pull = self._pull_for(target, shared, on_update)
+            try:
+                results[index] = work(pull, target)
+            except AlloyError as error:
+                with self._lock:
+                    self.stats.failed += 1
+                    self.stats.failures.append(
+                        CredentialFailure(
+                            target.user_id, target.credential_id, error, pull.stats.records
+                        )
+                    )
+                    if first_error is None:
+                        first_error = error
+                logger.info(
+                    "pull_many %s: %s failed: %s", self.action_id, target.credential_id, error
+                )
+            else:
+                with self._lock:
+                    self.stats.done += 1
+            finally:
+                with self._lock:
+                    self.stats.per_credential[target.credential_id] = pull.stats
+                report()
+
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="alloy-data-credential")
+        try:
+            futures: list[Future[None]] = [pool.submit(one, i, t) for i, t in enumerate(targets)]
+            for future in futures:
+                future.result()
+                if first_error is not None and self.on_error == "raise":
+                    for pending in futures:
+                        pending.cancel()
+                    break
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._total(started)
+            report(done=True)
+            reporter.close()
+        if first_error is not None and self.on_error == "raise":
+            raise first_error
+        return [(targets[index], results[index]) for index in sorted(results)]
+
+    def _total(self, started: float) -> None:
+        stats = self.stats
+        stats.elapsed = time.monotonic() - started
+        every = list(stats.per_credential.values())
+        stats.pages = sum(s.pages for s in every)
+        stats.requests = sum(s.requests for s in every)
+        stats.retries = sum(s.retries for s in every)
+        stats.seconds_waited = sum(s.seconds_waited for s in every)
+        stats.failures.sort(key=lambda failure: failure.credential_id)
+        for failure in stats.failures:
+            stats.notes.append(f"credential {failure}")
+
+    # -- results -------------------------------------------------------------------------
+
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """Yield every credential's records, credential after credential, each with its user
+        and credential in ``user_column`` and ``credential_column``.
+
+        The credentials are fetched side by side; the records of each come in page order.
+        """
+        for target, records in self._run(lambda pull, _: list(pull.iter_records())):
+            tags = {self.user_column: target.user_id, self.credential_column: target.credential_id}
+            for record in records:
+                yield {**record, **tags}
+
+    def to_arrow(self) -> pa.Table:
+        """Pull every credential into one Arrow table (schemas unified, drift per credential in
+        ``stats.drift``); failed credentials are left out and listed in ``stats.failures``.
+
+        Returns:
+            A ``pyarrow.Table`` with ``user_column`` and ``credential_column``.
+        """
+        from alloy_data.frames import TableBuilder
+
+        tables = self._run(lambda pull, _: pull.to_arrow())
+        batches = [batch for _, table in tables for batch in table.to_batches()]
+        combined = TableBuilder().to_table(batches) if batches else self._empty(tables)
+        self._record_drift(tables, combined.schema)
+        self.stats.records = combined.num_rows
+        return combined
+
+    def _empty(self, tables: list[tuple[CredentialTarget, pa.Table]]) -> pa.Table:
+        import pyarrow as pa
+
+        if tables:
+            return tables[0][1]
+        fields = [
+            pa.field(self.user_column, pa.string()),
+            pa.field(self.credential_column, pa.string()),
+        ]
+        return pa.schema(fields).empty_table()
+
+    def _record_drift(
+        self, tables: list[tuple[CredentialTarget, pa.Table]], schema: pa.Schema
+    ) -> None:
+        for target, table in tables:
+            differences = []
+            for unified in schema:
+                own = table.schema.get_field_index(unified.name)
+                if own < 0:
+                    differences.append(f"{unified.name}: absent")
+                elif table.schema.field(own).type != unified.type and table.num_rows:
+                    differences.append(
+                        f"{unified.name}: {table.schema.field(own).type} -> {unified.type}"
+                    )
+            if differences:
+                self.stats.drift[target.credential_id] = differences
+
+    def to_dataframe(self, *, dtype_backend: str = "numpy_nullable") -> pd.DataFrame:
+        """Pull every credential into one pandas DataFrame (see :meth:`to_arrow`).
+
+        Returns:
+            A ``pandas.DataFrame``.
+        """
+        from alloy_data.frames import to_dataframe
+
+        return to_dataframe(self.to_arrow(), dtype_backend=dtype_backend, release=True)
+
+    def to_parquet(
+        self,
+        path: str | Path,
+        *,
+        partition_cols: Sequence[str] | None = None,
+        overwrite: bool = False,
+        resume: bool = False,
+    ) -> Path:
+        """Stream every credential into one Parquet dataset (a directory) or file.
+
+        With ``partition_cols=[credential_column]`` (or a path without a suffix), ``path`` is a
+        directory with one file per credential (``part-<credential id>.parquet``, holding the
+        user and credential columns), each streamed with bounded memory, written atomically
+        and carrying its own provenance; ``_SUCCESS`` and a manifest are written last, when
+        every credential is done. pandas, pyarrow, DuckDB and Polars read the directory as
+        one dataset. With ``resume=True`` a job that stopped skips the
+        credentials whose files are complete and resumes the one that was cut. With a
+        ``.parquet`` path the credentials are staged that way beside it, then streamed into one
+        file.
+
+        Returns:
+            The path written.
+        """
+        target = Path(path)
+        columns = list(partition_cols or [])
+        if columns and columns != [self.credential_column]:
+            raise ConfigurationError(
+                f"partition_cols can be [{self.credential_column!r}] (one directory per "
+                "credential) or None."
+            )
+        if columns or not target.suffix:
+            return self._write_dataset(target, overwrite=overwrite, resume=resume)
+        return self._write_merged(target, overwrite=overwrite, resume=resume)
+
+    def to_file(self, path: str | Path, *, overwrite: bool = False, resume: bool = False) -> Path:
+        """Stream every credential into one ``.parquet``, ``.csv`` or ``.jsonl`` file.
+
+        Returns:
+            The path written.
+        """
+        return self._write_merged(Path(path), overwrite=overwrite, resume=resume)
+
+    def _write_dataset(self, directory: Path, *, overwrite: bool, resume: bool) -> Path:
+        import pyarrow.parquet as pq
+
+        if directory.exists() and not directory.is_dir():
+            raise ConfigurationError(f"{directory} is a file; a dataset needs a directory there.")
+        complete = (directory / _SUCCESS).exists()
+        if complete and not overwrite and not resume:
+            raise ConfigurationError(
+                f"{directory} already holds a complete dataset: pass overwrite=True to replace it."
+            )
+        if overwrite and not resume and directory.exists():
+            shutil.rmtree(directory)
+        (directory / _SUCCESS).unlink(missing_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
+
+        def write(pull: Pull, target: CredentialTarget) -> dict[str, Any]:
+            # One file per credential, holding its user and credential columns itself: Hive
+            # directories named "_credential_id=..." would be skipped by pyarrow and pandas,
+            # which ignore paths that start with an underscore.
+            file = directory / f"part-{quote(target.credential_id, safe='')}.parquet"
+            if resume and file.exists() and not _checkpoint_of(file).exists():
+                return {"file": file.name, "skipped": True}
+            pull.to_parquet(file, overwrite=True, resume=resume)
+            return {"file": file.name}
+
+        written = self._run(write)
+        self.stats.records = sum(
+            pq.read_metadata(directory / entry["file"]).num_rows for _, entry in written
+        )
+        if self.stats.failures:
+            # Not published: a reader must not take an incomplete dataset for the whole.
+            self.stats.notes.append(
+                f"{directory} was not published (no {_SUCCESS}): {self.stats.failed} credentials "
+                "failed; run again with resume=True to retry them"
+            )
+            return directory
+        manifest = {
+            "connector": self.connector_id,
+            "action": self.action_id,
+            "credentials": [
+                {"user_id": t.user_id, "credential_id": t.credential_id, **entry}
+                for t, entry in written
+            ],
+            "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        (directory / _MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        (directory / _SUCCESS).write_text("", encoding="utf-8")
+        return directory
+
+    def _write_merged(self, path: Path, *, overwrite: bool, resume: bool) -> Path:
+        import pyarrow.parquet as pq
+
+        from alloy_data.export import open_writer
+        from alloy_data.frames import TableBuilder
+
+        if path.exists() and not overwrite and not resume:
+            raise ConfigurationError(f"{path} already exists: pass overwrite=True to replace it.")
+        # Each credential is staged as a file of its own (resumable on its own), then the files
+        # are streamed into the one target, a batch at a time.
+        staging = path.with_name(path.name + ".alloy-staging")
+        self._write_dataset(staging, overwrite=True, resume=resume)
+        if not (staging / _SUCCESS).exists():
+            failure = self.stats.failures[0]
+            raise AlloyError(
+                f"{self.stats.failed} of {self.stats.credentials} credentials failed, the first "
+                f"{failure}. What the others fetched is kept in {staging}: run the same call "
+                "with resume=True to retry the failed ones, or pull_many(...) without them."
+            )
+        order = {
+            f"part-{quote(t.credential_id, safe='')}.parquet": i
+            for i, t in enumerate(self.targets())
+        }
+        files = sorted(staging.glob("part-*.parquet"), key=lambda f: order.get(f.name, len(order)))
+        schema = (
+            TableBuilder().to_table([_empty_batch(pq.read_schema(file)) for file in files]).schema
+        )
+        writer = open_writer(path, overwrite=True, metadata=self._metadata())
+        writer.open()
+        number = 0
+        try:
+            for file in files:
+                for batch in pq.ParquetFile(file).iter_batches():
+                    number += 1
+                    writer.write_page(number, batch, schema=schema, next_parameters=None)
+        except BaseException:
+            writer.abort()
+            raise
+        self.stats.records = sum(pq.read_metadata(file).num_rows for file in files)
+        result: Path = writer.finish(schema=schema, metadata=self._metadata())
+        shutil.rmtree(staging, ignore_errors=True)
+        return result
+
+    def _metadata(self) -> dict[str, str]:
+        from alloy_data._version import __version__
+
+        return {
+            "connector": self.connector_id,
+            "action": self.action_id,
+            "credentials": json.dumps(
+                [s for s in sorted(self.stats.per_credential)], separators=(",", ":")
+            ),
+            "pulled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "row_count": str(self.stats.records),
+            "alloy_data_version": __version__,
+        }
+
+
+def _checkpoint_of(file: Path) -> Path:
+    return file.with_name(file.name + ".alloy-checkpoint")
+
+
+def _empty_batch(schema: Any) -> Any:
+    import pyarrow as pa
+
+    if schema is None:
+        schema = pa.schema([])
+    return pa.RecordBatch.from_pylist([], schema=schema)
