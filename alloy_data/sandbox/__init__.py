@@ -12,5 +12,6 @@ from __future__ import annotations
 from alloy_data.sandbox.app import Fixtures, Sandbox, serve
 from alloy_data.sandbox.cli import main
 from alloy_data.sandbox.faults import FAULT_KINDS
+from alloy_data.sandbox.tenants import Tenant
 
-__all__ = ["FAULT_KINDS", "Fixtures", "Sandbox", "main", "serve"]
+__all__ = ["FAULT_KINDS", "Fixtures", "Sandbox", "Tenant", "main", "serve"]

@@ -6,35 +6,27 @@ as it answers in practice (``x-api-version``, ``x-alloy-userid``, ObjectIds, ``r
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from alloy_data.sandbox import paging
 from alloy_data.sandbox.auth import user_token
 from alloy_data.sandbox.cache import ByteLRU
-from alloy_data.sandbox.catalog import Action, Connector, Resource
+from alloy_data.sandbox.catalog import Action, Connector
 from alloy_data.sandbox.errors import ApiError, bad_request, not_found
+from alloy_data.sandbox.faults import TokenBucket
 from alloy_data.sandbox.ids import IdFactory, is_object_id
+from alloy_data.sandbox.listings import Listing
 from alloy_data.sandbox.messages import Request, Response, json_response
 from alloy_data.sandbox.params import check_params
-from alloy_data.sandbox.records import RecordSource, encode
+from alloy_data.sandbox.records import encode
 from alloy_data.sandbox.store import Credential, PendingOAuth, Store, User
+from alloy_data.sandbox.tenants import TenantListings
 
 PAGE_CACHE_BYTES = 32 * 1024 * 1024
 _MAX_NAME = 200
-
-
-@dataclass
-class Listing:
-    """A resource's records as served: the source and how many there are."""
-
-    resource: Resource
-    source: RecordSource
-    total: int
-    created: dict[str, bytes]
-
 
 Endpoint = Callable[[Request, list[str]], Response]
 
@@ -75,8 +67,14 @@ class AlloyApi:
         token_secret: bytes,
         owner_user_id: str,
         page_cache_bytes: int = PAGE_CACHE_BYTES,
+        tenants: TenantListings | None = None,
+        credential_rate_limit: float | None = None,
     ) -> None:
         self.live = dialect == "live"
+        self.tenants = tenants
+        self.credential_rate_limit = credential_rate_limit
+        self._buckets: dict[str, TokenBucket] = {}
+        self._buckets_lock = threading.Lock()
         self.page_cache_bytes = page_cache_bytes
         self.catalog = catalog
         self.listings = listings
@@ -104,7 +102,7 @@ class AlloyApi:
         self._routes_by_length: dict[int, list[tuple[tuple[str, ...], dict[str, Endpoint]]]] = {}
         for pattern, methods in self._routes:
             self._routes_by_length.setdefault(len(pattern), []).append((pattern, methods))
-        self._contexts: dict[tuple[str, str], paging.PageContext] = {}
+        self._contexts: dict[str, paging.PageContext] = {}
         self._actions = {
             (connector.connector_id, action.action_id): action
             for connector in catalog.values()
@@ -121,6 +119,8 @@ class AlloyApi:
         for listing in self.listings.values():
             listing.source.ctx.base_url = base_url
             listing.source.encoded.cache_clear()
+        if self.tenants is not None:
+            self.tenants.set_base_url(base_url)
 
     def handle(self, request: Request) -> Response:
         """Route ``request`` to its endpoint and return the answer.
@@ -418,8 +418,9 @@ class AlloyApi:
                 f"credential '{credential_id}' is for {credential.connector_id}, "
                 f"not {connector.connector_id}"
             )
+        self._limit(credential_id)
         values = check_params(action.action_id, action.params, merged)
-        listing = self.listings[(connector.connector_id, action.resource_id)]
+        listing = self._listing(connector.connector_id, action.resource_id, credential_id)
         if action.verb == "list":
             assert action.convention is not None
             page = self._page(connector, action.convention, listing, values)
@@ -431,6 +432,55 @@ class AlloyApi:
         record = self._create(listing, values)
         before, after = listing.resource.wrap_created
         return self._answer(before + record + after)
+
+    def _limit(self, credential_id: str) -> None:
+        """Refuse with 429 when ``credential_id`` went over ``credential_rate_limit``."""
+        if self.credential_rate_limit is None:
+            return
+        bucket = self._buckets.get(credential_id)
+        if bucket is None:
+            with self._buckets_lock:
+                bucket = self._buckets.setdefault(
+                    credential_id, TokenBucket(self.credential_rate_limit)
+                )
+        wait = bucket.take()
+        if wait:
+            raise ApiError(
+                429,
+                f"rate limit exceeded for credential '{credential_id}'; retry later",
+                headers={"Retry-After": str(wait)},
+            )
+
+    def _listing(self, connector_id: str, resource_id: str, credential_id: str) -> Listing:
+        """Return the records ``credential_id`` sees: a tenant's own, else the shared ones."""
+        if self.tenants is not None:
+            own = self.tenants.listing(credential_id, resource_id)
+            if own is not None:
+                return own
+        return self.listings[(connector_id, resource_id)]
+
+    def list_listing(self, connector_id: str, action_id: str, credential_id: str) -> Listing:
+        """Return the records a credential's list action serves (for tests' expectations).
+
+        Raises:
+            ValueError: For an unknown connector, action or credential, an action that does
+                not list, or a credential of another connector.
+        """
+        connector = self.catalog.get(connector_id)
+        if connector is None:
+            raise ValueError(f"unknown connector {connector_id!r}; known: {list(self.catalog)}")
+        action = self._actions.get((connector_id, action_id))
+        if action is None or action.verb != "list":
+            lists = [a.action_id for a in connector.actions() if a.verb == "list"]
+            raise ValueError(f"{action_id!r} is not a list action of {connector_id}: {lists}")
+        credential = self.store.credentials.get(credential_id)
+        if credential is None:
+            raise ValueError(f"unknown credential {credential_id!r}")
+        if credential.connector_id != connector_id:
+            raise ValueError(
+                f"credential {credential_id!r} is for {credential.connector_id}, not {connector_id}"
+            )
+        return self._listing(connector_id, action.resource_id, credential_id)
 
     def _answer(self, app_body: bytes, *, envelope: bool = False) -> Response:
         if envelope:
@@ -453,13 +503,13 @@ class AlloyApi:
         listing: Listing,
         values: dict[str, Any],
     ) -> bytes:
-        key = (connector.connector_id, listing.resource.resource_id)
-        ctx = self._contexts.get(key)
+        scope = listing.scope
+        ctx = self._contexts.get(scope)
         if ctx is None:
-            ctx = self._contexts[key] = paging.PageContext(
-                scope=f"{connector.connector_id}/{listing.resource.resource_id}",
+            ctx = self._contexts[scope] = paging.PageContext(
+                scope=scope,
                 total=listing.total,
-                ids=listing.resource.ids,
+                ids=listing.source.ids,
                 base_url=self.base_url,
             )
         start, stop = convention.window(values, ctx)
@@ -475,7 +525,7 @@ class AlloyApi:
         created = listing.created.get(str(record_id))
         if created is not None:
             return created
-        index = listing.resource.ids.index_for(record_id)
+        index = listing.source.ids.index_for(record_id)
         if index is None or index >= listing.total:
             raise not_found(
                 f"{listing.resource.name.lower()[:-1]} '{str(record_id)[:100]}' not found"

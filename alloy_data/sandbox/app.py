@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
-from alloy_data.sandbox.api import AlloyApi, Listing
+from alloy_data.sandbox.api import AlloyApi
 from alloy_data.sandbox.auth import bearer_matches, generate_api_key
-from alloy_data.sandbox.catalog import UNPAGINATED_MAXIMUM, build_catalog
+from alloy_data.sandbox.catalog import UNPAGINATED_MAXIMUM, Connector, build_catalog
 from alloy_data.sandbox.errors import ApiError
 from alloy_data.sandbox.faults import (
     SLOW_ANSWER_MS,
@@ -19,11 +19,13 @@ from alloy_data.sandbox.faults import (
     TokenBucket,
 )
 from alloy_data.sandbox.ids import IdFactory
+from alloy_data.sandbox.listings import Listing
 from alloy_data.sandbox.messages import Request, Response, error_response, json_body
 from alloy_data.sandbox.paging import Unpaginated
 from alloy_data.sandbox.records import Context, RecordSource
 from alloy_data.sandbox.server import HTTPServer
 from alloy_data.sandbox.store import Store
+from alloy_data.sandbox.tenants import ID_BLOCK, MAX_TENANTS, Tenant, TenantListings, TenantRecords
 
 DIALECTS = ("seed", "live")
 
@@ -62,12 +64,15 @@ class Fixtures:
         other_user_id: A second user; owns ``other_credentials``.
         credentials: One credential per connector id, owned by ``user_id``.
         other_credentials: One credential per connector id, owned by ``other_user_id``.
+        tenants: The users made by the ``tenants`` option, in order; each owns one
+            credential per connector, and each of those serves records of its own.
     """
 
     user_id: str
     other_user_id: str
     credentials: dict[str, str]
     other_credentials: dict[str, str]
+    tenants: list[Tenant] = field(default_factory=list)
 
 
 def _record_counts(
@@ -92,6 +97,30 @@ def _record_counts(
     return counts
 
 
+def _add_tenants(
+    store: Store, catalog: Mapping[str, Connector], tenant_listings: TenantListings | None
+) -> list[Tenant]:
+    """Make the tenants' users, each owning one credential per connector with its own records."""
+    if tenant_listings is None:
+        return []
+    made = []
+    width = max(3, len(str(tenant_listings.tenants)))
+    for index in range(tenant_listings.tenants):
+        user = store.add_user(f"tenant-{index + 1:0{width}d}", f"Tenant {index + 1}")
+        credentials = {}
+        for connector in catalog.values():
+            credential = store.add_credential(
+                connector.connector_id,
+                user.user_id,
+                connector.auth_type,
+                f"{connector.name} ({user.username})",
+            )
+            credentials[connector.connector_id] = credential.credential_id
+            tenant_listings.add(credential.credential_id, index, connector.connector_id)
+        made.append(Tenant(index, user.user_id, user.username, credentials))
+    return made
+
+
 class Sandbox:
     """An offline Alloy Connectivity API on loopback.
 
@@ -111,6 +140,19 @@ class Sandbox:
         rate_limit: Requests per second allowed before answering 429 with ``Retry-After``.
         cache_mb: Memory for encoded pages and records (default 32). Benchmarks raise it so
             that every page of a large pull is generated once and then served from memory.
+        tenants: How many more users to make (up to 10,000), each owning one credential per
+            connector whose list actions serve records of its own (``fixtures.tenants``).
+        tenant_records: How many records each tenant credential's list actions serve: None
+            for a seeded count between a fifth and twice ``records``' count for that action,
+            an int for all, a list with one int per tenant, or a function of ``(tenant index,
+            connector id, action id)`` returning an int. Actions that answer everything at
+            once keep at most 50.
+        credential_rate_limit: Execute requests per second allowed for each credential before
+            answering 429 with ``Retry-After``; applies on top of ``rate_limit``.
+
+    Raises:
+        ValueError: For an option out of its range.
+        TypeError: For ``records`` or ``tenant_records`` of the wrong kind.
     """
 
     def __init__(
@@ -128,6 +170,9 @@ class Sandbox:
         latency_ms: int = 0,
         rate_limit: float | None = None,
         cache_mb: int = 32,
+        tenants: int = 0,
+        tenant_records: TenantRecords = None,
+        credential_rate_limit: float | None = None,
     ) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be 'seed' or 'live', got {dialect!r}")
@@ -135,6 +180,14 @@ class Sandbox:
             raise ValueError("latency_ms must be at least 0")
         if cache_mb < 1:
             raise ValueError("cache_mb must be at least 1")
+        if not isinstance(tenants, int) or isinstance(tenants, bool):
+            raise TypeError(f"tenants must be an int, got {tenants!r}")
+        if not 0 <= tenants <= MAX_TENANTS:
+            raise ValueError(f"tenants must be from 0 to {MAX_TENANTS:,}, got {tenants}")
+        if tenant_records is not None and not tenants:
+            raise ValueError("tenant_records needs tenants (how many) as well")
+        if credential_rate_limit is not None and credential_rate_limit <= 0:
+            raise ValueError(f"credential_rate_limit must be above 0, got {credential_rate_limit}")
         self.dialect = dialect
         self.seed = seed
         self.api_key = api_key if api_key else generate_api_key()
@@ -168,7 +221,10 @@ class Sandbox:
                     cache_size=max(20_000, cache_mb * 2_500),
                 )
                 listings[(connector.connector_id, resource.resource_id)] = Listing(
-                    resource, source, total, {}
+                    resource,
+                    source,
+                    total,
+                    scope=f"{connector.connector_id}/{resource.resource_id}",
                 )
         ids = IdFactory(seed, object_ids=dialect == "live")
         store = Store(ids)
@@ -186,8 +242,13 @@ class Sandbox:
             }
             for owner in (user, other)
         }
+        tenant_listings = self._tenant_listings(catalog, listings, tenants, tenant_records)
         self.fixtures = Fixtures(
-            user.user_id, other.user_id, owned[user.user_id], owned[other.user_id]
+            user.user_id,
+            other.user_id,
+            owned[user.user_id],
+            owned[other.user_id],
+            _add_tenants(store, catalog, tenant_listings),
         )
         secret = hashlib.sha256(f"token:{seed}:{self.api_key}".encode()).digest()
         self.api = AlloyApi(
@@ -199,8 +260,34 @@ class Sandbox:
             token_secret=secret,
             owner_user_id=user.user_id,
             page_cache_bytes=cache_mb * 1024 * 1024,
+            tenants=tenant_listings,
+            credential_rate_limit=credential_rate_limit,
         )
         self.token_secret = secret
+
+    def _tenant_listings(
+        self,
+        catalog: Mapping[str, Connector],
+        listings: Mapping[tuple[str, str], Listing],
+        tenants: int,
+        tenant_records: TenantRecords,
+    ) -> TenantListings | None:
+        if not tenants:
+            return None
+        for (connector_id, resource_id), listing in listings.items():
+            if listing.total >= ID_BLOCK:
+                # Tenant ids start where the fixture records' ids would go on.
+                raise ValueError(
+                    f"records for {connector_id} {resource_id} must stay below "
+                    f"{ID_BLOCK:,} when there are tenants"
+                )
+        return TenantListings(
+            seed=self.seed,
+            catalog=catalog,
+            base_totals={key: listing.total for key, listing in listings.items()},
+            tenants=tenants,
+            sizes=tenant_records,
+        )
 
     @property
     def url(self) -> str:
@@ -273,6 +360,36 @@ class Sandbox:
             retry_after=retry_after,
             delay_ms=delay_ms,
         )
+
+    def expected_count(self, connector_id: str, action_id: str, *, credential_id: str) -> int:
+        """Return how many records a credential's list action serves, paged to the end.
+
+        Args:
+            connector_id: The connector, e.g. "shopify".
+            action_id: One of its list actions, e.g. "list-orders".
+            credential_id: Whose records: a tenant's credential serves its own, any other
+                credential the shared ones.
+
+        Raises:
+            ValueError: For an unknown connector, action or credential, an action that does
+                not list, or a credential of another connector.
+        """
+        return self.api.list_listing(connector_id, action_id, credential_id).total
+
+    def expected_ids(
+        self, connector_id: str, action_id: str, *, credential_id: str
+    ) -> list[str | int]:
+        """Return the ids of the records a credential's list action serves, in order.
+
+        Records made by ``create-*`` actions are not among them, as list actions do not serve
+        them. Takes the arguments of :meth:`expected_count` and raises as it does.
+
+        Returns:
+            The ids as the app writes them (strings, or ints for Zendesk tickets).
+        """
+        listing = self.api.list_listing(connector_id, action_id, credential_id)
+        id_for = listing.source.ids.id_for
+        return [id_for(index) for index in range(listing.total)]
 
     def handle(self, request: Request) -> Response:
         """Answer one request: injected faults, rate limit, random faults, auth, then the API."""
@@ -357,6 +474,9 @@ def serve(
     latency_ms: int = 0,
     rate_limit: float | None = None,
     cache_mb: int = 32,
+    tenants: int = 0,
+    tenant_records: TenantRecords = None,
+    credential_rate_limit: float | None = None,
 ) -> Sandbox:
     """Start a sandbox in a background thread and return it; use it in a ``with`` block.
 
@@ -378,5 +498,8 @@ def serve(
         latency_ms=latency_ms,
         rate_limit=rate_limit,
         cache_mb=cache_mb,
+        tenants=tenants,
+        tenant_records=tenant_records,
+        credential_rate_limit=credential_rate_limit,
     )
     return sandbox.start()

@@ -27,6 +27,12 @@ def _records(values: list[str] | None) -> int | dict[str, int] | None:
     return counts
 
 
+def _tenant_records(values: list[int] | None) -> int | list[int] | None:
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the sandbox command."""
     parser = argparse.ArgumentParser(
@@ -57,6 +63,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cache-mb", type=int, default=32, help="memory for cached pages (benchmarks raise it)"
     )
+    parser.add_argument(
+        "--tenants",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N more users, each with one credential per connector serving its own records",
+    )
+    parser.add_argument(
+        "--tenant-records",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="records per tenant credential's list action: one number for all, or one per "
+        "tenant (default: seeded, a fifth to twice --records)",
+    )
+    parser.add_argument(
+        "--credential-rate-limit",
+        type=float,
+        default=None,
+        metavar="R",
+        help="execute requests per second per credential",
+    )
     return parser
 
 
@@ -84,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             latency_ms=args.latency_ms,
             rate_limit=args.rate_limit,
             cache_mb=args.cache_mb,
+            tenants=args.tenants,
+            tenant_records=_tenant_records(args.tenant_records),
+            credential_rate_limit=args.credential_rate_limit,
         )
         sandbox.start()
     except (ValueError, TypeError, OSError) as exc:

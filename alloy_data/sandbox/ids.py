@@ -69,13 +69,21 @@ def _tag(index: int, length: int) -> str:
 class RecordIds:
     """A reversible mapping between a record's index and its id, in one app's id style."""
 
-    def __init__(self, style: str, *, prefix: str = "", start: int = 0) -> None:
+    def __init__(self, style: str, *, prefix: str = "", start: int = 0, offset: int = 0) -> None:
         self.style = style
         self.prefix = prefix
         self.start = start
+        self.offset = offset
+
+    def shifted(self, offset: int) -> RecordIds:
+        """Return the same id style with record ``i`` taking the id of record ``i + offset``."""
+        return RecordIds(
+            self.style, prefix=self.prefix, start=self.start, offset=self.offset + offset
+        )
 
     def id_for(self, index: int) -> str | int:
         """Return the id of the record at ``index``."""
+        index += self.offset
         if self.style == "int":
             return self.start + index
         if self.style == "digits":
@@ -110,6 +118,7 @@ class RecordIds:
                 index = int(tail, 16)
             except ValueError:
                 return None
+        index -= self.offset
         if index < 0 or str(self.id_for(index)) != text:
             return None
         return index

@@ -81,6 +81,8 @@ class Store:
         self._lock = threading.Lock()
         self.users: dict[str, User] = {}
         self.credentials: dict[str, Credential] = {}
+        # A user's credentials by id, so listing them does not scan every tenant's.
+        self._by_user: dict[str, dict[str, Credential]] = {}
         self._pending: dict[str, PendingOAuth] = {}
 
     def add_user(self, username: str, full_name: str | None = None) -> User:
@@ -97,6 +99,7 @@ class Store:
         credential = Credential(self._ids.new("cred"), connector_id, user_id, auth_type, name)
         with self._lock:
             self.credentials[credential.credential_id] = credential
+            self._by_user.setdefault(user_id, {})[credential.credential_id] = credential
         return credential
 
     def credentials_of(self, user_id: str, connector_id: str | None = None) -> list[Credential]:
@@ -104,15 +107,16 @@ class Store:
         with self._lock:
             return [
                 credential
-                for credential in self.credentials.values()
-                if credential.user_id == user_id
-                and (connector_id is None or credential.connector_id == connector_id)
+                for credential in self._by_user.get(user_id, {}).values()
+                if connector_id is None or credential.connector_id == connector_id
             ]
 
     def delete_credential(self, credential_id: str) -> None:
         """Forget a credential."""
         with self._lock:
-            self.credentials.pop(credential_id, None)
+            credential = self.credentials.pop(credential_id, None)
+            if credential is not None:
+                self._by_user.get(credential.user_id, {}).pop(credential_id, None)
 
     def start_oauth(self, grant: PendingOAuth) -> str:
         """Remember ``grant`` and return the ``state`` that completes it."""
