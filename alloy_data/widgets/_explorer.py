@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from alloy_data.client import AlloyClient
     from alloy_data.http import RetryPolicy
+    from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption, ProgressUpdate
     from alloy_data.pull import Pull
@@ -58,7 +59,8 @@ class Explorer(widgets.VBox):
         status: The status line: what happened last, or what went wrong.
         output: Where the table (or the code) shows.
         dataframe: The last pulled DataFrame, or None.
-        last_pull: The last ``Pull`` run (its ``stats`` say what it did), or None.
+        last_pull: The last ``Pull`` run (its ``stats`` say what it did), a ``MultiPull`` when
+            every credential was pulled, or None.
         error: The last error shown, or None.
     """
 
@@ -68,7 +70,7 @@ class Explorer(widgets.VBox):
         self._client = client
         self.preview_rows = preview_rows
         self.dataframe: pd.DataFrame | None = None
-        self.last_pull: Pull | None = None
+        self.last_pull: Pull | MultiPull | None = None
         self.error: AlloyError | None = None
         self.user = widgets.Text(
             value=user_id or client.user_id or "",
@@ -79,6 +81,11 @@ class Explorer(widgets.VBox):
         self.connector = ConnectorPicker(client)
         self.credential = CredentialPicker(client, user_id=self.user.value or None)
         self.action = ActionPicker(client)
+        self.all_credentials = widgets.Checkbox(
+            value=False,
+            description="Every credential of the connector, all users",
+            indent=False,
+        )
         self.preview_button = widgets.Button(description="Preview", icon="eye")
         self.pull_button = widgets.Button(
             description="Pull", icon="download", button_style="primary"
@@ -95,6 +102,7 @@ class Explorer(widgets.VBox):
                 self.user,
                 self.connector,
                 self.credential,
+                self.all_credentials,
                 self.action,
                 widgets.HBox([self.preview_button, self.pull_button, self.code_button]),
                 widgets.HBox([self.export_path, self.export_button]),
@@ -225,8 +233,8 @@ class Explorer(widgets.VBox):
             The DataFrame, or None when the pull failed (see :attr:`status`).
         """
 
-        def everything() -> tuple[Pull, pd.DataFrame]:
-            pull = self.pull(progress=self._show_progress)
+        def everything() -> tuple[Pull | MultiPull, pd.DataFrame]:
+            pull = self._whole_pull()
             self.last_pull = pull
             return pull, pull.to_dataframe()
 
@@ -253,8 +261,8 @@ class Explorer(widgets.VBox):
         """
         target = path or self.export_path.value.strip() or self._default_path()
 
-        def write() -> tuple[Pull, Path]:
-            pull = self.pull(progress=self._show_progress)
+        def write() -> tuple[Pull | MultiPull, Path]:
+            pull = self._whole_pull()
             self.last_pull = pull
             written: Path = pull.to_parquet(target, overwrite=True)
             return pull, written
@@ -268,6 +276,21 @@ class Explorer(widgets.VBox):
         if not self.status.value:
             show_info(self.status, f"Wrote {pull.stats.records:,} records to {written}.")
         return written
+
+    def _whole_pull(self) -> Pull | MultiPull:
+        """The pull that Pull and Export run: the chosen credential's, or every credential's."""
+        if not self.all_credentials.value:
+            return self.pull(progress=self._show_progress)
+        connector_id, action_id = self.connector.value, self.action.value
+        if connector_id is None or action_id is None:
+            raise ConfigurationError("Choose a connector and an action first.")
+        return self._client.pull_many(
+            connector_id,
+            action_id,
+            credentials="all",
+            parameters=self.action.parameters,
+            progress=self._show_progress,
+        )
 
     def _default_path(self) -> str:
         parts = [part for part in (self.connector.value, self.action.value) if part]
@@ -288,13 +311,16 @@ class Explorer(widgets.VBox):
             "import alloy_data as ad",
             "",
             self._client_line(),
-            "pull = client.pull(",
+            "pull = client.pull_many(" if self.all_credentials.value else "pull = client.pull(",
             f"    {_literal(self.connector.value)},",
             f"    {_literal(self.action.value)},",
-            f"    credential_id={_literal(self.credential.value)},",
         ]
-        if self.user_id:
-            lines.append(f"    user_id={_literal(self.user_id)},")
+        if self.all_credentials.value:
+            lines.append('    credentials="all",')
+        else:
+            lines.append(f"    credential_id={_literal(self.credential.value)},")
+            if self.user_id:
+                lines.append(f"    user_id={_literal(self.user_id)},")
         lines += [f"    parameters={parameters},", ")", "df = pull.to_dataframe()", ""]
         return "\n".join(lines)
 
@@ -355,6 +381,12 @@ class Explorer(widgets.VBox):
         )
         if figures.retries:
             text += f" · {figures.retries} retries ({figures.seconds_waited:.1f} s waited)"
+        if figures.credentials_total is not None:
+            text = (
+                f"{figures.credentials_done or 0}/{figures.credentials_total} credentials · " + text
+            )
+            if figures.credentials_failed:
+                text += f" · {figures.credentials_failed} failed"
         self.progress_label.value = html.escape(text)
 
 

@@ -269,3 +269,36 @@ def test_explorer_runs_on_the_live_dialect(live_sandbox: Sandbox) -> None:
         frame = explorer.run()
         assert frame is not None, explorer.status.value
         assert len(frame) == 230
+
+
+def test_every_credential_is_pulled_exported_and_shown_as_code(
+    sandbox: Sandbox,
+    explorer: Explorer,
+    client: AlloyClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    explorer.connector.value = "stripe"
+    explorer.all_credentials.value = True
+    frame = explorer.run()
+    assert frame is not None, explorer.status.value
+    expected = {
+        sandbox.fixtures.credentials["stripe"],
+        sandbox.fixtures.other_credentials["stripe"],
+    }
+    assert set(frame["_credential_id"]) == expected
+    assert explorer.progress.bar_style == "success"
+    assert "2/2 credentials" in explorer.progress_label.value
+    assert "from 2 of 2 credentials" in explorer.status.value
+
+    written = explorer.export(tmp_path / "charges.parquet")
+    assert written is not None, explorer.status.value
+    assert pq.read_metadata(written).num_rows == len(frame)
+
+    code = explorer.code
+    assert 'credentials="all"' in code and "pull_many" in code
+    monkeypatch.setattr(ad, "connect", lambda *args, **kwargs: client)
+    namespace: dict[str, object] = {}
+    with contextlib.redirect_stderr(io.StringIO()):
+        exec(code, namespace)
+    pd.testing.assert_frame_equal(namespace["df"], frame)
