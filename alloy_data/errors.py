@@ -25,6 +25,9 @@ Messages say what went wrong and what to do about it. They never hold an API key
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 __all__ = [
     "AlloyAPIError",
     "AlloyConnectionError",
@@ -163,6 +166,22 @@ class AlloyAPIError(AlloyError):
         self.retry_after = retry_after
         self.hint = hint
         super().__init__(self._describe())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickling rebuilds an exception from its args, which lack the keyword-only status:
+        # without this, an error raised on a Dask worker or in a subprocess cannot reach the
+        # caller as itself.
+        rebuild = functools.partial(
+            type(self),
+            status=self.status,
+            request_id=self.request_id,
+            method=self.method,
+            path=self.path,
+            attempts=self.attempts,
+            retry_after=self.retry_after,
+            hint=self.hint,
+        )
+        return (rebuild, (self.message,), dict(self.__dict__))
 
     def _describe(self) -> str:
         where = f"{self.method} {self.path}".strip()
