@@ -317,6 +317,7 @@ class NextLinkPaginator(Paginator):
         self._note_page_size(state, self._asked(sent), len(records))
         link = self.next_link(result)
         if link is None:
+            self._refuse_what_is_not_a_link(result)
             return None
         query = query_parameters(link)
         if not query:
@@ -326,6 +327,20 @@ class NextLinkPaginator(Paginator):
                 "paginator=FunctionPaginator(...)."
             )
         return {**self.first_parameters(state), **query}
+
+    def _refuse_what_is_not_a_link(self, result: ActionResult) -> None:
+        # A next field that holds something else than a link (a page number, an object
+        # without href) would otherwise end the pull here, silently, with pages left behind.
+        paths = (self.next_path,) if self.next_path else NEXT_LINK_PATHS
+        value, path = found_in(result, paths)
+        if is_empty(value) or value is False or (isinstance(value, Mapping) and not value):
+            return
+        raise PaginationError(
+            f"The answer's {path!r} holds {value!r:.80}, which is not a link to the next page, "
+            "so the pull cannot tell where to go on. If it is a page number, pass "
+            "paginator='page_number'; otherwise set NextLinkPaginator(next_path=...) to the "
+            "field that holds the link, or page with a FunctionPaginator."
+        )
 
 
 NextFunction = Callable[

@@ -386,6 +386,30 @@ def test_a_next_link_without_query_parameters(api: ScriptedApi, client: ad.Alloy
     assert pull.partial_arrow().to_pydict() == {"id": [1, 2]}
 
 
+@pytest.mark.parametrize(
+    "odd_next",
+    [3, {"rel": "next"}, ["https://api.acme.test/things?page=3"]],
+    ids=["a-number", "an-object-without-href", "a-list"],
+)
+def test_a_next_field_that_is_not_a_link_stops_with_advice(
+    api: ScriptedApi, client: ad.AlloyClient, odd_next: Any
+) -> None:
+    api.action = {"actionId": "list-things", "parameters": []}
+
+    def answer(parameters: dict[str, Any]) -> Answer:
+        number = int(parameters.get("page") or 1)
+        following = "https://api.acme.test/things?page=2" if number == 1 else odd_next
+        return body({"data": [{"id": number}], "next": following})
+
+    api.answer = answer
+    pull = pull_of(client)
+    with pytest.raises(ad.PaginationError) as caught:
+        pull.to_arrow()
+    assert "is not a link to the next page" in str(caught.value)
+    assert "paginator='page_number'" in str(caught.value)
+    assert pull.partial_arrow().to_pydict() == {"id": [1, 2]}
+
+
 OFFSET_ACTION = {
     "actionId": "list-things",
     "parameters": [
