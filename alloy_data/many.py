@@ -274,6 +274,18 @@ class MultiPull:
         self.stats = MultiPullStats()
         self._lock = threading.Lock()
 
+    @property
+    def client(self) -> ManyClient:
+        """The client the credentials are pulled with."""
+        return self._client
+
+    @property
+    def pull_options(self) -> dict[str, Any]:
+        """The options each credential's pull gets (``parameters``, ``paginator``,
+        ``page_size``, ``max_pages``, ``max_records``, ``concurrency``,
+        ``max_requests_per_second``, ``retries``), as given; a copy."""
+        return dict(self._pull_options)
+
     def __repr__(self) -> str:
         how_many = "all" if self._requested == "all" else f"{len(self._requested)}"
         return f"MultiPull({self.connector_id!r}, {self.action_id!r}, credentials={how_many})"

@@ -42,6 +42,7 @@ from alloy_data.frames._builder import (
     records_to_batch,
     to_dataframe,
 )
+from alloy_data.frames._widen import unify
 
 __all__ = [
     "SchemaDrift",
@@ -49,4 +50,5 @@ __all__ = [
     "align_batch",
     "records_to_batch",
     "to_dataframe",
+    "unify",
 ]

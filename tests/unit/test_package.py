@@ -17,7 +17,7 @@ from alloy_data import errors
 
 PACKAGE = Path(alloy_data.__file__).parent
 
-HEAVY_MODULES = ("pandas", "pyarrow", "ipywidgets", "tqdm")
+HEAVY_MODULES = ("pandas", "pyarrow", "ipywidgets", "tqdm", "dask", "distributed")
 ROOT = PACKAGE.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
@@ -94,8 +94,9 @@ def test_configuration_error_is_a_value_error() -> None:
 
 
 def test_import_is_light() -> None:
+    # alloy_data.dask is the optional extra's module: importing it must not import Dask.
     code = (
-        "import json, sys; import alloy_data; "
+        "import json, sys; import alloy_data; import alloy_data.dask; "
         f"print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))"
     )
     out = subprocess.run(
