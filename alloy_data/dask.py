@@ -12,8 +12,9 @@ import it, calling it does.
 How the client reaches the workers: never the client itself (it holds a connection pool and
 its key), but a :class:`ClientSpec` (base URL, API version, user, timeout, retries, and the key
 in a :class:`MaskedSecret`), from which each task builds its own
-:class:`~alloy_data.AlloyClient`. The key shows as ``sk_t…(40 chars)`` in every repr of the task
-graph, and the graph's keys and names are made without it.
+:class:`~alloy_data.AlloyClient`. The key shows only masked (``sk_t…(40 chars)``) in any repr
+of the task graph, and no task key or name holds it: Dask's token for it is a hash keyed with
+a random key of the session.
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ class MaskedSecret:
 @dataclass(frozen=True)
 class ClientSpec:
     """What a Dask task needs to build its own client: small, picklable, the key masked.
+
+    A client's ``session=`` and ``logger=`` are not part of it: the task's client makes its
+    own ``requests`` session and logs where the worker's logging goes.
 
     Attributes:
         api_key: The API key, masked in every repr.
@@ -368,12 +372,11 @@ def _read(
     meta = _meta(_with_tags(records.empty_table(), job, None).schema, dtype_backend)
     import dask
 
-    if not targets:
-        with dask.config.set({"dataframe.convert-string": False}):
-            return dd_module.from_pandas(meta, npartitions=1)
     # Dask would turn every object column into text (its "convert-string" option), lists
     # included; the partitions' types are already those of pull_many.
     with dask.config.set({"dataframe.convert-string": False}):
+        if not targets:
+            return dd_module.from_pandas(meta, npartitions=1)
         return dd_module.from_map(
             _read_partition,
             targets,

@@ -156,3 +156,20 @@ def test_a_partition_that_does_not_fit_names_the_columns_and_the_fix() -> None:
     assert "'external_id' is string here, int64 there" in message
     assert "'late' (bool) is not among them" in message
     assert "schema={'external_id': 'string', 'late': 'bool'}" in message
+
+
+def test_no_credential_found_gives_one_empty_partition_with_the_tag_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("dask.dataframe")
+    from alloy_data.many import MultiPull
+
+    monkeypatch.setattr(MultiPull, "targets", lambda self: [])
+    with ad.AlloyClient(KEY, base_url="http://127.0.0.1:9", max_retries=0) as client:
+        ddf = alloy_dask.read_pull(client, "box", "list-files", credentials="all")
+        expected = client.pull_many("box", "list-files", credentials="all").to_dataframe()
+    assert ddf.npartitions == 1
+    computed = ddf.compute(scheduler="sync")
+    assert list(computed.columns) == list(expected.columns) == ["_user_id", "_credential_id"]
+    assert list(computed.dtypes) == list(expected.dtypes)
+    assert computed.empty
