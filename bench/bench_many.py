@@ -12,7 +12,9 @@ subprocess that reports its time and peak RSS:
 - ``pull_many to Parquet``: the same, streamed with ``to_parquet(directory)``, and the same for
   10 of the credentials, to show that memory does not grow with the job;
 - ``loop over pull``: ``client.pull(...)`` for one credential after another, as analysts write
-  it, run for 5 credentials and scaled to 50 (all 50 take over a quarter of an hour).
+  it, run for 5 credentials and scaled to 50 (all 50 take over a quarter of an hour);
+- ``Dask``: ``alloy_data.dask.read_pull(...).compute()`` on a 2-worker ``LocalCluster`` of
+  worker processes (where Dask is installed), timed once the cluster is up.
 
 Usage: ``python bench/bench_many.py [--tenants 50] [--records 20000] [--json FILE]``.
 """
@@ -57,13 +59,44 @@ def tenant_pairs(url: str, count: int) -> list[tuple[str, str]]:
         return pairs
 
 
+def run_dask(client: Any, pairs: list[tuple[str, str]]) -> tuple[int, int, float]:
+    """The same job on a 2-worker LocalCluster (worker processes); timed from the cluster up."""
+    from dask.distributed import Client, LocalCluster
+
+    import alloy_data.dask
+
+    threads = max(1, len(pairs) // 2)  # a thread per credential, as pull_many's workers=50
+    with (
+        LocalCluster(
+            n_workers=2,
+            processes=True,
+            threads_per_worker=threads,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster),
+    ):
+        started = time.perf_counter()
+        frame = alloy_data.dask.read_pull(
+            client,
+            CONNECTOR,
+            ACTION,
+            credentials=pairs,
+            # HubSpot's external_id is a number on the first pages and text later.
+            schema={"properties.external_id": "string"},
+        ).compute()
+        return len(frame), 0, started
+
+
 def child(args: argparse.Namespace) -> None:
     import alloy_data as ad
 
     pairs = tenant_pairs(args.url, args.tenants)
     started = time.perf_counter()
     with ad.AlloyClient(API_KEY, base_url=args.url) as client:
-        if args.child == "loop":
+        if args.child == "dask":
+            rows, requests, started = run_dask(client, pairs)
+        elif args.child == "loop":
             rows = 0
             for user, credential in pairs[:LOOP_SAMPLE]:
                 pull = client.pull(
@@ -117,6 +150,13 @@ def measure(contender: str, url: str, tenants: int) -> dict[str, Any]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _dask_installed() -> bool:
+    probe = subprocess.run(
+        [sys.executable, "-c", "import dask.distributed"], capture_output=True, check=False
+    )
+    return probe.returncode == 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=50)
@@ -143,6 +183,8 @@ def main() -> None:
             ),
             f"loop over pull, {LOOP_SAMPLE} credentials": measure("loop", url, args.tenants),
         }
+        if _dask_installed():
+            results["Dask, 2 worker processes"] = measure("dask", url, args.tenants)
     finally:
         process.terminate()
         process.wait(timeout=10)
