@@ -6,6 +6,7 @@ Importing this package is cheap: pandas, pyarrow, ipywidgets and tqdm load when 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from alloy_data._version import __version__
 from alloy_data.client import AlloyClient
@@ -51,8 +52,15 @@ __all__ = [
 ]
 
 
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+def read_metadata(
+    path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None
+) -> dict[str, str]:
     """Return the provenance alloy-data stored in a Parquet file or dataset directory.
+
+    Args:
+        path: A Parquet file or dataset directory, or its URL (``s3://bucket/orders.parquet``).
+        storage_options: For a URL: the filesystem's options (credentials, endpoint), as
+            pandas takes them.
 
     Returns:
         A dict: connector, action, parameters (secrets removed), user and credential ids,
@@ -60,4 +68,4 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """
     from alloy_data.export import read_metadata as read
 
-    return read(path)
+    return read(path, storage_options=storage_options)

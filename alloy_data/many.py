@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from alloy_data.export import Remote
     from alloy_data.http import RetryPolicy
     from alloy_data.models import Credential, User
     from alloy_data.pagination import PaginatorOption
@@ -519,7 +520,8 @@ class MultiPull:
         partition_cols: Sequence[str] | None = None,
         overwrite: bool = False,
         resume: bool = False,
-    ) -> Path:
+        storage_options: dict[str, Any] | None = None,
+    ) -> Path | str:
         """Stream every credential into one Parquet dataset (a directory) or file.
 
         With ``partition_cols=[credential_column]`` (or a path without a suffix), ``path`` is a
@@ -532,85 +534,175 @@ class MultiPull:
         ``.parquet`` path the credentials are staged that way beside it, then streamed into one
         file.
 
+        Args:
+            path: A local path, a ``file://`` URL, or the URL of an object store or other
+                fsspec filesystem (``s3://bucket/orders/`` for a dataset under that prefix,
+                ``s3://bucket/orders.parquet`` for one file). For a URL, the files are
+                staged and checkpointed on local disk, and each credential's file is uploaded
+                when complete, then the manifest, then ``_SUCCESS``.
+            partition_cols: ``[credential_column]`` or None.
+            overwrite: Replace an existing dataset or file.
+            resume: Continue a job that stopped, skipping the credentials already written.
+            storage_options: For a URL: the fsspec filesystem's options (credentials,
+                endpoint, region), as pandas takes them. Never shown in errors or logs.
+
         Returns:
-            The path written.
+            The path written, or the URL for a URL other than ``file://``.
+
+        Raises:
+            ConfigurationError: For bad options, an existing dataset without ``overwrite``,
+                or a URL whose filesystem package is not installed.
+            ExportError: If the target cannot be written, with what to do.
         """
-        target = Path(path)
+        from alloy_data.export import resolve_target
+
+        target = resolve_target(path, storage_options)
         columns = list(partition_cols or [])
         if columns and columns != [self.credential_column]:
             raise ConfigurationError(
                 f"partition_cols can be [{self.credential_column!r}] (one directory per "
                 "credential) or None."
             )
-        if columns or not target.suffix:
+        if isinstance(target, Path):
+            dataset = not target.suffix
+        else:
+            dataset = str(path).endswith("/") or not Path(target.name).suffix
+        if columns or dataset:
             return self._write_dataset(target, overwrite=overwrite, resume=resume)
         return self._write_merged(target, overwrite=overwrite, resume=resume)
 
-    def to_file(self, path: str | Path, *, overwrite: bool = False, resume: bool = False) -> Path:
+    def to_file(
+        self,
+        path: str | Path,
+        *,
+        overwrite: bool = False,
+        resume: bool = False,
+        storage_options: dict[str, Any] | None = None,
+    ) -> Path | str:
         """Stream every credential into one ``.parquet``, ``.csv`` or ``.jsonl`` file.
 
-        Returns:
-            The path written.
-        """
-        return self._write_merged(Path(path), overwrite=overwrite, resume=resume)
+        Args:
+            path: A local path, a ``file://`` URL, or an object store's URL (see
+                :meth:`to_parquet`).
+            overwrite: Replace an existing file.
+            resume: Continue a job that stopped, skipping the credentials already staged.
+            storage_options: For a URL: the fsspec filesystem's options, as pandas takes them.
 
-    def _write_dataset(self, directory: Path, *, overwrite: bool, resume: bool) -> Path:
+        Returns:
+            The path written, or the URL for a URL other than ``file://``.
+        """
+        from alloy_data.export import resolve_target
+
+        target = resolve_target(path, storage_options)
+        return self._write_merged(target, overwrite=overwrite, resume=resume)
+
+    def _write_dataset(self, target: Path | Remote, *, overwrite: bool, resume: bool) -> Path | str:
         import pyarrow.parquet as pq
 
-        if directory.exists() and not directory.is_dir():
-            raise ConfigurationError(f"{directory} is a file; a dataset needs a directory there.")
-        complete = (directory / _SUCCESS).exists()
+        from alloy_data.export import staging_dir_for
+
+        if isinstance(target, Path):
+            directory, remote = target, None
+            if directory.exists() and not directory.is_dir():
+                raise ConfigurationError(
+                    f"{directory} is a file; a dataset needs a directory there."
+                )
+            complete = (directory / _SUCCESS).exists()
+        else:
+            # Staged and checkpointed locally; each file is uploaded when complete.
+            directory, remote = staging_dir_for(target.url), target
+            remote.check_bucket()
+            if remote.exists() and not remote.is_dir():
+                raise ConfigurationError(f"{remote} is an object; a dataset needs a prefix there.")
+            complete = remote.child(_SUCCESS).exists()
         if complete and not overwrite and not resume:
             raise ConfigurationError(
-                f"{directory} already holds a complete dataset: pass overwrite=True to replace it."
+                f"{target} already holds a complete dataset: pass overwrite=True to replace it."
             )
+        if remote is not None:
+            # Unpublished first, so that no reader takes what follows for a finished dataset.
+            remote.child(_SUCCESS).remove()
+            if overwrite and not resume:
+                remote.remove()
+            if not resume and directory.exists():
+                shutil.rmtree(directory)
         if overwrite and not resume and directory.exists():
             shutil.rmtree(directory)
         (directory / _SUCCESS).unlink(missing_ok=True)
         directory.mkdir(parents=True, exist_ok=True)
 
-        def write(pull: Pull, target: CredentialTarget) -> dict[str, Any]:
+        def write(pull: Pull, target: CredentialTarget) -> tuple[dict[str, Any], int]:
             # One file per credential, holding its user and credential columns itself: Hive
             # directories named "_credential_id=..." would be skipped by pyarrow and pandas,
             # which ignore paths that start with an underscore.
-            file = directory / f"part-{quote(target.credential_id, safe='')}.parquet"
-            if resume and file.exists() and not _checkpoint_of(file).exists():
-                return {"file": file.name, "skipped": True}
-            pull.to_parquet(file, overwrite=True, resume=resume)
-            return {"file": file.name}
+            name = f"part-{quote(target.credential_id, safe='')}.parquet"
+            file = directory / name
+            entry: dict[str, Any] = {"file": name}
+            started_here = not (resume and file.exists() and not _checkpoint_of(file).exists())
+            if not started_here:
+                entry["skipped"] = True
+            elif (
+                remote is not None
+                and resume
+                and not _checkpoint_of(file).exists()
+                and remote.child(name).exists()
+            ):
+                # Uploaded by the run that stopped, whose staged copy is gone.
+                with remote.child(name).open() as handle:
+                    return {**entry, "skipped": True}, pq.read_metadata(handle).num_rows
+            else:
+                pull.to_parquet(file, overwrite=True, resume=resume)
+            rows = pq.read_metadata(file).num_rows
+            if remote is not None:
+                remote.child(name).upload(file)
+            return entry, rows
 
         written = self._run(write)
-        self.stats.records = sum(
-            pq.read_metadata(directory / entry["file"]).num_rows for _, entry in written
-        )
+        self.stats.records = sum(rows for _, (_, rows) in written)
         if self.stats.failures:
             # Not published: a reader must not take an incomplete dataset for the whole.
             self.stats.notes.append(
-                f"{directory} was not published (no {_SUCCESS}): {self.stats.failed} credentials "
+                f"{target} was not published (no {_SUCCESS}): {self.stats.failed} credentials "
                 "failed; run again with resume=True to retry them"
             )
-            return directory
+            return directory if remote is None else remote.url
         manifest = {
             "connector": self.connector_id,
             "action": self.action_id,
             "credentials": [
                 {"user_id": t.user_id, "credential_id": t.credential_id, **entry}
-                for t, entry in written
+                for t, (entry, _) in written
             ],
             "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        (directory / _MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        text = json.dumps(manifest, indent=2)
+        if remote is not None:
+            remote.child(_MANIFEST).write_bytes(text.encode())
+            remote.child(_SUCCESS).write_bytes(b"")
+            shutil.rmtree(directory, ignore_errors=True)
+            return remote.url
+        (directory / _MANIFEST).write_text(text, encoding="utf-8")
         (directory / _SUCCESS).write_text("", encoding="utf-8")
         return directory
 
-    def _write_merged(self, path: Path, *, overwrite: bool, resume: bool) -> Path:
+    def _write_merged(self, target: Path | Remote, *, overwrite: bool, resume: bool) -> Path | str:
         import pyarrow.parquet as pq
 
-        from alloy_data.export import open_writer
+        from alloy_data.export import open_writer, staging_dir_for
         from alloy_data.frames import TableBuilder
 
-        if path.exists() and not overwrite and not resume:
-            raise ConfigurationError(f"{path} already exists: pass overwrite=True to replace it.")
+        if isinstance(target, Path):
+            path, remote = target, None
+            exists = path.exists()
+        else:
+            remote = target
+            path = staging_dir_for(remote.url) / (remote.name or "data")
+            # The suffix picks the format: refused now rather than after the pull.
+            open_writer(path)
+            remote.check_bucket()
+            exists = remote.exists()
+        if exists and not overwrite and not resume:
+            raise ConfigurationError(f"{target} already exists: pass overwrite=True to replace it.")
         # Each credential is staged as a file of its own (resumable on its own), then the files
         # are streamed into the one target, a batch at a time.
         staging = path.with_name(path.name + ".alloy-staging")
@@ -643,6 +735,15 @@ class MultiPull:
             raise
         self.stats.records = sum(pq.read_metadata(file).num_rows for file in files)
         result: Path = writer.finish(schema=schema, metadata=self._metadata())
+        if remote is not None:
+            # The staged credentials stay until the upload is done: resume=True skips them.
+            remote.upload(
+                result,
+                advice=f"The credentials' files are kept in {staging}: run the same call with "
+                "resume=True to upload without pulling them again.",
+            )
+            shutil.rmtree(path.parent, ignore_errors=True)
+            return remote.url
         shutil.rmtree(staging, ignore_errors=True)
         return result
 

@@ -686,43 +686,112 @@ class Pull:
         row_group_size: int | None = None,
         partition_cols: list[str] | None = None,
         resume: bool = False,
-    ) -> Path:
+        storage_options: dict[str, Any] | None = None,
+    ) -> Path | str:
         """Stream every page into a Parquet file (or a Hive-partitioned directory).
 
         Memory stays bounded whatever the record count. The file appears at ``path`` only when
         complete. Its footer records provenance (see :func:`alloy_data.read_metadata`). A pull
         that stops part-way leaves a checkpoint beside ``path``; ``resume=True`` continues it.
 
+        Args:
+            path: A local path, a ``file://`` URL, or the URL of an object store or other
+                fsspec filesystem (``s3://bucket/orders.parquet``, ``gs://``, ``abfs://``).
+                A URL is staged and checkpointed on local disk, then uploaded whole.
+            overwrite: Replace an existing target, only once the new file is complete.
+            compression: ``"zstd"``, ``"snappy"``, ``"gzip"``, ``"brotli"``, ``"lz4"`` or
+                ``"none"``.
+            row_group_size: Rows per row group (default 65,536).
+            partition_cols: Write a Hive-partitioned directory (local targets only).
+            resume: Continue an interrupted export of the same pull to the same target.
+            storage_options: For a URL: the fsspec filesystem's options (credentials,
+                endpoint, region), as pandas takes them. Never shown in errors or logs.
+
         Returns:
-            The path written.
+            The path written, or the URL for a URL other than ``file://``.
+
+        Raises:
+            ExportError: If the target cannot be written (checked before anything is fetched
+                where possible), with what to do.
+            ConfigurationError: For a bad option, or a URL whose filesystem package is not
+                installed (saying what to install).
         """
-        from alloy_data.export import ParquetWriter
+        from alloy_data.export import ParquetWriter, RemoteFileWriter, resolve_target
 
-        writer = ParquetWriter(
-            path,
-            overwrite=overwrite,
-            compression=compression,
-            row_group_size=row_group_size,
-            partition_cols=partition_cols,
-            resume=resume,
-            fingerprint=self.fingerprint(),
+        target = resolve_target(path, storage_options)
+
+        def make(local: Path) -> ParquetWriter:
+            return ParquetWriter(
+                local,
+                overwrite=overwrite or not isinstance(target, Path),
+                compression=compression,
+                row_group_size=row_group_size,
+                partition_cols=partition_cols,
+                resume=resume,
+                fingerprint=self.fingerprint(),
+            )
+
+        if isinstance(target, Path):
+            return self._export(make(target))
+        if partition_cols:
+            raise ConfigurationError(
+                "partition_cols is for local targets: write the partitioned dataset to a local "
+                "folder, or use client.pull_many(...).to_parquet(url) for a dataset with a file "
+                "per credential."
+            )
+        return self._export(
+            RemoteFileWriter(
+                target, make, overwrite=overwrite, resume=resume, fingerprint=self.fingerprint()
+            )
         )
-        return self._export(writer)
 
-    def to_file(self, path: str | Path, *, overwrite: bool = False, resume: bool = False) -> Path:
+    def to_file(
+        self,
+        path: str | Path,
+        *,
+        overwrite: bool = False,
+        resume: bool = False,
+        storage_options: dict[str, Any] | None = None,
+    ) -> Path | str:
         """Stream every page into a ``.parquet``, ``.csv`` or ``.jsonl`` file, by its suffix.
 
+        Args:
+            path: A local path, a ``file://`` URL, or an object store's URL (see
+                :meth:`to_parquet`).
+            overwrite: Replace an existing target, only once the new file is complete.
+            resume: Continue an interrupted export of the same pull to the same target.
+            storage_options: For a URL: the fsspec filesystem's options, as pandas takes them.
+
         Returns:
-            The path written.
+            The path written, or the URL for a URL other than ``file://``.
+
+        Raises:
+            ExportError: If the target cannot be written, with what to do.
+            ConfigurationError: For an unknown suffix or a filesystem that is not installed.
         """
-        from alloy_data.export import open_writer
+        from alloy_data.export import RemoteFileWriter, open_writer, resolve_target
 
-        writer = open_writer(
-            path, overwrite=overwrite, resume=resume, fingerprint=self.fingerprint()
+        target = resolve_target(path, storage_options)
+        # The suffix picks the format, so it is checked before anything else is.
+        open_writer(target if isinstance(target, Path) else Path(target.name or "data"))
+
+        def make(local: Path) -> Any:
+            return open_writer(
+                local,
+                overwrite=overwrite or not isinstance(target, Path),
+                resume=resume,
+                fingerprint=self.fingerprint(),
+            )
+
+        if isinstance(target, Path):
+            return self._export(make(target))
+        return self._export(
+            RemoteFileWriter(
+                target, make, overwrite=overwrite, resume=resume, fingerprint=self.fingerprint()
+            )
         )
-        return self._export(writer)
 
-    def _export(self, writer: Any) -> Path:
+    def _export(self, writer: Any) -> Path | str:
         from alloy_data.frames import TableBuilder
 
         checkpoint = writer.open()
@@ -764,7 +833,9 @@ class Pull:
         )
         # With no records the builder's schema is empty; its table still has the known columns.
         schema = builder.schema if builder.row_count else builder.to_table([]).schema
-        path: Path = writer.finish(schema=_tagged_schema(schema, self._tags), metadata=metadata)
+        path: Path | str = writer.finish(
+            schema=_tagged_schema(schema, self._tags), metadata=metadata
+        )
         self.stats.elapsed = time.monotonic() - started
         self._warn()
         return path

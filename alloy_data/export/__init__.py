@@ -13,8 +13,21 @@ A writer takes a pull's pages one at a time and keeps memory bounded whatever th
    target. The target holds its old content or the complete new file, never a partial one.
 
 Parquet files carry the pull's provenance in their footer (see :func:`read_metadata`).
+
+A URL other than ``file://`` (``s3://``, ``gs://``, ``abfs://``, any fsspec protocol) is staged
+locally the same way under :func:`staging_dir_for` the URL, then uploaded whole
+(:class:`RemoteFileWriter`); fsspec is imported only then.
 """
 
+from alloy_data.export._remote import (
+    CACHE_DIR_ENV,
+    Remote,
+    RemoteFileWriter,
+    is_url,
+    resolve_target,
+    staging_dir_for,
+    staging_root,
+)
 from alloy_data.export._writers import (
     METADATA_KEY,
     Checkpoint,
@@ -26,11 +39,18 @@ from alloy_data.export._writers import (
 )
 
 __all__ = [
+    "CACHE_DIR_ENV",
     "METADATA_KEY",
     "Checkpoint",
     "CsvWriter",
     "JsonlWriter",
     "ParquetWriter",
+    "Remote",
+    "RemoteFileWriter",
+    "is_url",
     "open_writer",
     "read_metadata",
+    "resolve_target",
+    "staging_dir_for",
+    "staging_root",
 ]

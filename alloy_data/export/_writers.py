@@ -279,11 +279,16 @@ def _first_parquet_file(directory: Path) -> Path | None:
     return None
 
 
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+def read_metadata(
+    path: str | os.PathLike[str], *, storage_options: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """Reads the provenance that a :class:`ParquetWriter` stored in a file's footer.
 
     Args:
-        path: A Parquet file, or a partitioned dataset directory (its first file is read).
+        path: A Parquet file, or a partitioned dataset directory (its first file is read); or
+            the URL of either (``s3://bucket/orders.parquet``, ``file:///...``).
+        storage_options: For a URL: the filesystem's options (credentials, endpoint), as
+            pandas takes them. Never shown in errors.
 
     Returns:
         The provenance: what the pull supplied (connector, action, parameters, ...) plus
@@ -291,10 +296,17 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
 
     Raises:
         ExportError: If the path is missing, is not Parquet, or has no alloy-data provenance.
+        ConfigurationError: For a URL whose filesystem is not installed (saying what to
+            install), or ``storage_options`` with a plain path.
     """
     import pyarrow.parquet as pq
 
-    location = Path(path)
+    from alloy_data.export._remote import Remote, read_remote_metadata, resolve_target
+
+    resolved = resolve_target(path, storage_options)
+    if isinstance(resolved, Remote):
+        return _decode_provenance(read_remote_metadata(resolved).metadata or {}, resolved)
+    location = resolved
     if location.is_dir():
         found = _first_parquet_file(location)
         if found is None:
@@ -309,6 +321,10 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
             f"Cannot read {location} as Parquet ({error}); provenance is stored only in Parquet "
             "files."
         ) from error
+    return _decode_provenance(metadata, location)
+
+
+def _decode_provenance(metadata: Mapping[bytes, bytes], location: object) -> dict[str, str]:
     raw = metadata.get(METADATA_KEY.encode())
     if raw is None:
         raise ExportError(

@@ -250,21 +250,22 @@ class Explorer(widgets.VBox):
             show_info(self.status, f"Pulled {pull.stats}.")
         return frame
 
-    def export(self, path: str | Path | None = None) -> Path | None:
+    def export(self, path: str | Path | None = None) -> Path | str | None:
         """Pull every page into a Parquet file, replacing it (what "Export to Parquet" does).
 
         Args:
             path: Where to write; default the path box, else ``<connector>-<action>.parquet``.
 
         Returns:
-            The path written, or None when it failed (see :attr:`status`).
+            The path written (the URL, for an object store's URL), or None when it failed
+            (see :attr:`status`).
         """
         target = path or self.export_path.value.strip() or self._default_path()
 
-        def write() -> tuple[Pull | MultiPull, Path]:
+        def write() -> tuple[Pull | MultiPull, Path | str]:
             pull = self._whole_pull()
             self.last_pull = pull
-            written: Path = pull.to_parquet(target, overwrite=True)
+            written = pull.to_parquet(target, overwrite=True)
             return pull, written
 
         self._reset_progress()
