@@ -161,6 +161,10 @@ class ChunkedConversion:
         except BaseException:
             self._failed = True
             raise
+        finally:
+            # Arrow's allocator keeps what a chunk freed in this thread's heap; with many
+            # pulls converting at once (pull_many) those heaps would add up.
+            pa.default_memory_pool().release_unused()
 
     def _convert_in_order(self, chunk: list[_Waiting]) -> None:
         self.chunks += 1
