@@ -137,14 +137,13 @@ class Remote:
             import fsspec.core
         except ImportError as error:
             raise ConfigurationError(
-                f"Writing to {self.protocol}:// URLs needs fsspec and the filesystem's package: "
-                f"{install}."
+                f"{self.protocol}:// URLs need fsspec and the filesystem's package: {install}."
             ) from error
         try:
             self.fs, self.path = fsspec.core.url_to_fs(url, **storage_options)
         except ImportError as error:
             raise ConfigurationError(
-                f"Writing to {self.protocol}:// URLs needs the filesystem's package: {install}."
+                f"{self.protocol}:// URLs need the filesystem's package: {install}."
             ) from error
         except ValueError as error:
             raise ConfigurationError(
@@ -212,14 +211,18 @@ class Remote:
         if self.protocol not in _BUCKETED:
             return
         bucket = self.path.split("/", 1)[0]
-        with self.errors("reach"):
-            found = self.fs.exists(bucket)
-        if not found:
+        # info(), not exists(): s3fs's exists() answers False for an endpoint it cannot reach.
+        try:
+            with self.errors("reach"):
+                self.fs.info(bucket)
+        except ExportError as error:
+            if not isinstance(error.__cause__, FileNotFoundError):
+                raise
             raise ExportError(
                 f"Cannot write {self}: the bucket {bucket!r} does not exist, or these "
                 "credentials cannot see it. Create it first, check its name, or pass "
                 "storage_options with credentials that can reach it."
-            )
+            ) from None
 
     def exists(self) -> bool:
         """Whether an object (or a prefix holding objects) is at the path."""

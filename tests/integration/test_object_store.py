@@ -1,0 +1,326 @@
+"""Exports to an object store: a real S3-compatible server (moto's, on loopback) through s3fs.
+
+Nothing here mocks a Python client: moto runs as an HTTP server in this process, s3fs talks to
+it over TCP as it would to AWS, and the readers read the objects back the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import fsspec
+import pandas as pd
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from moto.server import ThreadedMotoServer
+
+import alloy_data as ad
+from alloy_data.export import CACHE_DIR_ENV
+from alloy_data.http import RetryPolicy
+from alloy_data.progress import ProgressUpdate
+from alloy_data.sandbox import Sandbox, serve
+
+BUCKET = "alloy-exports"
+SECRET = "wJalr-not-a-real-secret-7f3e"  # moto takes any key; this one must never be echoed
+RECORDS = 300
+
+
+def start_moto() -> tuple[ThreadedMotoServer, str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def options_for(endpoint: str) -> dict[str, Any]:
+    return {
+        "key": "testing",
+        "secret": SECRET,
+        "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-west-1"},
+        # A stopped server must fail an upload at once, not after botocore's retries.
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
+    }
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[dict[str, Any]]:
+    server, endpoint = start_moto()
+    try:
+        options = options_for(endpoint)
+        fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
+        fs.mkdir(BUCKET)
+        yield options
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[Sandbox]:
+    with serve(port=0, seed=11, records=RECORDS) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(CACHE_DIR_ENV, str(folder))
+    return folder
+
+
+def listing(options: dict[str, Any], prefix: str) -> list[str]:
+    # A fresh filesystem each time: no listing cached from before.
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, use_listings_cache=False, **options)
+    return sorted(path.rsplit("/", 1)[-1] for path in fs.find(f"{BUCKET}/{prefix}"))
+
+
+def client_for(sb: Sandbox) -> ad.AlloyClient:
+    client = ad.AlloyClient(sb.api_key, base_url=sb.url, user_id=sb.fixtures.user_id)
+    client._transport.retry_policy = RetryPolicy(max_retries=0)
+    return client
+
+
+def contacts(client: ad.AlloyClient, sb: Sandbox, **options: Any) -> Any:
+    options.setdefault("progress", False)
+    options.setdefault("retries", 0)
+    return client.pull(
+        "hubspot", "list-contacts", credential_id=sb.fixtures.credentials["hubspot"], **options
+    )
+
+
+def test_parquet_to_s3_is_read_back_by_every_reader(sb, s3, cache, tmp_path):
+    url = f"s3://{BUCKET}/contacts/one.parquet"
+    with client_for(sb) as client:
+        expected = contacts(client, sb, page_size=100).to_arrow()
+        written = contacts(client, sb, page_size=100).to_parquet(url, storage_options=s3)
+    assert written == url
+    frame = pd.read_parquet(url, storage_options=s3)
+    assert frame["id"].tolist() == expected.column("id").to_pylist()
+    meta = ad.read_metadata(url, storage_options=s3)
+    assert (meta["connector"], meta["row_count"]) == ("hubspot", str(RECORDS))
+    assert meta["credential_id"] == sb.fixtures.credentials["hubspot"]
+    # Polars and DuckDB here, without their own S3 access: an fsspec file object, a download.
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, **s3)
+    with fs.open(url, "rb") as handle:
+        assert pl.read_parquet(handle).height == RECORDS
+    fs.get(url, str(tmp_path / "copy.parquet"))
+    counted = duckdb.sql(f"select count(*) from read_parquet('{tmp_path / 'copy.parquet'}')")
+    assert counted.fetchall() == [(RECORDS,)]
+    # Nothing is left staged once the upload is done.
+    assert not any(cache.rglob("*.parquet"))
+
+
+def test_an_existing_object_is_replaced_only_with_overwrite(sb, s3):
+    url = f"s3://{BUCKET}/contacts/twice.parquet"
+    with client_for(sb) as client:
+        contacts(client, sb, max_records=50).to_parquet(url, storage_options=s3)
+        before = sb.request_count
+        with pytest.raises(ad.ExportError, match="overwrite=True") as caught:
+            contacts(client, sb).to_parquet(url, storage_options=s3)
+        assert sb.request_count == before  # refused before anything is fetched
+        assert SECRET not in str(caught.value)
+        contacts(client, sb).to_parquet(url, storage_options=s3, overwrite=True)
+    assert int(ad.read_metadata(url, storage_options=s3)["row_count"]) == RECORDS
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_csv_and_json_lines_to_s3(sb, s3, suffix):
+    url = f"s3://{BUCKET}/text/contacts.{suffix}"
+    with client_for(sb) as client:
+        assert contacts(client, sb).to_file(url, storage_options=s3) == url
+    if suffix == "csv":
+        frame = pd.read_csv(url, storage_options=s3)
+    else:
+        frame = pd.read_json(url, lines=True, storage_options=s3)
+    assert len(frame) == RECORDS
+
+
+def test_a_bad_bucket_is_refused_before_anything_is_fetched(sb, s3):
+    with client_for(sb) as client:
+        before = sb.request_count
+        with pytest.raises(ad.ExportError, match="does not exist") as caught:
+            contacts(client, sb).to_parquet("s3://no-such-bucket/x.parquet", storage_options=s3)
+        with pytest.raises(ad.ExportError, match="Create it first"):
+            client.pull_many(
+                "hubspot", "list-contacts", credentials="all", progress=False
+            ).to_parquet("s3://no-such-bucket/contacts/", storage_options=s3)
+        assert sb.request_count == before
+    assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
+    assert isinstance(caught.value, ad.AlloyError)
+
+
+def test_an_unreachable_endpoint_is_a_typed_error(sb):
+    options = options_for("http://127.0.0.1:9")  # nothing listens on the discard port
+    with client_for(sb) as client, pytest.raises(ad.ExportError, match="endpoint") as caught:
+        contacts(client, sb).to_parquet(f"s3://{BUCKET}/x.parquet", storage_options=options)
+    assert SECRET not in str(caught.value)
+
+
+def test_storage_options_with_a_local_path_are_refused(sb, s3, tmp_path):
+    with client_for(sb) as client, pytest.raises(ad.ConfigurationError, match="URLs") as caught:
+        contacts(client, sb).to_parquet(tmp_path / "x.parquet", storage_options=s3)
+    assert SECRET not in str(caught.value)
+
+
+def test_pull_many_publishes_its_files_then_the_manifest_then_success(sb, s3):
+    url = f"s3://{BUCKET}/invoices/"
+    first, second = sb.fixtures.credentials["xero"], sb.fixtures.other_credentials["xero"]
+    pairs = [(sb.fixtures.user_id, first), (sb.fixtures.other_user_id, second)]
+    with client_for(sb) as client:
+        # One credential at a time, so the injected failure hits the first one's first page.
+        sb.inject_fault("503", count=1, path_contains="list-invoices/execute", retry_after=0)
+        failing = client.pull_many(
+            "xero", "list-invoices", credentials=pairs, workers=1, retries=0, progress=False
+        )
+        assert failing.to_parquet(url, storage_options=s3) == url
+        assert [f.credential_id for f in failing.stats.failures] == [first]
+        # The finished credential is uploaded; nothing says the dataset is complete.
+        assert listing(s3, "invoices") == [f"part-{second}.parquet"]
+        resumed = client.pull_many(
+            "xero", "list-invoices", credentials=pairs, workers=1, progress=False
+        )
+        resumed.to_parquet(url, resume=True, storage_options=s3)
+    assert resumed.stats.per_credential[second].requests == 0  # not pulled again
+    assert listing(s3, "invoices") == [
+        "_SUCCESS",
+        "_alloy_manifest.json",
+        f"part-{first}.parquet",
+        f"part-{second}.parquet",
+    ]
+    frame = pd.read_parquet(url, storage_options=s3)
+    assert frame["_credential_id"].value_counts().to_dict() == {first: RECORDS, second: RECORDS}
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, **s3)
+    manifest = json.loads(fs.cat(f"{BUCKET}/invoices/_alloy_manifest.json"))
+    assert [c["credential_id"] for c in manifest["credentials"]] == [first, second]
+    meta = ad.read_metadata(f"s3://{BUCKET}/invoices/part-{first}.parquet", storage_options=s3)
+    assert meta["credential_id"] == first
+    assert ad.read_metadata(url, storage_options=s3)["connector"] == "xero"
+    # A complete dataset is not replaced by accident, and is with overwrite=True.
+    with client_for(sb) as client:
+        again = client.pull_many("xero", "list-invoices", credentials=pairs, progress=False)
+        with pytest.raises(ad.ConfigurationError, match="overwrite=True"):
+            again.to_parquet(url, storage_options=s3)
+        again.to_parquet(url, overwrite=True, storage_options=s3)
+    assert "_SUCCESS" in listing(s3, "invoices")
+
+
+def test_pull_many_to_one_object(sb, s3):
+    with client_for(sb) as client:
+        many = client.pull_many("box", "list-files", credentials="all", progress=False)
+        parquet = many.to_parquet(f"s3://{BUCKET}/files/all.parquet", storage_options=s3)
+        csv = many.to_file(f"s3://{BUCKET}/files/all.csv", storage_options=s3)
+    assert len(pd.read_parquet(parquet, storage_options=s3)) == 2 * RECORDS
+    assert pd.read_csv(csv, storage_options=s3)["_credential_id"].nunique() == 2
+    assert listing(s3, "files") == ["all.csv", "all.parquet"]
+
+
+def test_file_urls_are_local_paths(sb, tmp_path):
+    url = (tmp_path / "contacts.parquet").as_uri()
+    with client_for(sb) as client:
+        written = contacts(client, sb).to_parquet(url)
+        dataset = client.pull_many(
+            "hubspot", "list-contacts", credentials="all", progress=False
+        ).to_parquet((tmp_path / "many").as_uri() + "/")
+    assert written == tmp_path / "contacts.parquet"
+    assert int(ad.read_metadata(url)["row_count"]) == RECORDS
+    assert dataset == tmp_path / "many"
+    assert (tmp_path / "many" / "_SUCCESS").exists()
+    assert pq.read_table(tmp_path / "many").num_rows == 2 * RECORDS
+
+
+def test_resume_after_an_interrupted_pull(sb, s3, cache):
+    url = f"s3://{BUCKET}/resumed/contacts.parquet"
+
+    def fail_after_two_pages(update: ProgressUpdate) -> None:
+        if update.pages == 2 and not update.done:
+            sb.inject_fault("500_html", count=1, path_contains="list-contacts/execute")
+
+    with client_for(sb) as client:
+        failing = contacts(client, sb, page_size=50, progress=fail_after_two_pages)
+        with pytest.raises(ad.ServerError):
+            failing.to_parquet(url, storage_options=s3)
+        assert listing(s3, "resumed") == []
+        assert list(cache.rglob("*.alloy-checkpoint"))  # kept locally, keyed by the URL
+        resumed = contacts(client, sb, page_size=50)
+        resumed.to_parquet(url, resume=True, storage_options=s3)
+    assert resumed.stats.requests < RECORDS // 50  # the saved pages were not fetched again
+    assert pd.read_parquet(url, storage_options=s3)["id"].is_unique
+    assert len(pd.read_parquet(url, storage_options=s3)) == RECORDS
+
+
+def test_resume_after_an_interrupted_upload(sb, cache):
+    # A server of its own, stopped once every page is in: the upload fails, the file is kept.
+    # (moto keeps its buckets in the process, so the bucket is there on every server.)
+    server, endpoint = start_moto()
+    url = f"s3://{BUCKET}/uploaded.parquet"
+    options = options_for(endpoint)
+    fsspec.filesystem("s3", skip_instance_cache=True, **options).makedirs(BUCKET, exist_ok=True)
+
+    def stop_server_at_the_end(update: ProgressUpdate) -> None:
+        if update.done:
+            server.stop()
+
+    with client_for(sb) as client:
+        with pytest.raises(ad.ExportError, match="resume=True") as caught:
+            contacts(client, sb, progress=stop_server_at_the_end).to_parquet(
+                url, storage_options=options
+            )
+        assert SECRET not in str(caught.value)
+        staged = [path for path in cache.rglob("*.parquet") if path.is_file()]
+        assert len(staged) == 1  # the complete file, kept locally
+        server, endpoint = start_moto()
+        try:
+            options = options_for(endpoint)
+            fsspec.filesystem("s3", skip_instance_cache=True, **options).makedirs(
+                BUCKET, exist_ok=True
+            )
+            resumed = contacts(client, sb)
+            assert resumed.to_parquet(url, resume=True, storage_options=options) == url
+            # Uploaded without fetching a page again (the action's description is read, once).
+            assert (resumed.stats.requests, resumed.stats.records) == (0, RECORDS)
+            assert int(ad.read_metadata(url, storage_options=options)["row_count"]) == RECORDS
+        finally:
+            server.stop()
+    assert not any(cache.rglob("*.parquet"))
+
+
+BLOCKED = """
+import sys
+for name in {blocked!r}:
+    sys.modules[name] = None  # import fails as if the package were not installed
+import alloy_data as ad
+client = ad.AlloyClient(sys.argv[1], base_url=sys.argv[2], user_id=sys.argv[3])
+pull = client.pull("hubspot", "list-contacts", credential_id=sys.argv[4], progress=False)
+try:
+    pull.to_parquet("s3://bucket/contacts.parquet")
+except ad.ConfigurationError as error:
+    print("error:", error)
+print("local:", pull.to_parquet(sys.argv[5]))
+print("fsspec loaded:", "fsspec" in sys.modules and sys.modules["fsspec"] is not None)
+"""
+
+
+@pytest.mark.parametrize("blocked", [["fsspec"], ["s3fs"]])
+def test_a_missing_extra_says_what_to_install(sb, tmp_path, blocked):
+    script = textwrap.dedent(BLOCKED.format(blocked=blocked))
+    url = (tmp_path / "local.parquet").as_uri()
+    result = subprocess.run(
+        [sys.executable, "-c", script, sb.api_key, sb.url, sb.fixtures.user_id,
+         sb.fixtures.credentials["hubspot"], url],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, CACHE_DIR_ENV: str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'alloy-data[s3]'" in result.stdout
+    assert f"local: {tmp_path / 'local.parquet'}" in result.stdout
+    if blocked == ["fsspec"]:
+        assert "fsspec loaded: False" in result.stdout  # file:// needs no fsspec
+    assert int(ad.read_metadata(tmp_path / "local.parquet")["row_count"]) == RECORDS
