@@ -38,5 +38,11 @@ def test_every_guide_is_in_the_nav():
 
 def test_environment_variables_are_documented():
     reference = (ROOT / "docs" / "reference" / "environment.md").read_text(encoding="utf-8")
-    for name in ("ALLOY_API_KEY", "ALLOY_BASE_URL", "ALLOY_API_VERSION", "ALLOY_USER_ID"):
+    for name in (
+        "ALLOY_API_KEY",
+        "ALLOY_BASE_URL",
+        "ALLOY_API_VERSION",
+        "ALLOY_USER_ID",
+        "ALLOY_DATA_CACHE_DIR",
+    ):
         assert name in reference
