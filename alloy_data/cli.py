@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import posixpath
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -363,8 +364,9 @@ def _pull_many(
     started: float,
 ) -> int:
     many = client.pull_many(args.connector, args.action, credentials=credentials, **options)
-    target = Path(args.out)
-    if target.suffix:
+    # Kept as text: a URL (s3://bucket/prefix/) must not go through Path, which folds its "//".
+    target = args.out
+    if posixpath.splitext(target.rstrip("/"))[1] and not target.endswith("/"):
         path = many.to_file(target, overwrite=args.overwrite, resume=args.resume)
     else:
         path = many.to_parquet(target, overwrite=args.overwrite, resume=args.resume)
