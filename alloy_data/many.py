@@ -53,6 +53,9 @@ USER_COLUMN = "_user_id"
 CREDENTIAL_COLUMN = "_credential_id"
 #: Credentials pulled at once by default: the work is waiting on the network, not the CPU.
 DEFAULT_WORKERS = 8
+#: Records in conversion chunks across all the credentials in flight, and the least a chunk has.
+CHUNK_BUDGET = 16_000
+MIN_CHUNK_RECORDS = 250
 _SUCCESS = "_SUCCESS"
 _MANIFEST = "_alloy_manifest.json"
 
@@ -274,6 +277,7 @@ class MultiPull:
         )
         self.stats = MultiPullStats()
         self._lock = threading.Lock()
+        self._chunk_records: int | None = None
 
     @property
     def client(self) -> ManyClient:
@@ -335,6 +339,7 @@ class MultiPull:
             self.credential_column: target.credential_id,
         }
         pull._shared_rate = shared
+        pull._chunk_records = self._chunk_records
         return pull
 
     # -- running the job -----------------------------------------------------------------
@@ -350,6 +355,9 @@ class MultiPull:
         if not targets:
             self.stats.notes.append(f"no credential of {self.connector_id!r} was found")
         workers = min(self.workers or DEFAULT_WORKERS, max(1, len(targets)))
+        # Each pull holds up to three chunks of records on their way to Arrow; with many at
+        # once, smaller chunks keep the job's total near what a few pulls would hold.
+        self._chunk_records = max(MIN_CHUNK_RECORDS, CHUNK_BUDGET // workers)
         shared = (
             RequestRate(self.max_total_requests_per_second)
             if self.max_total_requests_per_second is not None

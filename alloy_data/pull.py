@@ -320,6 +320,9 @@ class Pull:
         # the pulls of the other credentials.
         self._tags: dict[str, str] = {}
         self._shared_rate: RequestRate | None = None
+        # Records converted at a time; a MultiPull lowers it when many pulls run at once, so
+        # that their chunks in flight together stay about what one pull's would be.
+        self._chunk_records: int | None = None
 
     def __repr__(self) -> str:
         return (
@@ -540,7 +543,13 @@ class Pull:
         from alloy_data.engine import ChunkedConversion
 
         self._partial = None
-        conversion = ChunkedConversion(builder, on_converted=on_converted)
+        conversion = (
+            ChunkedConversion(builder, on_converted=on_converted)
+            if self._chunk_records is None
+            else ChunkedConversion(
+                builder, on_converted=on_converted, chunk_records=self._chunk_records
+            )
+        )
         try:
             # Converting happens in the conversion's worker thread, so this thread only fetches.
             for page in pages:
