@@ -357,7 +357,9 @@ class MultiPull:
         workers = min(self.workers or DEFAULT_WORKERS, max(1, len(targets)))
         # Each pull holds up to three chunks of records on their way to Arrow; with many at
         # once, smaller chunks keep the job's total near what a few pulls would hold.
-        self._chunk_records = max(MIN_CHUNK_RECORDS, CHUNK_BUDGET // workers)
+        from alloy_data.engine import CHUNK_RECORDS
+
+        self._chunk_records = min(CHUNK_RECORDS, max(MIN_CHUNK_RECORDS, CHUNK_BUDGET // workers))
         shared = (
             RequestRate(self.max_total_requests_per_second)
             if self.max_total_requests_per_second is not None

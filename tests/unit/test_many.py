@@ -111,3 +111,23 @@ def test_workers_must_be_a_positive_count(workers: Any) -> None:
 
     with pytest.raises(ConfigurationError, match="workers"):
         many(credentials="all", workers=workers)
+
+
+@pytest.mark.parametrize(
+    ("workers", "chunk"), [(1, 2000), (8, 2000), (16, 1000), (50, 320), (200, 250)]
+)
+def test_many_pulls_in_flight_share_a_budget_of_records_in_conversion(
+    workers: int, chunk: int
+) -> None:
+    job = many(credentials=[f"cred_{i}" for i in range(workers)], workers=workers)
+    seen: set[int | None] = set()
+    original = job._pull_for
+
+    def spy(*args: Any) -> Any:
+        pull = original(*args)
+        seen.add(pull._chunk_records)
+        return pull
+
+    job._pull_for = spy  # type: ignore[method-assign]
+    job.to_arrow()
+    assert seen == {chunk}
