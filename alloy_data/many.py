@@ -56,6 +56,8 @@ DEFAULT_WORKERS = 8
 #: Records in conversion chunks across all the credentials in flight, and the least a chunk has.
 CHUNK_BUDGET = 16_000
 MIN_CHUNK_RECORDS = 250
+#: Credentials' files rendered from their spools at once (the rest wait their turn).
+FILES_RENDERED_AT_ONCE = 2
 _SUCCESS = "_SUCCESS"
 _MANIFEST = "_alloy_manifest.json"
 
@@ -278,6 +280,8 @@ class MultiPull:
         self.stats = MultiPullStats()
         self._lock = threading.Lock()
         self._chunk_records: int | None = None
+        # Files rendered at once: each holds a row group in memory while it is written.
+        self._finish_gate = threading.BoundedSemaphore(FILES_RENDERED_AT_ONCE)
 
     @property
     def client(self) -> ManyClient:
@@ -340,6 +344,7 @@ class MultiPull:
         }
         pull._shared_rate = shared
         pull._chunk_records = self._chunk_records
+        pull._finish_gate = self._finish_gate
         return pull
 
     # -- running the job -----------------------------------------------------------------

@@ -323,6 +323,7 @@ class Pull:
         # Records converted at a time; a MultiPull lowers it when many pulls run at once, so
         # that their chunks in flight together stay about what one pull's would be.
         self._chunk_records: int | None = None
+        self._finish_gate: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
 
     def __repr__(self) -> str:
         return (
@@ -842,9 +843,12 @@ class Pull:
         )
         # With no records the builder's schema is empty; its table still has the known columns.
         schema = builder.schema if builder.row_count else builder.to_table([]).schema
-        path: Path | str = writer.finish(
-            schema=_tagged_schema(schema, self._tags), metadata=metadata
-        )
+        # Rendering the file holds a row group at a time; a MultiPull lets only a few of its
+        # pulls do that at once, so that their row groups do not all sit in memory together.
+        with self._finish_gate:
+            path: Path | str = writer.finish(
+                schema=_tagged_schema(schema, self._tags), metadata=metadata
+            )
         self.stats.elapsed = time.monotonic() - started
         self._warn()
         return path
