@@ -280,6 +280,7 @@ class MultiPull:
         self.stats = MultiPullStats()
         self._lock = threading.Lock()
         self._chunk_records: int | None = None
+        self._last_targets: list[CredentialTarget] = []
         # Files rendered at once: each holds a row group in memory while it is written.
         self._finish_gate = threading.BoundedSemaphore(FILES_RENDERED_AT_ONCE)
 
@@ -356,6 +357,7 @@ class MultiPull:
         the ones that succeeded, in the targets' order."""
         started = time.monotonic()
         targets = self.targets()
+        self._last_targets = targets
         self.stats = MultiPullStats(credentials=len(targets))
         if not targets:
             self.stats.notes.append(f"no credential of {self.connector_id!r} was found")
@@ -731,7 +733,8 @@ class MultiPull:
             )
         order = {
             f"part-{quote(t.credential_id, safe='')}.parquet": i
-            for i, t in enumerate(self.targets())
+            # The run's own targets: listing "all" again would ask the API once more per user.
+            for i, t in enumerate(self._last_targets)
         }
         files = sorted(staging.glob("part-*.parquet"), key=lambda f: order.get(f.name, len(order)))
         schema = (

@@ -121,7 +121,8 @@ class PullStats:
             lowered after the app refused a larger one, or the app's own when it sent fewer.
         refused_page_sizes: Requests the app answered with 400 for a page too large (each is
             counted in ``requests`` too).
-        concurrency: The most requests that were in flight at once (1 when none overlapped).
+        concurrency: The most requests allowed in flight at once as pages were fetched side by
+            side (1 when requests did not overlap).
         paginator: The pagination convention used, such as ``"cursor"``.
         detection: Why that paginator was chosen.
         confident: False when auto-detection had to guess.
@@ -499,8 +500,7 @@ class Pull:
         stats.page_size = walker.page_size
         stats.page_size_reason = walker.page_size_reason or None
         stats.refused_page_sizes = walker.refused_page_sizes
-        overlapped = any(note.startswith("fetching pages side by side") for note in walker.notes)
-        stats.concurrency = self._limit.highest if overlapped else 1
+        stats.concurrency = self._limit.highest if self._limit.acquired else 1
         detection = walker.detection
         if detection is not None:
             stats.paginator = detection.paginator.name

@@ -68,6 +68,8 @@ class AdaptiveLimit:
         self.current = min(ceiling, start) if start is not None else ceiling
         self.lowest = self.current
         self.highest = self.current
+        #: Requests that went through this limit: none when pages were not fetched side by side.
+        self.acquired = 0
         self._recovery = recovery
         self._successes = 0
         self._in_flight = 0
@@ -79,6 +81,7 @@ class AdaptiveLimit:
             while self._in_flight >= self.current:
                 self._condition.wait()
             self._in_flight += 1
+            self.acquired += 1
 
     def release(self, *, success: bool = True) -> None:
         """Mark a request as done."""

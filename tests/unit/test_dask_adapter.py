@@ -13,7 +13,7 @@ from alloy_data import dask as alloy_dask
 from alloy_data.config import ClientConfig
 from alloy_data.many import CredentialTarget
 
-KEY = "sk_live_7d3f9a1c5e2b8d4f6a0c9e1b3d5f7a92"
+KEY = "sk_test_" + "dask0123" * 4  # 40 characters, made up
 
 
 def config() -> ClientConfig:
@@ -26,7 +26,7 @@ def test_a_masked_secret_never_shows_its_value() -> None:
     secret = alloy_dask.MaskedSecret(KEY)
     for text in (repr(secret), str(secret), f"{secret}", f"{secret!r}", repr([secret])):
         assert KEY not in text
-    assert str(secret) == "sk_l…(40 chars)"
+    assert str(secret) == "sk_t…(40 chars)"
     assert secret.reveal() == KEY
     copy = pickle.loads(pickle.dumps(secret))
     assert copy == secret and copy.reveal() == KEY and hash(copy) == hash(secret)
@@ -50,7 +50,7 @@ def test_the_graph_token_of_a_secret_is_stable_and_says_nothing_of_it() -> None:
 def test_a_client_spec_builds_the_same_client_and_masks_the_key() -> None:
     spec = alloy_dask.ClientSpec.from_config(config())
     assert KEY not in repr(spec) and KEY not in str(spec)
-    assert "MaskedSecret('sk_l…(40 chars)')" in repr(spec)
+    assert "MaskedSecret('sk_t…(40 chars)')" in repr(spec)
     copy = pickle.loads(pickle.dumps(spec))
     assert copy == spec
     with copy.connect() as client:
