@@ -28,6 +28,7 @@ from alloy_data.errors import (
     ResponseError,
     ServerError,
 )
+from alloy_data.incremental import Incremental, IncrementalWarning
 
 __all__ = [
     "AlloyAPIError",
@@ -39,6 +40,8 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ExportError",
+    "Incremental",
+    "IncrementalWarning",
     "NotFoundError",
     "PaginationError",
     "PaginationWarning",

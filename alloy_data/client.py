@@ -33,6 +33,7 @@ from alloy_data.models import (
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from alloy_data.incremental import Incremental
     from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption
@@ -642,6 +643,7 @@ class AlloyClient:
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
+        incremental: Incremental | None = None,
     ) -> Pull:
         """Prepare a lazy pull of every page of a list action.
 
@@ -678,6 +680,13 @@ class AlloyClient:
                 a one-off call: twice the client's retries (at least 8), twice the waits, and
                 408, 429, every 5xx but 501 and 505, dropped connections, timeouts and 200
                 answers cut short or not JSON are all retried. ``0`` turns retries off.
+            incremental: An :class:`~alloy_data.Incremental` (cursor field, primary key) to
+                fetch only what changed since a high-water mark: kept in the file by
+                ``to_parquet(path, mode="merge")`` or ``"append"``, or given as
+                ``to_dataframe(since=...)``. The mark goes into the action's filter parameter
+                when it has one; else a pull of records that come newest first stops once past
+                it; else every page is fetched and only changed records kept (``stats``
+                and a warning say which).
 
         Returns:
             The :class:`~alloy_data.pull.Pull`.
@@ -703,6 +712,7 @@ class AlloyClient:
             progress=progress,
             max_requests_per_second=max_requests_per_second,
             retries=retries,
+            incremental=incremental,
         )
 
     def pull_many(

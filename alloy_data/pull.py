@@ -17,12 +17,25 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from alloy_data.engine import AdaptiveLimit, RequestRate, parallel_pages, prefetch
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
 from alloy_data.http import RetryPolicy
+from alloy_data.incremental import (
+    FilterParameter,
+    Incremental,
+    IncrementalRun,
+    IncrementalWarning,
+    check_incremental,
+    find_filter_parameter,
+    format_moment,
+    parse_moment,
+    to_datetime,
+    to_iso,
+)
 from alloy_data.models import Action, ActionResult
 from alloy_data.pagination import Page, PageWalker, resolve_paginator
 from alloy_data.progress import ProgressUpdate, check_progress_option, make_reporter
@@ -130,6 +143,11 @@ class PullStats:
             ``"repeated_cursor"``, ``"repeated_page"``, ...
         stop_message: The stop in words.
         drift: Columns that appeared late or widened, with the page where they did.
+        high_water_mark: With ``incremental=``: the latest cursor value seen (UTC), or None.
+        incremental: With ``incremental=``: how the run narrowed what it fetched —
+            ``"filter"`` (sent the mark in the action's filter parameter),
+            ``"newest_first"`` (stopped once past the mark), ``"full"`` (fetched every page
+            and kept what changed), or ``"first_run"`` (no mark yet).
         notes: Everything noteworthy, in order (detection, guards, drift).
         warnings: The notes that mean data may be missing.
     """
@@ -152,6 +170,8 @@ class PullStats:
     stop_reason: str | None = None
     stop_message: str | None = None
     drift: list[SchemaDrift] = field(default_factory=list)
+    high_water_mark: datetime | None = None
+    incremental: str | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -290,6 +310,7 @@ class Pull:
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
+        incremental: Incremental | None = None,
     ) -> None:
         self._client = client
         self.connector_id = _identifier("connector_id", connector_id)
@@ -307,6 +328,7 @@ class Pull:
         )
         self.max_requests_per_second = _rate(max_requests_per_second)
         self.retries = _check_retries(retries)
+        self.incremental = check_incremental(incremental)
         check_progress_option(progress)
         self.progress = progress
         self.stats = PullStats()
@@ -325,6 +347,11 @@ class Pull:
         # that their chunks in flight together stay about what one pull's would be.
         self._chunk_records: int | None = None
         self._finish_gate: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        # The lower bound of the current run (lookback taken off), and what it has seen.
+        self._since: float | None = None
+        self._run: IncrementalRun | None = None
+        self._filter: FilterParameter | None = None
+        self._incremental_warning: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -400,7 +427,7 @@ class Pull:
         return PageWalker(
             self._fetch,
             action=self._action_metadata(),
-            parameters=self.parameters,
+            parameters=self._run_parameters(),
             paginator=self.paginator,
             page_size=self.page_size,
             max_pages=self.max_pages,
@@ -408,6 +435,95 @@ class Pull:
             resume_from=resume_from,
             first_page_number=first_page,
         )
+
+    def _start_run(self, since: Any = None) -> None:
+        """Sets the lower bound of the run about to start (``since``, else ``start``)."""
+        self._run = None
+        self._since = None
+        incremental = self.incremental
+        if incremental is None:
+            if since is not None:
+                raise ConfigurationError(
+                    "since= needs to know which field to compare: build the pull with "
+                    "incremental=alloy_data.Incremental(cursor_field='updated_at', "
+                    "primary_key='id')."
+                )
+            return
+        bound = incremental.start_seconds if since is None else parse_moment(since)
+        if since is not None and bound is None:
+            raise ConfigurationError(
+                f"since={since!r} is not a moment: give a datetime, ISO-8601 text such as "
+                "'2026-01-01T00:00:00Z', or epoch seconds (pull.stats.high_water_mark is one)."
+            )
+        if self._filter is None:
+            self._filter = find_filter_parameter(self._action_metadata(), incremental)
+        if bound is not None:
+            self._since = bound - incremental.lookback_seconds
+        self._run = IncrementalRun(incremental, self._since, may_stop=self._filter is None)
+
+    def _run_parameters(self) -> dict[str, Any]:
+        """The parameters of this run: the pull's own, and the filter on the mark if any."""
+        if self._filter is None or self._since is None:
+            return self.parameters
+        value = format_moment(self._since, self._filter.value_format)
+        return {**self.parameters, self._filter.name: value}
+
+    def _incremental_page(self, page: Page) -> tuple[Page, bool]:
+        """The page with only the records at or after the run's lower bound, and whether the
+        pages after it are all older (records newest first, past the bound)."""
+        if self._run is None:
+            return page, False
+        kept, past_the_mark = self._run.page(page.records)
+        if len(kept) != len(page.records):
+            # The body holds the records dropped too, so conversion must read the list.
+            page = dataclasses.replace(page, records=kept, body=None)
+        return page, past_the_mark
+
+    def _finish_incremental(self) -> None:
+        run, stats = self._run, self.stats
+        if run is None or self.incremental is None:
+            return
+        marks = [m for m in (run.mark, None if self._since is None else self._given_since()) if m]
+        stats.high_water_mark = to_datetime(max(marks)) if marks else None
+        field_name = self.incremental.cursor_field
+        if self._since is None:
+            stats.incremental = "first_run"
+            stats.notes.append(
+                f"incremental: no earlier mark, so every page was fetched; the mark is now "
+                f"{to_iso(max(marks)) if marks else 'unset (no dated records)'}"
+            )
+        elif self._filter is not None:
+            stats.incremental = "filter"
+            stats.notes.append(
+                f"incremental: sent {self._filter.name}="
+                f"{format_moment(self._since, self._filter.value_format)!r} "
+                f"({self._filter.reason})"
+            )
+        elif run.stopped_early:
+            stats.incremental = "newest_first"
+            stats.notes.append(
+                f"incremental: records come newest first by {field_name}, so the pull stopped "
+                f"after page {stats.pages}, past the mark"
+            )
+        else:
+            stats.incremental = "full"
+            stats.notes.append(
+                f"incremental: the action has no parameter that filters by {field_name} and its "
+                f"records do not come newest first, so every page was fetched and "
+                f"{run.kept} changed records were kept (of {run.kept + run.dropped}). If the "
+                "action has such a parameter, name it: Incremental(..., parameter='...')."
+            )
+            if stats.pages > 1:
+                self._incremental_warning = stats.notes[-1]
+        if run.undated:
+            stats.notes.append(
+                f"incremental: {run.undated} records had no {field_name} and were all kept"
+            )
+
+    def _given_since(self) -> float | None:
+        if self._since is None or self.incremental is None:
+            return None
+        return self._since + self.incremental.lookback_seconds
 
     def _concurrency_range(self) -> tuple[int, int]:
         """The most requests in flight, and how many at first."""
@@ -430,7 +546,7 @@ class Pull:
                 self._fetch,
                 concurrency=ceiling,
                 limit=self._limit,
-                parameters=self.parameters,
+                parameters=self._run_parameters(),
                 max_pages=self.max_pages,
                 max_records=self.max_records,
             )
@@ -449,6 +565,7 @@ class Pull:
             :class:`alloy_data.pagination.Page` objects in order: records, page number,
             the parameters sent, the next-state and the raw body.
         """
+        self._start_run()
         return self._iter_pages(self._walker())
 
     def _iter_pages(
@@ -462,12 +579,19 @@ class Pull:
         self.stats = PullStats(pages=pages_before, records=records_before)
         started = time.monotonic()
         reporter = make_reporter(self.progress, description=f"{self.connector_id} {self.action_id}")
+        pages = self._pages(walker, fetch_ahead=fetch_ahead)
         try:
-            for page in self._pages(walker, fetch_ahead=fetch_ahead):
+            for fetched in pages:
+                page, past_the_mark = self._incremental_page(fetched)
                 self._count(page, started)
                 reporter.update(self._figures(started))
                 yield page
+                if past_the_mark:
+                    break
         finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
             self._finish(walker, started)
             reporter.update(self._figures(started, done=True))
             reporter.close()
@@ -513,6 +637,7 @@ class Pull:
             if stop.data_may_be_missing:
                 stats.warnings.append(stop.message)
         stats.notes.extend(walker.notes)
+        self._finish_incremental()
         logger.info("pull %s %s: %s", self.connector_id, self.action_id, stats)
 
     def iter_records(self) -> Iterator[dict[str, Any]]:
@@ -593,28 +718,38 @@ class Pull:
         for drift in builder.drift:
             self.stats.notes.append(f"schema drift: {drift}")
 
-    def to_arrow(self) -> pa.Table:
+    def to_arrow(self, *, since: Any = None) -> pa.Table:
         """Fetch every page into one typed Arrow table.
 
         Nested objects become dotted columns, timestamps UTC, integers with nulls stay
         integers, and columns that appear late or widen are unified (see ``stats.drift``).
+
+        Args:
+            since: With ``incremental=``: fetch only records whose cursor field is at or after
+                this moment (a ``datetime``, ISO-8601 text or epoch seconds, such as the last
+                run's ``stats.high_water_mark``), less the lookback. Default: ``start``.
 
         Returns:
             A ``pyarrow.Table``.
         """
         from alloy_data.frames import TableBuilder
 
+        self._start_run(since)
         builder = TableBuilder(known_columns=self._known_columns())
         self._convert_all(builder, self._iter_pages(self._walker(), fetch_ahead=False))
         self._warn()
         return _tagged_table(builder.to_table(), self._tags)
 
-    def to_dataframe(self, *, dtype_backend: str = "numpy_nullable") -> pd.DataFrame:
+    def to_dataframe(
+        self, *, dtype_backend: str = "numpy_nullable", since: Any = None
+    ) -> pd.DataFrame:
         """Fetch every page into a pandas DataFrame.
 
         Args:
             dtype_backend: ``"numpy_nullable"`` (``Int64``, ``boolean``, ``string``, ...) or
                 ``"pyarrow"`` (``pd.ArrowDtype`` columns).
+            since: With ``incremental=``: only records changed at or after this moment (see
+                :meth:`to_arrow`); ``stats.high_water_mark`` is where the next run starts.
 
         Returns:
             A ``pandas.DataFrame``.
@@ -622,7 +757,7 @@ class Pull:
         from alloy_data.frames import to_dataframe
 
         # The table is this call's own, so its memory is released as the columns convert.
-        return to_dataframe(self.to_arrow(), dtype_backend=dtype_backend, release=True)
+        return to_dataframe(self.to_arrow(since=since), dtype_backend=dtype_backend, release=True)
 
     def partial_arrow(self) -> pa.Table:
         """Return what the last run fetched before an error stopped it, as an Arrow table.
@@ -648,6 +783,9 @@ class Pull:
     def _warn(self) -> None:
         for message in self.stats.warnings:
             warnings.warn(message, PaginationWarning, stacklevel=3)
+        if self._incremental_warning is not None:
+            warnings.warn(self._incremental_warning, IncrementalWarning, stacklevel=3)
+            self._incremental_warning = None
 
     def provenance(self) -> dict[str, str]:
         """The provenance recorded in exported files (no secrets).
@@ -681,6 +819,7 @@ class Pull:
                 self.parameters,
                 self.page_size,
                 self.max_records,
+                *([] if self._since is None else [self._since]),
             ],
             sort_keys=True,
             default=str,
@@ -697,6 +836,7 @@ class Pull:
         partition_cols: list[str] | None = None,
         resume: bool = False,
         storage_options: dict[str, Any] | None = None,
+        mode: Literal["replace", "merge", "append"] = "replace",
     ) -> Path | str:
         """Stream every page into a Parquet file (or a Hive-partitioned directory).
 
@@ -716,6 +856,13 @@ class Pull:
             resume: Continue an interrupted export of the same pull to the same target.
             storage_options: For a URL: the fsspec filesystem's options (credentials,
                 endpoint, region), as pandas takes them. Never shown in errors or logs.
+            mode: ``"replace"`` writes the file anew (an existing one only with
+                ``overwrite=True``). With ``incremental=``, ``"merge"`` updates the file at
+                ``path``: only records changed since the high-water mark in its provenance are
+                fetched, a new version of a primary key replaces the old row and the other rows
+                stay; ``"append"`` adds the changed records, keeping every version. Both start
+                the file when it is missing, and keep the new mark in its provenance (see
+                :func:`alloy_data.read_metadata`). Local files and ``file://`` URLs.
 
         Returns:
             The path written, or the URL for a URL other than ``file://``.
@@ -729,6 +876,19 @@ class Pull:
         from alloy_data.export import ParquetWriter, RemoteFileWriter, resolve_target
 
         target = resolve_target(path, storage_options)
+        if mode != "replace" or (
+            self.incremental is not None and isinstance(target, Path) and not partition_cols
+        ):
+            return self._export_incremental(
+                target,
+                mode=mode,
+                overwrite=overwrite,
+                compression=compression,
+                row_group_size=row_group_size,
+                partition_cols=partition_cols,
+                resume=resume,
+            )
+        self._start_run()
 
         def make(local: Path) -> ParquetWriter:
             return ParquetWriter(
@@ -784,6 +944,7 @@ class Pull:
         target = resolve_target(path, storage_options)
         # The suffix picks the format, so it is checked before anything else is.
         open_writer(target if isinstance(target, Path) else Path(target.name or "data"))
+        self._start_run()
 
         def make(local: Path) -> Any:
             return open_writer(
@@ -800,6 +961,71 @@ class Pull:
                 target, make, overwrite=overwrite, resume=resume, fingerprint=self.fingerprint()
             )
         )
+
+    def _export_incremental(
+        self,
+        target: Any,
+        *,
+        mode: str,
+        overwrite: bool,
+        compression: str,
+        row_group_size: int | None,
+        partition_cols: list[str] | None,
+        resume: bool,
+    ) -> Path:
+        """Writes, merges or appends into a local file, keeping the high-water mark in it."""
+        from alloy_data.export import WRITE_MODES, MergingParquetWriter, read_incremental_state
+
+        incremental = self.incremental
+        if mode not in WRITE_MODES:
+            raise ConfigurationError(
+                f"Unknown mode {mode!r}: use 'replace' (write anew), 'merge' (update the file: "
+                "a new version of a record replaces the old) or 'append' (keep every version)."
+            )
+        if incremental is None:
+            raise ConfigurationError(
+                f"mode={mode!r} needs to know what changed: build the pull with "
+                "incremental=alloy_data.Incremental(cursor_field='updated_at', primary_key='id')."
+            )
+        if mode != "replace" and not incremental.keys:
+            raise ConfigurationError(
+                f"mode={mode!r} needs the field that identifies a record: "
+                "Incremental(..., primary_key='id')."
+            )
+        if not isinstance(target, Path) or partition_cols:
+            raise ConfigurationError(
+                f"mode={mode!r} updates one local Parquet file (or a file:// URL): write to a "
+                "local path without partition_cols, then copy the file where it should go."
+            )
+        state = read_incremental_state(target) if mode != "replace" else None
+        if state is not None and state.get("cursor_field") != incremental.cursor_field:
+            raise ConfigurationError(
+                f"{target} was pulled with cursor_field={state.get('cursor_field')!r}, not "
+                f"{incremental.cursor_field!r}: use the same Incremental as before, or write to a "
+                "new file."
+            )
+        mark = None if state is None else state.get("high_water_mark")
+        self._start_run(mark)
+        writer = MergingParquetWriter(
+            target,
+            mode=mode,
+            primary_key=incremental.keys,
+            cursor_field=incremental.cursor_field,
+            state={
+                "cursor_field": incremental.cursor_field,
+                "primary_key": list(incremental.keys),
+                "high_water_mark": None if mark is None else mark,
+            },
+            overwrite=overwrite,
+            compression=compression,
+            row_group_size=row_group_size,
+            resume=resume,
+            fingerprint=self.fingerprint(),
+        )
+        written = self._export(writer)
+        if writer.high_water_mark is not None:
+            self.stats.high_water_mark = to_datetime(writer.high_water_mark)
+        return Path(written)
 
     def _export(self, writer: Any) -> Path | str:
         from alloy_data.frames import TableBuilder
@@ -841,6 +1067,8 @@ class Pull:
             pulled_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             paginator=str(self.stats.paginator or ""),
         )
+        if self.stats.incremental:
+            metadata["incremental_run"] = self.stats.incremental
         # With no records the builder's schema is empty; its table still has the known columns.
         schema = builder.schema if builder.row_count else builder.to_table([]).schema
         # Rendering the file holds a row group at a time; a MultiPull lets only a few of its

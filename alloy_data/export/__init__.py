@@ -19,6 +19,12 @@ locally the same way under :func:`staging_dir_for` the URL, then uploaded whole
 (:class:`RemoteFileWriter`); fsspec is imported only then.
 """
 
+from alloy_data.export._merge import (
+    INCREMENTAL_KEY,
+    WRITE_MODES,
+    MergingParquetWriter,
+    read_incremental_state,
+)
 from alloy_data.export._remote import (
     CACHE_DIR_ENV,
     Remote,
@@ -40,15 +46,19 @@ from alloy_data.export._writers import (
 
 __all__ = [
     "CACHE_DIR_ENV",
+    "INCREMENTAL_KEY",
     "METADATA_KEY",
+    "WRITE_MODES",
     "Checkpoint",
     "CsvWriter",
     "JsonlWriter",
+    "MergingParquetWriter",
     "ParquetWriter",
     "Remote",
     "RemoteFileWriter",
     "is_url",
     "open_writer",
+    "read_incremental_state",
     "read_metadata",
     "resolve_target",
     "staging_dir_for",

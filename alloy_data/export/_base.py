@@ -395,15 +395,15 @@ class _SpoolingWriter:
             ExportError: If the output cannot be written; the checkpoint stays for a resume.
         """
         spool = self._open_spool()
-        final_schema = _merge_schemas(spool.state.schema, schema)
         provenance = {**self.metadata, **_check_metadata(metadata, "finish(metadata=...)")}
-        provenance["row_count"] = str(spool.state.rows)
-        self._check_schema(final_schema)
         output = self.checkpoint_dir / OUTPUT_NAME
         remove_path(output)
-        aligned = (align_batch(batch, final_schema) for batch in spool.iter_batches())
         try:
-            self._render(aligned, final_schema, provenance, output, spool.state.rows)
+            final_schema, aligned, rows = self._output(spool, schema)
+            provenance.update(self._more_provenance())
+            provenance["row_count"] = str(rows)
+            self._check_schema(final_schema)
+            self._render(aligned, final_schema, provenance, output, rows)
             _swap_in(output, self.path, self.checkpoint_dir / PREVIOUS_NAME)
         except BaseException as error:
             remove_path(output)
@@ -430,6 +430,21 @@ class _SpoolingWriter:
         if self._state != "finished":
             self._state = "aborted"
         self._release_lock()
+
+    def _output(
+        self, spool: Spool, schema: pa.Schema
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch], int]:
+        """The final schema, its batches and their row count: the spooled pages, aligned.
+
+        A writer that combines the pages with what the target already holds overrides this.
+        """
+        final_schema = _merge_schemas(spool.state.schema, schema)
+        aligned = (align_batch(batch, final_schema) for batch in spool.iter_batches())
+        return final_schema, aligned, spool.state.rows
+
+    def _more_provenance(self) -> dict[str, str]:
+        """Provenance that only :meth:`_output` can tell; none by default."""
+        return {}
 
     def _check_schema(self, schema: pa.Schema) -> None:
         """Hook for format-specific checks of the final schema."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from alloy_data.client import AlloyClient
     from alloy_data.http import RetryPolicy
+    from alloy_data.incremental import Incremental
     from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption, ProgressUpdate
@@ -142,6 +143,7 @@ class Explorer(widgets.VBox):
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
+        incremental: Incremental | None = None,
     ) -> Pull:
         """Build the lazy ``Pull`` of the current selection (nothing is fetched yet).
 
@@ -183,6 +185,7 @@ class Explorer(widgets.VBox):
             progress=progress,
             max_requests_per_second=max_requests_per_second,
             retries=retries,
+            incremental=incremental,
         )
 
     def _attempt(self, work: Callable[[], T], doing: str) -> T | None:
