@@ -735,6 +735,7 @@ class AlloyClient:
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
+        incremental: Incremental | None = None,
     ) -> MultiPull:
         """Prepare a lazy pull of one list action for many credentials, as one dataset.
 
@@ -767,6 +768,8 @@ class AlloyClient:
                 and failed.
             max_requests_per_second: As for :meth:`pull`, for each credential.
             retries: As for :meth:`pull`.
+            incremental: As for :meth:`pull`; each credential keeps its own high-water mark
+                (in its file, with ``to_parquet(directory, mode="merge")``).
 
         Returns:
             The :class:`~alloy_data.many.MultiPull`; nothing is fetched until it is iterated
@@ -796,4 +799,5 @@ class AlloyClient:
             progress=progress,
             max_requests_per_second=max_requests_per_second,
             retries=retries,
+            incremental=incremental,
         )

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from alloy_data.export import Remote
     from alloy_data.http import RetryPolicy
+    from alloy_data.incremental import Incremental
     from alloy_data.models import Credential, User
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption
@@ -230,6 +231,7 @@ class MultiPull:
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
+        incremental: Incremental | None = None,
     ) -> None:
         self._client = client
         self.connector_id = connector_id
@@ -272,6 +274,7 @@ class MultiPull:
             "concurrency": concurrency,
             "max_requests_per_second": max_requests_per_second,
             "retries": retries,
+            "incremental": incremental,
         }
         # Checks every option now, before anything is fetched, as a Pull does.
         Pull(
@@ -293,7 +296,7 @@ class MultiPull:
     def pull_options(self) -> dict[str, Any]:
         """The options each credential's pull gets (``parameters``, ``paginator``,
         ``page_size``, ``max_pages``, ``max_records``, ``concurrency``,
-        ``max_requests_per_second``, ``retries``), as given; a copy."""
+        ``max_requests_per_second``, ``retries``, ``incremental``), as given; a copy."""
         return dict(self._pull_options)
 
     def __repr__(self) -> str:
@@ -538,6 +541,7 @@ class MultiPull:
         overwrite: bool = False,
         resume: bool = False,
         storage_options: dict[str, Any] | None = None,
+        mode: Literal["replace", "merge", "append"] = "replace",
     ) -> Path | str:
         """Stream every credential into one Parquet dataset (a directory) or file.
 
@@ -562,6 +566,9 @@ class MultiPull:
             resume: Continue a job that stopped, skipping the credentials already written.
             storage_options: For a URL: the fsspec filesystem's options (credentials,
                 endpoint, region), as pandas takes them. Never shown in errors or logs.
+            mode: ``"replace"``, or with ``incremental=`` ``"merge"`` or ``"append"``: each
+                credential's file in a local dataset directory is updated from its own
+                high-water mark, as :meth:`Pull.to_parquet` does for one file.
 
         Returns:
             The path written, or the URL for a URL other than ``file://``.
@@ -584,8 +591,13 @@ class MultiPull:
             dataset = not target.suffix
         else:
             dataset = str(path).endswith("/") or not Path(target.name).suffix
+        if mode != "replace" and not (isinstance(target, Path) and (columns or dataset)):
+            raise ConfigurationError(
+                f"mode={mode!r} updates a local dataset directory, one file per credential: "
+                "give a path without a suffix (and no URL)."
+            )
         if columns or dataset:
-            return self._write_dataset(target, overwrite=overwrite, resume=resume)
+            return self._write_dataset(target, overwrite=overwrite, resume=resume, mode=mode)
         return self._write_merged(target, overwrite=overwrite, resume=resume)
 
     def to_file(
@@ -613,7 +625,14 @@ class MultiPull:
         target = resolve_target(path, storage_options)
         return self._write_merged(target, overwrite=overwrite, resume=resume)
 
-    def _write_dataset(self, target: Path | Remote, *, overwrite: bool, resume: bool) -> Path | str:
+    def _write_dataset(
+        self,
+        target: Path | Remote,
+        *,
+        overwrite: bool,
+        resume: bool,
+        mode: Literal["replace", "merge", "append"] = "replace",
+    ) -> Path | str:
         import pyarrow.parquet as pq
 
         from alloy_data.export import staging_dir_for
@@ -632,7 +651,7 @@ class MultiPull:
             if remote.exists() and not remote.is_dir():
                 raise ConfigurationError(f"{remote} is an object; a dataset needs a prefix there.")
             complete = remote.child(_SUCCESS).exists()
-        if complete and not overwrite and not resume:
+        if complete and not overwrite and not resume and mode == "replace":
             raise ConfigurationError(
                 f"{target} already holds a complete dataset: pass overwrite=True to replace it."
             )
@@ -643,7 +662,7 @@ class MultiPull:
                 remote.remove()
             if not resume and directory.exists():
                 shutil.rmtree(directory)
-        if overwrite and not resume and directory.exists():
+        if overwrite and not resume and directory.exists() and mode == "replace":
             shutil.rmtree(directory)
         (directory / _SUCCESS).unlink(missing_ok=True)
         directory.mkdir(parents=True, exist_ok=True)
@@ -655,7 +674,11 @@ class MultiPull:
             name = f"part-{quote(target.credential_id, safe='')}.parquet"
             file = directory / name
             entry: dict[str, Any] = {"file": name}
-            started_here = not (resume and file.exists() and not _checkpoint_of(file).exists())
+            # An update starts from each file's own mark, so a file already updated by the run
+            # that stopped costs only a request or two to bring up to date again.
+            started_here = mode != "replace" or not (
+                resume and file.exists() and not _checkpoint_of(file).exists()
+            )
             if not started_here:
                 entry["skipped"] = True
             elif (
@@ -668,7 +691,9 @@ class MultiPull:
                 with remote.child(name).open() as handle:
                     return {**entry, "skipped": True}, pq.read_metadata(handle).num_rows
             else:
-                pull.to_parquet(file, overwrite=True, resume=resume)
+                pull.to_parquet(file, overwrite=True, resume=resume, mode=mode)
+                if pull.stats.high_water_mark is not None:
+                    entry["high_water_mark"] = pull.stats.high_water_mark.isoformat()
             rows = pq.read_metadata(file).num_rows
             if remote is not None:
                 remote.child(name).upload(file)
