@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from alloy_data._text_table import format_table
 from alloy_data._version import __version__
 from alloy_data.errors import AlloyError, ConfigurationError
+from alloy_data.incremental import Incremental
 
 __all__ = ["COMMANDS", "main"]
 
@@ -119,6 +120,36 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted pull")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument(
+        "--incremental",
+        metavar="FIELD",
+        help="fetch only records whose FIELD (e.g. updated_at) is past the mark kept in --out, "
+        "and merge them in (needs --primary-key and a .parquet file or a dataset directory)",
+    )
+    p.add_argument(
+        "--primary-key",
+        action="append",
+        default=None,
+        metavar="FIELD",
+        help="the field that identifies a record (repeat for a key of several fields)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=("merge", "append"),
+        default="merge",
+        help="with --incremental: merge (a new version replaces the old, default) or append "
+        "(keep every version)",
+    )
+    p.add_argument(
+        "--filter-parameter",
+        metavar="NAME",
+        help="with --incremental: the action's parameter that filters by FIELD (default: found "
+        "from the action's parameters)",
+    )
+    p.add_argument(
+        "--lookback", type=float, default=0, metavar="SECONDS", help="margin taken off the mark"
+    )
+    p.add_argument("--start", metavar="MOMENT", help="the first run's lower bound (ISO-8601)")
 
     p = sub.add_parser("sandbox", help=COMMANDS["sandbox"])
     p.add_argument("sandbox_args", nargs=argparse.REMAINDER, help="options of the sandbox server")
@@ -318,6 +349,23 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         "retries": args.retries,
         "progress": False if args.no_progress else "terminal",
     }
+    if args.incremental:
+        options["incremental"] = Incremental(
+            args.incremental,
+            primary_key=args.primary_key,
+            parameter=args.filter_parameter,
+            start=args.start,
+            lookback=args.lookback,
+        )
+        if not args.primary_key:
+            raise ConfigurationError(
+                "--incremental needs --primary-key FIELD: the field that identifies a record, "
+                "such as id."
+            )
+    elif args.primary_key or args.filter_parameter or args.start:
+        raise ConfigurationError(
+            "--primary-key, --filter-parameter and --start go with --incremental FIELD."
+        )
     started = time.monotonic()
     if args.all_credentials or len(credentials) > 1:
         return _pull_many(
@@ -330,7 +378,14 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         user_id=args.user_id,
         **options,
     )
-    path = pull.to_file(args.out, overwrite=args.overwrite, resume=args.resume)
+    if args.incremental:
+        if not str(args.out).endswith(".parquet"):
+            raise ConfigurationError(
+                "--incremental keeps its mark in a Parquet file: give --out a .parquet path."
+            )
+        path = pull.to_parquet(args.out, mode=args.mode, resume=args.resume)
+    else:
+        path = pull.to_file(args.out, overwrite=args.overwrite, resume=args.resume)
     stats = pull.stats
     summary = {
         "file": str(path),
@@ -343,12 +398,25 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         "requests": stats.requests,
         "retries": stats.retries,
     }
+    if args.incremental:
+        mark = stats.high_water_mark
+        summary.update(
+            incremental=stats.incremental,
+            high_water_mark=None if mark is None else mark.isoformat(),
+        )
     if args.json:
         return _print([summary], args, out)
+    verb = "merged" if args.incremental and args.mode == "merge" else "wrote"
+    if args.incremental and args.mode == "append":
+        verb = "appended"
     out.write(
-        f"wrote {summary['records']} records ({summary['pages']} pages, "
+        f"{verb} {summary['records']} records ({summary['pages']} pages, "
         f"{summary['paginator']}) to {path} in {summary['seconds']} s\n"
     )
+    if args.incremental:
+        notes = [n for n in stats.notes if n.startswith("incremental:")]
+        for note in notes:
+            print(f"alloy-data: {note}", file=sys.stderr)
     for note in stats.warnings:
         print(f"alloy-data: warning: {note}", file=sys.stderr)
     return EXIT_OK
@@ -367,9 +435,15 @@ def _pull_many(
     # Kept as text: a URL (s3://bucket/prefix/) must not go through Path, which folds its "//".
     target = args.out
     if posixpath.splitext(target.rstrip("/"))[1] and not target.endswith("/"):
+        if args.incremental:
+            raise ConfigurationError(
+                "--incremental with several credentials updates a dataset directory, one file "
+                "per credential: give --out a directory name without a suffix."
+            )
         path = many.to_file(target, overwrite=args.overwrite, resume=args.resume)
     else:
-        path = many.to_parquet(target, overwrite=args.overwrite, resume=args.resume)
+        mode = args.mode if args.incremental else "replace"
+        path = many.to_parquet(target, overwrite=args.overwrite, resume=args.resume, mode=mode)
     stats = many.stats
     summary = {
         "file": str(path),
