@@ -11,10 +11,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from alloy_data.sandbox import paging
+from alloy_data.sandbox import paging, timeline
 from alloy_data.sandbox.auth import user_token
 from alloy_data.sandbox.cache import ByteLRU
 from alloy_data.sandbox.catalog import Action, Connector
+from alloy_data.sandbox.clock import Amount, Clock, ClockTick
 from alloy_data.sandbox.errors import ApiError, bad_request, not_found
 from alloy_data.sandbox.faults import TokenBucket
 from alloy_data.sandbox.ids import IdFactory, is_object_id
@@ -27,6 +28,9 @@ from alloy_data.sandbox.tenants import TenantListings
 
 PAGE_CACHE_BYTES = 32 * 1024 * 1024
 _MAX_NAME = 200
+#: Records made by ``create-*`` actions take indexes from here on, clear of the ticks'
+#: inserts (and, below the tenants' id block, of other credentials' ids).
+CREATED_FROM = 900_000_000
 
 Endpoint = Callable[[Request, list[str]], Response]
 
@@ -69,8 +73,12 @@ class AlloyApi:
         page_cache_bytes: int = PAGE_CACHE_BYTES,
         tenants: TenantListings | None = None,
         credential_rate_limit: float | None = None,
+        clock: Clock | None = None,
+        seed: int = 0,
     ) -> None:
         self.live = dialect == "live"
+        self.clock = clock if clock is not None else Clock(0)
+        self.seed = seed
         self.tenants = tenants
         self.credential_rate_limit = credential_rate_limit
         self._buckets: dict[str, TokenBucket] = {}
@@ -102,7 +110,6 @@ class AlloyApi:
         self._routes_by_length: dict[int, list[tuple[tuple[str, ...], dict[str, Endpoint]]]] = {}
         for pattern, methods in self._routes:
             self._routes_by_length.setdefault(len(pattern), []).append((pattern, methods))
-        self._contexts: dict[str, paging.PageContext] = {}
         self._actions = {
             (connector.connector_id, action.action_id): action
             for connector in catalog.values()
@@ -114,7 +121,6 @@ class AlloyApi:
         if base_url == self.base_url:
             return
         self.base_url = base_url
-        self._contexts.clear()
         self.pages = ByteLRU(self.page_cache_bytes)
         for listing in self.listings.values():
             listing.source.ctx.base_url = base_url
@@ -423,10 +429,12 @@ class AlloyApi:
         listing = self._listing(connector.connector_id, action.resource_id, credential_id)
         if action.verb == "list":
             assert action.convention is not None
-            page = self._page(connector, action.convention, listing, values)
+            with self.clock.lock:
+                page = self._page(action.convention, listing, values)
             return self._answer(page, envelope=action.convention.alloy_envelope)
         if action.verb == "get":
-            record = self._find(listing, values[action.params[0].name])
+            with self.clock.lock:
+                record = self._find(listing, values[action.params[0].name])
             before, after = listing.resource.wrap_one
             return self._answer(before + record + after)
         record = self._create(listing, values)
@@ -480,7 +488,28 @@ class AlloyApi:
             raise ValueError(
                 f"credential {credential_id!r} is for {credential.connector_id}, not {connector_id}"
             )
-        return self._listing(connector_id, action.resource_id, credential_id)
+        listing = self._listing(connector_id, action.resource_id, credential_id)
+        timeline.catch_up(listing, self.clock.ticks, self.seed)
+        return listing
+
+    def advance_clock(self, seconds: int, updates: Amount, inserts: Amount) -> ClockTick:
+        """Move the clock and change every list's records; see ``Sandbox.advance_clock``.
+
+        Raises:
+            TypeError: For arguments of the wrong kind.
+            ValueError: For arguments out of range.
+        """
+        with self.clock.lock:
+            previous = self.clock.now
+            tick = self.clock.advance(seconds, updates, inserts)
+            changes = {}
+            for connector in self.catalog.values():
+                for resource in connector.resources:
+                    listing = self.listings[(connector.connector_id, resource.resource_id)]
+                    done = timeline.catch_up(listing, self.clock.ticks, self.seed)
+                    if resource.times is not None and done:
+                        changes[(connector.connector_id, f"list-{resource.resource_id}")] = done[-1]
+            return ClockTick(tick.number, previous, tick.end, changes)
 
     def _answer(self, app_body: bytes, *, envelope: bool = False) -> Response:
         if envelope:
@@ -497,26 +526,44 @@ class AlloyApi:
         return Response(200, b'{"success":true,"data":' + app_body + b"}")
 
     def _page(
-        self,
-        connector: Connector,
-        convention: paging.Convention,
-        listing: Listing,
-        values: dict[str, Any],
+        self, convention: paging.Convention, listing: Listing, values: dict[str, Any]
     ) -> bytes:
+        """Return one page's app body (call with the clock's lock held)."""
+        timeline.catch_up(listing, self.clock.ticks, self.seed)
         scope = listing.scope
-        ctx = self._contexts.get(scope)
-        if ctx is None:
-            ctx = self._contexts[scope] = paging.PageContext(
-                scope=scope,
-                total=listing.total,
-                ids=listing.source.ids,
-                base_url=self.base_url,
-            )
+        since = listing.resource.since
+        link_params: dict[str, Any] = {}
+        bound = None
+        if since is not None and values.get(since.param.name) is not None:
+            moment = since.parse(values[since.param.name])
+            bound = (since.field, moment)
+            link_params[since.param.name] = values[since.param.name]
+            # A cursor holds a position in the filtered records: it serves that filter only.
+            scope = f"{scope}?{since.param.name}={moment}"
+        view = timeline.view(listing, bound)
+        total = listing.total
+        in_index_order = isinstance(view.indexes, range) and view.keys is None
+        ctx = paging.PageContext(
+            scope=scope,
+            total=len(view.indexes),
+            ids=listing.source.ids,
+            base_url=self.base_url,
+            indexes=None if in_index_order else view.indexes,
+            keys=view.keys,
+            link_params=link_params,
+            is_served=lambda index: 0 <= index < total,
+        )
         start, stop = convention.window(values, ctx)
-        page_key = (ctx.scope, start, stop, tuple(sorted(values.items())))
+        page_key = (scope, listing.applied, start, stop, tuple(sorted(values.items())))
         body = self.pages.get(page_key)
         if body is None:
-            records = listing.source.page(start, stop)
+            if ctx.indexes is None and not listing.touched:
+                records = listing.source.page(start, stop)
+            else:
+                records = [
+                    timeline.encoded(listing, ctx.index_at(position))
+                    for position in range(start, stop)
+                ]
             body = convention.render(records, start, values, ctx)
             self.pages.put(page_key, body)
         return body
@@ -525,15 +572,17 @@ class AlloyApi:
         created = listing.created.get(str(record_id))
         if created is not None:
             return created
+        timeline.catch_up(listing, self.clock.ticks, self.seed)
         index = listing.source.ids.index_for(record_id)
         if index is None or index >= listing.total:
             raise not_found(
                 f"{listing.resource.name.lower()[:-1]} '{str(record_id)[:100]}' not found"
             )
-        return listing.source.encoded(index)
+        return timeline.encoded(listing, index)
 
     def _create(self, listing: Listing, values: dict[str, Any]) -> bytes:
-        index = listing.total + len(listing.created)
+        first = CREATED_FROM if listing.base_total < CREATED_FROM else 2 * listing.base_total
+        index = first + len(listing.created)
         record = listing.source.record(index)
         record.update(values)
         encoded = encode(record)

@@ -7,9 +7,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from alloy_data.sandbox import timeline
 from alloy_data.sandbox.api import AlloyApi
 from alloy_data.sandbox.auth import bearer_matches, generate_api_key
 from alloy_data.sandbox.catalog import UNPAGINATED_MAXIMUM, Connector, build_catalog
+from alloy_data.sandbox.clock import Amount, Clock, ClockTick
 from alloy_data.sandbox.errors import ApiError
 from alloy_data.sandbox.faults import (
     SLOW_ANSWER_MS,
@@ -20,14 +22,22 @@ from alloy_data.sandbox.faults import (
 )
 from alloy_data.sandbox.ids import IdFactory
 from alloy_data.sandbox.listings import Listing
-from alloy_data.sandbox.messages import Request, Response, error_response, json_body
+from alloy_data.sandbox.messages import (
+    Request,
+    Response,
+    error_response,
+    json_body,
+    json_response,
+)
 from alloy_data.sandbox.paging import Unpaginated
-from alloy_data.sandbox.records import Context, RecordSource
+from alloy_data.sandbox.records import Context, RecordSource, latest_creation
 from alloy_data.sandbox.server import HTTPServer
 from alloy_data.sandbox.store import Store
 from alloy_data.sandbox.tenants import ID_BLOCK, MAX_TENANTS, Tenant, TenantListings, TenantRecords
 
 DIALECTS = ("seed", "live")
+#: The first path segment of the sandbox's own test hooks (never part of the emulated API).
+ADMIN_PREFIX = "__sandbox"
 
 _PROXY_ERROR_PAGE = (
     b"<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n"
@@ -121,6 +131,26 @@ def _add_tenants(
     return made
 
 
+def _clock_start(
+    seed: int,
+    catalog: Mapping[str, Connector],
+    listings: Mapping[tuple[str, str], Listing],
+    tenant_listings: TenantListings | None,
+) -> int:
+    """Return a moment just after every generated record's creation and update times."""
+    latest = 0
+    for (connector_id, _), listing in listings.items():
+        fields = listing.resource.times
+        if fields is None:
+            continue
+        count = listing.total
+        if tenant_listings is not None:
+            count = max(count, tenant_listings.largest(connector_id, listing.resource))
+        latest = max(latest, latest_creation(count) + fields.max_lag)
+    jitter = int.from_bytes(hashlib.blake2b(f"clock:{seed}".encode(), digest_size=2).digest())
+    return latest + 1 + jitter % 60
+
+
 class Sandbox:
     """An offline Alloy Connectivity API on loopback.
 
@@ -149,6 +179,8 @@ class Sandbox:
             once keep at most 50.
         credential_rate_limit: Execute requests per second allowed for each credential before
             answering 429 with ``Retry-After``; applies on top of ``rate_limit``.
+        start_time: Where the clock starts (epoch seconds); by default just after the newest
+            generated record, drawn from ``seed``. It may not be earlier than that.
 
     Raises:
         ValueError: For an option out of its range.
@@ -173,6 +205,7 @@ class Sandbox:
         tenants: int = 0,
         tenant_records: TenantRecords = None,
         credential_rate_limit: float | None = None,
+        start_time: int | None = None,
     ) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be 'seed' or 'live', got {dialect!r}")
@@ -250,6 +283,16 @@ class Sandbox:
             owned[other.user_id],
             _add_tenants(store, catalog, tenant_listings),
         )
+        earliest = _clock_start(seed, catalog, listings, tenant_listings)
+        if start_time is not None:
+            if isinstance(start_time, bool) or not isinstance(start_time, int):
+                raise TypeError(f"start_time must be epoch seconds (an int), got {start_time!r}")
+            if start_time < earliest - 59:
+                raise ValueError(
+                    f"start_time must not be before the newest generated record: give "
+                    f"{earliest - 59} (epoch seconds) or later, got {start_time}"
+                )
+        self._clock = Clock(earliest if start_time is None else start_time)
         secret = hashlib.sha256(f"token:{seed}:{self.api_key}".encode()).digest()
         self.api = AlloyApi(
             dialect=dialect,
@@ -262,6 +305,8 @@ class Sandbox:
             page_cache_bytes=cache_mb * 1024 * 1024,
             tenants=tenant_listings,
             credential_rate_limit=credential_rate_limit,
+            clock=self._clock,
+            seed=seed,
         )
         self.token_secret = secret
 
@@ -361,6 +406,38 @@ class Sandbox:
             delay_ms=delay_ms,
         )
 
+    @property
+    def now(self) -> int:
+        """The sandbox's current time, epoch seconds; only :meth:`advance_clock` moves it."""
+        return self._clock.now
+
+    def advance_clock(
+        self, seconds: int = 86_400, *, updates: Amount = 0.01, inserts: Amount = 0.0
+    ) -> ClockTick:
+        """Move the clock ``seconds`` ahead, updating and inserting records as it goes.
+
+        Every list action whose records carry a time changes, for every credential: a tick
+        updates records (a new update time within the tick, in the app's own field and format,
+        and a visible edit such as a status or a version counter) and inserts new ones (new
+        ids, created within the tick). Records the app never edits (Stripe charges and
+        customers) take inserts only. What changes is drawn from the seed and the tick's
+        number.
+
+        Args:
+            seconds: How far to move the clock (at least 1).
+            updates: A share of each list's records (a float below 1) or a number (an int).
+            inserts: The same, for new records.
+
+        Returns:
+            The tick: its number, the time before and after it, and how many records of each
+            list action the fixture credentials see were updated and inserted.
+
+        Raises:
+            TypeError: For arguments of the wrong kind.
+            ValueError: For ``seconds`` below 1, a negative amount or a share of 1 or more.
+        """
+        return self.api.advance_clock(seconds, updates, inserts)
+
     def expected_count(self, connector_id: str, action_id: str, *, credential_id: str) -> int:
         """Return how many records a credential's list action serves, paged to the end.
 
@@ -374,7 +451,8 @@ class Sandbox:
             ValueError: For an unknown connector, action or credential, an action that does
                 not list, or a credential of another connector.
         """
-        return self.api.list_listing(connector_id, action_id, credential_id).total
+        with self._clock.lock:
+            return self.api.list_listing(connector_id, action_id, credential_id).total
 
     def expected_ids(
         self, connector_id: str, action_id: str, *, credential_id: str
@@ -387,14 +465,19 @@ class Sandbox:
         Returns:
             The ids as the app writes them (strings, or ints for Zendesk tickets).
         """
-        listing = self.api.list_listing(connector_id, action_id, credential_id)
-        id_for = listing.source.ids.id_for
-        return [id_for(index) for index in range(listing.total)]
+        with self._clock.lock:
+            listing = self.api.list_listing(connector_id, action_id, credential_id)
+            indexes = timeline.view(listing).indexes
+            id_for = listing.source.ids.id_for
+            return [id_for(index) for index in indexes]
 
     def handle(self, request: Request) -> Response:
         """Answer one request: injected faults, rate limit, random faults, auth, then the API."""
         # Faults and limits come first, as a gateway in front of the API would put them.
         self.request_count += 1
+        if request.segments[:1] == [ADMIN_PREFIX]:
+            # The test hook is not part of the emulated API: no faults, no limits.
+            return self._finish(self._admin(request))
         fault = self._injections.take(request.path)
         if fault is None and self._bucket is not None:
             wait = self._bucket.take()
@@ -416,6 +499,42 @@ class Sandbox:
             elif fault.kind == "html_200":
                 response = Response(200, _MAINTENANCE_PAGE, content_type="text/html")
         return self._finish(response)
+
+    def _admin(self, request: Request) -> Response:
+        """``GET /__sandbox/clock`` tells the time; ``POST`` with ``{seconds, updates,
+        inserts}`` advances it (all optional, as :meth:`advance_clock`)."""
+        try:
+            if not bearer_matches(request.header("authorization"), self.api_key):
+                raise ApiError(
+                    401,
+                    "missing or invalid API key; send Authorization: Bearer <key>",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            if request.segments != [ADMIN_PREFIX, "clock"]:
+                raise ApiError(404, f"no such endpoint: {request.path[:200]}; try /__sandbox/clock")
+            if request.method == "GET":
+                return json_response({"now": self.now, "tick": self._clock.tick})
+            if request.method != "POST":
+                raise ApiError(
+                    405, "use GET or POST on /__sandbox/clock", headers={"Allow": "GET, POST"}
+                )
+            body = request.json_object() if request.body.strip() else {}
+            unknown = sorted(set(body) - {"seconds", "updates", "inserts"})
+            if unknown:
+                raise ApiError(
+                    400, f"unknown field '{unknown[0][:60]}'; send seconds, updates and inserts"
+                )
+            try:
+                tick = self.advance_clock(
+                    body.get("seconds", 86_400),
+                    updates=body.get("updates", 0.01),
+                    inserts=body.get("inserts", 0.0),
+                )
+            except (TypeError, ValueError) as exc:
+                raise ApiError(400, str(exc)) from None
+            return json_response(tick.to_json())
+        except ApiError as error:
+            return error_response(error)
 
     def _finish(self, response: Response) -> Response:
         response.delay_ms += self.latency_ms
@@ -477,6 +596,7 @@ def serve(
     tenants: int = 0,
     tenant_records: TenantRecords = None,
     credential_rate_limit: float | None = None,
+    start_time: int | None = None,
 ) -> Sandbox:
     """Start a sandbox in a background thread and return it; use it in a ``with`` block.
 
@@ -501,5 +621,6 @@ def serve(
         tenants=tenants,
         tenant_records=tenant_records,
         credential_rate_limit=credential_rate_limit,
+        start_time=start_time,
     )
     return sandbox.start()

@@ -8,9 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from alloy_data.sandbox import paging, records
+from alloy_data.sandbox import filters, paging, records, stamps
+from alloy_data.sandbox.filters import Since
 from alloy_data.sandbox.ids import RecordIds
 from alloy_data.sandbox.params import Param
+from alloy_data.sandbox.stamps import TimeFields
+
+#: The orders a list action serves its records in.
+ORDERS = ("id", "created_desc", "updated_desc")
 
 #: Unpaginated resources answer everything at once, so their size is capped.
 UNPAGINATED_MAXIMUM = 50
@@ -60,6 +65,13 @@ class Resource:
     wrap_one: tuple[bytes, bytes] = (b"", b"")
     wrap_created: tuple[bytes, bytes] = (b"", b"")
     actions: tuple[Action, ...] = ()
+    #: Where records carry their times; None for records with none (the clock skips them).
+    times: TimeFields | None = None
+    #: "id" (ascending, the generated order), "created_desc" (newest first; creation times
+    #: rise with the id) or "updated_desc" (most recently edited first).
+    order: str = "id"
+    #: The list action's updated-since (or created-since) filter, if the app has one.
+    since: Since | None = None
 
     def verbs(self) -> list[str]:
         """Return the action names (``list``, ``get``, ``create``) this resource supports."""
@@ -115,18 +127,23 @@ def _resource(
     create_params: tuple[Param, ...] = (),
     wrap_one: tuple[bytes, bytes] = (b"", b""),
     wrap_created: tuple[bytes, bytes] | None = None,
+    times: TimeFields | None = None,
+    order: str = "id",
+    since: Since | None = None,
+    order_words: str = "",
 ) -> Resource:
     singular = name.rstrip("s").lower()
+    list_params = convention.params() + ((since.param,) if since is not None else ())
     actions = [
         Action(
             action_id=f"list-{resource_id}",
             verb="list",
             resource_id=resource_id,
             display_name=f"List {name}",
-            description=f"Retrieve a page of {name.lower()}",
+            description=f"Retrieve a page of {name.lower()}{order_words}",
             http_method="GET",
             path=base_path,
-            params=convention.params(),
+            params=list_params,
             convention=convention,
         )
     ]
@@ -166,6 +183,9 @@ def _resource(
         wrap_one=wrap_one,
         wrap_created=wrap_created or wrap_one,
         actions=tuple(actions),
+        times=times,
+        order=order,
+        since=since,
     )
 
 
@@ -208,6 +228,8 @@ def build_catalog() -> dict[str, Connector]:
                     ),
                     wrap_one=(b'{"data":{"order":', b"}}"),
                     wrap_created=(b'{"data":{"orderCreate":{"order":', b',"userErrors":[]}}}'),
+                    times=stamps.SHOPIFY_ORDERS,
+                    since=filters.SHOPIFY_UPDATED_AT_MIN,
                 ),
                 _resource(
                     resource_id="locations",
@@ -241,6 +263,7 @@ def build_catalog() -> dict[str, Connector]:
                     create_params=(
                         _body("properties", "object", "Contact properties", required=True),
                     ),
+                    times=stamps.HUBSPOT_CONTACTS,
                 ),
                 _resource(
                     resource_id="companies",
@@ -254,6 +277,7 @@ def build_catalog() -> dict[str, Connector]:
                         "/crm/v3/objects/companies", paging.HUBSPOT_LIMIT_TERSE
                     ),
                     id_param=_path_id("companyId", "The company's id"),
+                    times=stamps.HUBSPOT_COMPANIES,
                 ),
             ),
         ),
@@ -283,6 +307,10 @@ def build_catalog() -> dict[str, Connector]:
                         _body("currency", "string", "Three-letter ISO currency code", True),
                         _body("description", "string", "An arbitrary description"),
                     ),
+                    times=stamps.STRIPE_CREATED_ONLY,
+                    order="created_desc",
+                    order_words=", most recent first",
+                    since=filters.STRIPE_CREATED_GTE,
                 ),
                 _resource(
                     resource_id="customers",
@@ -294,6 +322,7 @@ def build_catalog() -> dict[str, Connector]:
                     base_path="/v1/customers",
                     convention=paging.LastId("/v1/customers"),
                     id_param=_path_id("id", "The customer's id (cus_...)"),
+                    times=stamps.STRIPE_CREATED_ONLY,
                 ),
             ),
         ),
@@ -323,6 +352,7 @@ def build_catalog() -> dict[str, Connector]:
                         _body("description", "string", "The first comment"),
                         _body("priority", "string", "low, normal, high or urgent"),
                     ),
+                    times=stamps.ZENDESK_TICKETS,
                     wrap_one=(b'{"ticket":', b"}"),
                 ),
             ),
@@ -348,6 +378,7 @@ def build_catalog() -> dict[str, Connector]:
                         _body("name", "string", "The file's name", required=True),
                         _body("parent", "object", "The folder: {id}"),
                     ),
+                    times=stamps.BOX_FILES,
                 ),
             ),
         ),
@@ -374,6 +405,7 @@ def build_catalog() -> dict[str, Connector]:
                         _body("LineItems", "array", "Line items"),
                     ),
                     wrap_one=(b'{"Invoices":[', b"]}"),
+                    times=stamps.XERO_INVOICES,
                 ),
             ),
         ),
@@ -399,6 +431,7 @@ def build_catalog() -> dict[str, Connector]:
                         _body("PrimaryEmailAddr", "object", "{Address}"),
                     ),
                     wrap_one=(b'{"Customer":', b"}"),
+                    times=stamps.QUICKBOOKS_CUSTOMERS,
                 ),
             ),
         ),
@@ -423,6 +456,9 @@ def build_catalog() -> dict[str, Connector]:
                         _body("parent", "object", "{database_id} or {page_id}", required=True),
                         _body("properties", "object", "The page's properties", required=True),
                     ),
+                    times=stamps.NOTION_PAGES,
+                    order="updated_desc",
+                    order_words=", most recently edited first (sorted by last_edited_time)",
                 ),
             ),
         ),

@@ -12,8 +12,11 @@ import base64
 import binascii
 import json
 import zlib
-from dataclasses import dataclass
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from alloy_data.sandbox.errors import bad_request
 from alloy_data.sandbox.ids import RecordIds
@@ -53,14 +56,57 @@ def decode_cursor(scope: str, cursor: str) -> int:
     return int(position)
 
 
+def _negative(key: int) -> int:
+    return -key
+
+
 @dataclass
 class PageContext:
-    """What a convention needs besides the parameters."""
+    """What a convention needs besides the parameters.
 
-    scope: str  # "connector/resource", binds cursors
+    Windows are positions in the served order. Cursors hold a key that survives records
+    moving between pages: the index of the next record in ascending index order, or the last
+    served record's sort key (``keys``) in newest-first orders.
+    """
+
+    scope: str  # "connector/resource", binds cursors (and a filter's value, when filtered)
     total: int
     ids: RecordIds
     base_url: str
+    #: The record indexes served, in order; None for 0 to ``total`` - 1.
+    indexes: Sequence[int] | None = None
+    #: Newest-first orders: a descending key per position; None in ascending index order.
+    keys: Sequence[int] | None = None
+    #: Filter parameters that next-page links carry.
+    link_params: dict[str, Any] = field(default_factory=dict)
+    #: Whether a record index is one the listing serves (unfiltered); default: below total.
+    is_served: Callable[[int], bool] | None = None
+
+    def index_at(self, position: int) -> int:
+        """Return the record index served at ``position``."""
+        return position if self.indexes is None else self.indexes[position]
+
+    def cursor_key(self, position: int) -> int:
+        """Return the cursor key that resumes after the record at ``position``."""
+        if self.keys is not None:
+            return self.keys[position]
+        return self.index_at(position) + 1
+
+    def resume(self, key: int) -> int:
+        """Return the position of the first record after a cursor key."""
+        if self.keys is not None:
+            return bisect_right(self.keys, -key, key=_negative)
+        if self.indexes is None:
+            return min(key, self.total)
+        return bisect_left(self.indexes, key)
+
+    def serves(self, index: int) -> bool:
+        """Return True when record ``index`` is one the listing serves."""
+        return self.is_served(index) if self.is_served is not None else index < self.total
+
+    def link_query(self) -> str:
+        """Return ``&name=value`` for the filter parameters a next link carries."""
+        return "&" + urlencode(self.link_params) if self.link_params else ""
 
 
 class Convention:
@@ -165,7 +211,7 @@ def _cursor_position(name: str, values: dict[str, Any], ctx: PageContext) -> int
     if cursor is None or cursor == "":
         return 0
     try:
-        return min(decode_cursor(ctx.scope, cursor), ctx.total)
+        return ctx.resume(decode_cursor(ctx.scope, cursor))
     except CursorError as exc:
         raise bad_request(f"parameter '{name}' is not a valid cursor: {exc}") from None
 
@@ -213,7 +259,7 @@ class RelayCursor(Convention):
         edges = []
         end_cursor = None
         for offset, record in enumerate(records):
-            end_cursor = encode_cursor(ctx.scope, start + offset + 1)
+            end_cursor = encode_cursor(ctx.scope, ctx.cursor_key(start + offset))
             edges.append(b'{"cursor":"' + end_cursor.encode() + b'","node":' + record + b"}")
         page_info = {
             "hasNextPage": start + len(records) < ctx.total,
@@ -249,8 +295,9 @@ class BodyCursor(Convention):
         stop = start + len(records)
         body = b'{"results":' + _join(records)
         if stop < ctx.total:
-            after = encode_cursor(ctx.scope, stop)
+            after = encode_cursor(ctx.scope, ctx.cursor_key(stop - 1))
             link = f"{ctx.base_url}{self.path}?limit={values['limit']}&after={after}"
+            link += ctx.link_query()
             body += b',"paging":' + _dump({"next": {"after": after, "link": link}})
         return body + b"}"
 
@@ -273,9 +320,10 @@ class LastId(Convention):
         start = 0
         if last_id:
             index = ctx.ids.index_for(last_id)
-            if index is None or index >= ctx.total:
+            if index is None or not ctx.serves(index):
                 raise bad_request(f"parameter 'starting_after': no such object: '{last_id:.60}'")
-            start = index + 1
+            # Newest-first last-id orders key their records by index.
+            start = ctx.resume(index if ctx.keys is not None else index + 1)
         return start, min(start + values["limit"], ctx.total)
 
     def render(
@@ -307,7 +355,7 @@ class NextLink(Convention):
         return start, min(start + values["per_page"], ctx.total)
 
     def _link(self, ctx: PageContext, page: int, size: int) -> str:
-        return f"{ctx.base_url}{self.path}?page={page}&per_page={size}"
+        return f"{ctx.base_url}{self.path}?page={page}&per_page={size}{ctx.link_query()}"
 
     def render(
         self, records: list[bytes], start: int, values: dict[str, Any], ctx: PageContext
@@ -420,7 +468,7 @@ class NotionCursor(Convention):
         stop = start + len(records)
         more = stop < ctx.total
         tail: dict[str, Any] = {
-            "next_cursor": encode_cursor(ctx.scope, stop) if more else None,
+            "next_cursor": encode_cursor(ctx.scope, ctx.cursor_key(stop - 1)) if more else None,
             "has_more": more,
             "type": "page_or_database",
             "page_or_database": {},

@@ -37,6 +37,9 @@ class Param:
     oversize_refusal: str | None = "parameter '{name}' must be at most {maximum} (got {value})"
     #: Whether the live schema shows ``maximum``; the contract's shape never does.
     declare_maximum: bool = True
+    #: The 400 message for a value of the wrong type (``{name}``, ``{value}``), as the app
+    #: words it; None for the generic one.
+    type_refusal: str | None = None
 
     def seed_json(self) -> dict[str, Any]:
         """Return the contract's ActionParameter: name, type, required and description only.
@@ -79,6 +82,8 @@ def _coerce(param: Param, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lstrip("-").isdigit() and value.isascii():
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
+            if param.type_refusal is not None:
+                raise bad_request(param.type_refusal.format(name=param.name, value=str(value)[:40]))
             raise bad_request(f"parameter '{param.name}' must be an integer, got {value!r:.40}")
         if param.minimum is not None and value < param.minimum:
             raise bad_request(f"parameter '{param.name}' must be at least {param.minimum}")

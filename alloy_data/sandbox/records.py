@@ -120,6 +120,11 @@ def _rng(seed: int, stream: str, index: int) -> Draws:
     return Draws(f"{seed}:{stream}:{index}".encode())
 
 
+def latest_creation(count: int) -> int:
+    """Return the latest creation time (epoch seconds) any of ``count`` generated records has."""
+    return _EPOCH + max(count, 1) * _STEP_SECONDS - 1
+
+
 def _moment(index: int, rng: Draws) -> int:
     return _EPOCH + index * _STEP_SECONDS + rng.randrange(_STEP_SECONDS)
 
@@ -191,6 +196,11 @@ class Context:
 Generator = Callable[[Context, int, RecordIds], dict[str, Any]]
 
 
+def _order_lag(seed: int, index: int) -> int:
+    # A stream of its own, so that the order's other values stay what they were.
+    return 60 + _rng(seed, "shopify.orders.updated", index).randrange(86_400 * 14 - 60)
+
+
 def shopify_order(ctx: Context, index: int, ids: RecordIds) -> dict[str, Any]:
     """Return Shopify order ``index``: customer, shipping address, line items, money."""
     rng = _rng(ctx.seed, "shopify.orders", index)
@@ -218,6 +228,7 @@ def shopify_order(ctx: Context, index: int, ids: RecordIds) -> dict[str, Any]:
         "name": f"#{1001 + index}",
         "email": email,
         "created_at": iso_offset(created, -5),
+        "updated_at": iso_offset(created + _order_lag(ctx.seed, index), -5),
         "processed_at": iso_offset(created + 60, 0),
         "currency": rng.choice(("USD", "CAD", "EUR")),
         "subtotal_price": _money(subtotal),

@@ -149,6 +149,20 @@ class TenantListings:
             count = min(count, UNPAGINATED_MAXIMUM)
         return count
 
+    def largest(self, connector_id: str, resource: Resource) -> int:
+        """Return the most records any tenant's list action of ``resource`` starts with."""
+        sizes = self._sizes
+        if sizes is None:
+            return 2 * self.base_totals[(connector_id, resource.resource_id)]
+        if isinstance(sizes, int):
+            return sizes
+        if callable(sizes):
+            return max(
+                (self.total(tenant, connector_id, resource) for tenant in range(self.tenants)),
+                default=0,
+            )
+        return max(sizes, default=0)
+
     def add(self, credential_id: str, tenant: int, connector_id: str) -> None:
         """Give ``credential_id`` tenant ``tenant``'s records of ``connector_id``."""
         with self._lock:
