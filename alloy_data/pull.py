@@ -1034,7 +1034,11 @@ class Pull:
         builder = TableBuilder(
             known_columns=self._known_columns(),
             keep_batches=False,
-            schema=checkpoint.schema if checkpoint is not None else None,
+            # An update starts from the file's columns, so that its new rows convert as the
+            # rows already there did (an object that is null on every new row stays an object).
+            schema=checkpoint.schema
+            if checkpoint is not None
+            else getattr(writer, "seed_schema", None),
             row_count=checkpoint.rows if checkpoint is not None else 0,
         )
 

@@ -215,6 +215,11 @@ class _SpoolingWriter:
         return False
 
     @property
+    def seed_schema(self) -> pa.Schema | None:
+        """The columns that new pages should be converted to, when the target dictates them."""
+        return None
+
+    @property
     def saved_rows(self) -> int:
         """Rows of the pages on disk in the checkpoint (all of them after :meth:`finish`)."""
         return 0 if self._spool is None else self._spool.state.rows

@@ -84,6 +84,12 @@ class MergingParquetWriter(ParquetWriter):
         self.state = dict(state)
         self.high_water_mark: float | None = parse_moment(state.get("high_water_mark"))
 
+    @property
+    def seed_schema(self) -> pa.Schema | None:
+        """The existing file's columns, which the new rows are converted to (merge, append)."""
+        existing = None if self.mode == "replace" else self._existing()
+        return None if existing is None else existing.schema_arrow.remove_metadata()
+
     def _more_provenance(self) -> dict[str, str]:
         state = {**self.state, "mode": self.mode}
         state["high_water_mark"] = (
