@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption
-    from alloy_data.pull import Pull
+    from alloy_data.pull import Pull, TimestampsOption
 
 __all__ = [
     "ActionOperations",
@@ -642,6 +642,7 @@ class AlloyClient:
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
+        timestamps: TimestampsOption = "auto",
     ) -> Pull:
         """Prepare a lazy pull of every page of a list action.
 
@@ -678,6 +679,14 @@ class AlloyClient:
                 a one-off call: twice the client's retries (at least 8), twice the waits, and
                 408, 429, every 5xx but 501 and 505, dropped connections, timeouts and 200
                 answers cut short or not JSON are all retried. ``0`` turns retries off.
+            timestamps: Which number columns become UTC timestamps. ``"auto"`` (the
+                default): the columns the action's response schema declares epoch times
+                (``format: unix-time``, or "Unix timestamp" in the description), and
+                ``stats.notes`` names integer columns that look like epoch times but were left
+                as numbers. ``"guess"``: those too (an integer column named ``created``,
+                ``updated``, ``timestamp``, ``*_at``, ``*_time`` or ``*_date`` whose values all
+                lie between 2000 and 2100 in seconds or milliseconds). ``"off"``: numbers stay
+                numbers. ISO-8601 text with an offset becomes a timestamp in every case.
 
         Returns:
             The :class:`~alloy_data.pull.Pull`.
@@ -703,6 +712,7 @@ class AlloyClient:
             progress=progress,
             max_requests_per_second=max_requests_per_second,
             retries=retries,
+            timestamps=timestamps,
         )
 
     def pull_many(
@@ -725,6 +735,7 @@ class AlloyClient:
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
+        timestamps: TimestampsOption = "auto",
     ) -> MultiPull:
         """Prepare a lazy pull of one list action for many credentials, as one dataset.
 
@@ -757,6 +768,7 @@ class AlloyClient:
                 and failed.
             max_requests_per_second: As for :meth:`pull`, for each credential.
             retries: As for :meth:`pull`.
+            timestamps: As for :meth:`pull`, decided for each credential.
 
         Returns:
             The :class:`~alloy_data.many.MultiPull`; nothing is fetched until it is iterated
@@ -786,4 +798,5 @@ class AlloyClient:
             progress=progress,
             max_requests_per_second=max_requests_per_second,
             retries=retries,
+            timestamps=timestamps,
         )

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from alloy_data.engine import RequestRate
 from alloy_data.errors import AlloyError, ConfigurationError
 from alloy_data.progress import ProgressUpdate, check_progress_option, make_reporter
-from alloy_data.pull import Pull, PullClient, PullStats
+from alloy_data.pull import Pull, PullClient, PullStats, TimestampsOption
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -230,6 +230,7 @@ class MultiPull:
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
+        timestamps: TimestampsOption = "auto",
     ) -> None:
         self._client = client
         self.connector_id = connector_id
@@ -272,6 +273,7 @@ class MultiPull:
             "concurrency": concurrency,
             "max_requests_per_second": max_requests_per_second,
             "retries": retries,
+            "timestamps": timestamps,
         }
         # Checks every option now, before anything is fetched, as a Pull does.
         Pull(
@@ -293,7 +295,7 @@ class MultiPull:
     def pull_options(self) -> dict[str, Any]:
         """The options each credential's pull gets (``parameters``, ``paginator``,
         ``page_size``, ``max_pages``, ``max_records``, ``concurrency``,
-        ``max_requests_per_second``, ``retries``), as given; a copy."""
+        ``max_requests_per_second``, ``retries``, ``timestamps``), as given; a copy."""
         return dict(self._pull_options)
 
     def __repr__(self) -> str:

@@ -15,7 +15,7 @@ import numbers
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from alloy_data.config import ClientConfig
     from alloy_data.engine import ChunkedConversion, Converted
-    from alloy_data.frames import SchemaDrift, TableBuilder
+    from alloy_data.frames import EpochTimes, SchemaDrift, TableBuilder
     from alloy_data.http import OnRetry
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption
@@ -97,6 +97,11 @@ class PullClient(Protocol):
 #: paging; it grows while answers come back clean and shrinks on 429s and failures.
 AUTO_CONCURRENCY_START = 2
 AUTO_CONCURRENCY = 8
+
+#: ``timestamps=``: epoch numbers the action declares become timestamps ("auto"), so do
+#: integer columns whose names and values say so ("guess"), or numbers stay numbers ("off").
+TimestampsOption = Literal["auto", "guess", "off"]
+TIMESTAMPS_CHOICES = ("auto", "guess", "off")
 
 # Parameter names whose values never go into provenance metadata or logs.
 _SECRET_WORDS = ("token", "secret", "password", "key", "auth", "signature")
@@ -217,6 +222,16 @@ def _rate(value: Any) -> float | None:
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
+def _timestamps(value: Any) -> TimestampsOption:
+    if value not in TIMESTAMPS_CHOICES:
+        raise ConfigurationError(
+            "timestamps must be 'auto' (epoch columns the action declares become timestamps), "
+            "'guess' (also integer columns whose names and values look like epoch times) or "
+            f"'off' (numbers stay numbers), not {value!r}."
+        )
+    return value
+
+
 def _parameters(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
@@ -290,6 +305,7 @@ class Pull:
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
+        timestamps: TimestampsOption = "auto",
     ) -> None:
         self._client = client
         self.connector_id = _identifier("connector_id", connector_id)
@@ -307,6 +323,7 @@ class Pull:
         )
         self.max_requests_per_second = _rate(max_requests_per_second)
         self.retries = _check_retries(retries)
+        self.timestamps = _timestamps(timestamps)
         check_progress_option(progress)
         self.progress = progress
         self.stats = PullStats()
@@ -520,14 +537,25 @@ class Pull:
         for page in self.iter_pages():
             yield from page.records
 
-    def _known_columns(self) -> tuple[str, ...]:
-        """Column names from the record schema the action's metadata declares, if any."""
+    def _record_schema(self) -> Mapping[str, Any]:
+        """The JSON Schema of the records that the action's metadata declares, or ``{}``."""
         action = self._action_metadata()
         for key in ("responseSchema", "outputSchema", "recordSchema"):
             schema = action.raw.get(key)
             if isinstance(schema, Mapping):
-                return tuple(_schema_columns(schema))
-        return ()
+                return schema
+        return {}
+
+    def _known_columns(self) -> tuple[str, ...]:
+        """Column names from the record schema the action's metadata declares, if any."""
+        return tuple(_schema_columns(self._record_schema()))
+
+    def _epochs(self, converted: Iterable[str] = ()) -> EpochTimes:
+        """Which columns become timestamps, as ``timestamps=`` and the declared schema say."""
+        from alloy_data.frames import EpochTimes, declared_epoch_columns
+
+        declared = declared_epoch_columns(self._record_schema())
+        return EpochTimes(self.timestamps, declared, converted=converted)
 
     def _convert_all(
         self,
@@ -592,6 +620,8 @@ class Pull:
         self.stats.drift = list(builder.drift)
         for drift in builder.drift:
             self.stats.notes.append(f"schema drift: {drift}")
+        self.stats.notes.extend(builder.epochs.notes())
+        self.stats.warnings.extend(builder.epochs.warnings())
 
     def to_arrow(self) -> pa.Table:
         """Fetch every page into one typed Arrow table.
@@ -604,7 +634,7 @@ class Pull:
         """
         from alloy_data.frames import TableBuilder
 
-        builder = TableBuilder(known_columns=self._known_columns())
+        builder = TableBuilder(known_columns=self._known_columns(), epochs=self._epochs())
         self._convert_all(builder, self._iter_pages(self._walker(), fetch_ahead=False))
         self._warn()
         return _tagged_table(builder.to_table(), self._tags)
@@ -681,6 +711,8 @@ class Pull:
                 self.parameters,
                 self.page_size,
                 self.max_records,
+                # Only when not the default, so that earlier checkpoints still resume.
+                *([self.timestamps] if self.timestamps != "auto" else []),
             ],
             sort_keys=True,
             default=str,
@@ -810,6 +842,7 @@ class Pull:
             keep_batches=False,
             schema=checkpoint.schema if checkpoint is not None else None,
             row_count=checkpoint.rows if checkpoint is not None else 0,
+            epochs=self._epochs(_timestamp_columns(checkpoint)),
         )
 
         def write(converted: list[tuple[Page, pa.RecordBatch]]) -> None:
@@ -913,6 +946,13 @@ def _tagged_table(table: pa.Table, tags: Mapping[str, str]) -> pa.Table:
             pa.field(name, pa.string()), pa.repeat(pa.scalar(value, pa.string()), table.num_rows)
         )
     return table
+
+
+def _timestamp_columns(checkpoint: Any) -> list[str]:
+    """The timestamp columns of a resumed export's schema so far."""
+    if checkpoint is None or checkpoint.schema is None:
+        return []
+    return [field.name for field in checkpoint.schema if str(field.type).startswith("timestamp")]
 
 
 def _schema_columns(schema: Mapping[str, Any], prefix: str = "") -> Iterator[str]:

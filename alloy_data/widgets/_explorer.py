@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption, ProgressUpdate
-    from alloy_data.pull import Pull
+    from alloy_data.pull import Pull, TimestampsOption
 
 __all__ = ["Explorer"]
 
@@ -142,6 +142,7 @@ class Explorer(widgets.VBox):
         progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
+        timestamps: TimestampsOption = "auto",
     ) -> Pull:
         """Build the lazy ``Pull`` of the current selection (nothing is fetched yet).
 
@@ -183,6 +184,7 @@ class Explorer(widgets.VBox):
             progress=progress,
             max_requests_per_second=max_requests_per_second,
             retries=retries,
+            timestamps=timestamps,
         )
 
     def _attempt(self, work: Callable[[], T], doing: str) -> T | None:
