@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from alloy_data import _html
+from alloy_data.config import redact
 from alloy_data.engine import AdaptiveLimit, RequestRate, parallel_pages, prefetch
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
 from alloy_data.http import RetryPolicy
@@ -177,6 +179,59 @@ class PullStats:
         if self.stop_reason and self.stop_reason != "end":
             text += f", stopped: {self.stop_reason}"
         return text
+
+    def _repr_html_(self) -> str:
+        return _html.block("Last run", self._html_body())
+
+    def _html_body(self) -> str:
+        """The figures as HTML (escaped): a table of figures, the warnings marked, the drift as
+        a table, the notes folded; :meth:`_repr_html_` and a pull's display show them."""
+        reasons = ", ".join(f"{reason} x{n}" for reason, n in self.retry_reasons.items())
+        retries = f"{self.retries} ({reasons})" if reasons else str(self.retries)
+        page_size = None
+        if self.page_size is not None:
+            page_size = f"{self.page_size} ({self.page_size_reason})"
+            page_size = page_size if self.page_size_reason else str(self.page_size)
+        paginator = None
+        if self.paginator:
+            guessed = ", a guess" if self.confident is False else ""
+            paginator = (
+                f"{self.paginator} ({self.detection}{guessed})"
+                if self.detection
+                else (self.paginator)
+            )
+        figures = _html.key_values(
+            [
+                ("records", f"{self.records:,}" + (f" of {self.total:,}" if self.total else "")),
+                ("pages", f"{self.pages:,}"),
+                ("requests", f"{self.requests:,}"),
+                ("retries", retries),
+                ("waited", f"{self.seconds_waited:.1f} s"),
+                ("elapsed", f"{self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)"),
+                ("paginator", paginator),
+                ("page size", page_size),
+                (
+                    "concurrency",
+                    f"up to {self.concurrency} requests at once"
+                    if self.concurrency > 1
+                    else "1 (one request after another)",
+                ),
+                ("stopped", self.stop_message if self.stop_reason != "end" else None),
+            ]
+        )
+        drift = _html.grid(
+            ("column", "page", "from", "to"),
+            [(d.column, d.page, d.old_type, d.new_type) for d in self.drift],
+        )
+        notes = [note for note in self.notes if note not in self.warnings]
+        return "".join(
+            [
+                _html.items(self.warnings, warning=True),
+                figures,
+                _html.details(f"Schema drift ({len(self.drift)})", drift, open_=True),
+                _html.details(f"Notes ({len(notes)})", _html.items(notes)),
+            ]
+        )
 
 
 def _positive(name: str, value: Any) -> int | None:
@@ -347,6 +402,39 @@ class Pull:
         return (
             f"Pull({self.connector_id!r}, {self.action_id!r}, "
             f"parameters={public_parameters(self.parameters)!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        config = getattr(self._client, "config", None)
+        stats = self.stats
+        ran = stats.requests or stats.pages or stats.stop_reason
+        page = _html.block(
+            f"Pull: {self.connector_id} {self.action_id}",
+            self._plan_html(getattr(config, "user_id", None)),
+            _html.details("Last run", stats._html_body(), open_=True) if ran else "",
+        )
+        secrets = tuple(getattr(config, "secrets", ()) or ())
+        # The parameters are masked by name; a key of the client's own is masked wherever.
+        return redact(page, [*secrets, *(_html.text(secret) for secret in secrets)])
+
+    def _plan_html(self, client_user: str | None) -> str:
+        """What this pull fetches and how, as an HTML table (parameters masked)."""
+        concurrency = self.concurrency
+        return _html.key_values(
+            [
+                ("connector", self.connector_id),
+                ("action", self.action_id),
+                ("credential", self.credential_id),
+                ("user", self.user_id or client_user),
+                ("parameters", json.dumps(public_parameters(self.parameters), default=str)),
+                ("paginator", self.paginator if isinstance(self.paginator, str) else "custom"),
+                ("page size", self.page_size or "the largest the action allows"),
+                ("max pages", self.max_pages),
+                ("max records", self.max_records),
+                ("concurrency", "auto (2 to 8)" if concurrency == "auto" else concurrency),
+                ("max requests/s", self.max_requests_per_second),
+                ("timestamps", self.timestamps),
+            ]
         )
 
     def _action_metadata(self) -> Action:
