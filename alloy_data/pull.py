@@ -188,18 +188,12 @@ class PullStats:
         a table, the notes folded; :meth:`_repr_html_` and a pull's display show them."""
         reasons = ", ".join(f"{reason} x{n}" for reason, n in self.retry_reasons.items())
         retries = f"{self.retries} ({reasons})" if reasons else str(self.retries)
-        page_size = None
-        if self.page_size is not None:
-            page_size = f"{self.page_size} ({self.page_size_reason})"
-            page_size = page_size if self.page_size_reason else str(self.page_size)
-        paginator = None
-        if self.paginator:
+        # The reason names the size ("page size 100 for 'limit', the most ... allows").
+        page_size = self.page_size_reason or self.page_size
+        paginator = self.paginator
+        if paginator and self.detection:
             guessed = ", a guess" if self.confident is False else ""
-            paginator = (
-                f"{self.paginator} ({self.detection}{guessed})"
-                if self.detection
-                else (self.paginator)
-            )
+            paginator = f"{paginator} ({self.detection}{guessed})"
         figures = _html.key_values(
             [
                 ("records", f"{self.records:,}" + (f" of {self.total:,}" if self.total else "")),

@@ -115,7 +115,8 @@ def test_after_a_run_it_shows_retries_with_reasons_paginator_and_page_size(
     for reason, count in stats.retry_reasons.items():
         assert f"{reason} x{count}" in text
     assert f"paginator {stats.paginator} ({stats.detection})" in text
-    assert f"page size 50 ({stats.page_size_reason})" in text
+    assert stats.page_size_reason.startswith("page size 50")
+    assert f"page size {stats.page_size_reason}" in text
     assert "one request after another" in text  # last-id paging cannot overlap
     assert "created converted from epoch seconds" in text
     assert shown_text(stats._repr_html_()).startswith("Last run")
