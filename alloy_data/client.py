@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption
-    from alloy_data.pull import Pull
+    from alloy_data.pull import Pull, TimestampsOption
 
 __all__ = [
     "ActionOperations",
@@ -644,6 +644,7 @@ class AlloyClient:
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
+        timestamps: TimestampsOption = "auto",
     ) -> Pull:
         """Prepare a lazy pull of every page of a list action.
 
@@ -687,6 +688,14 @@ class AlloyClient:
                 when it has one; else a pull of records that come newest first stops once past
                 it; else every page is fetched and only changed records kept (``stats``
                 and a warning say which).
+            timestamps: Which number columns become UTC timestamps. ``"auto"`` (the
+                default): the columns the action's response schema declares epoch times
+                (``format: unix-time``, or "Unix timestamp" in the description), and
+                ``stats.notes`` names integer columns that look like epoch times but were left
+                as numbers. ``"guess"``: those too (an integer column named ``created``,
+                ``updated``, ``timestamp``, ``*_at``, ``*_time`` or ``*_date`` whose values all
+                lie between 2000 and 2100 in seconds or milliseconds). ``"off"``: numbers stay
+                numbers. ISO-8601 text with an offset becomes a timestamp in every case.
 
         Returns:
             The :class:`~alloy_data.pull.Pull`.
@@ -713,6 +722,7 @@ class AlloyClient:
             max_requests_per_second=max_requests_per_second,
             retries=retries,
             incremental=incremental,
+            timestamps=timestamps,
         )
 
     def pull_many(
@@ -736,6 +746,7 @@ class AlloyClient:
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
+        timestamps: TimestampsOption = "auto",
     ) -> MultiPull:
         """Prepare a lazy pull of one list action for many credentials, as one dataset.
 
@@ -770,6 +781,7 @@ class AlloyClient:
             retries: As for :meth:`pull`.
             incremental: As for :meth:`pull`; each credential keeps its own high-water mark
                 (in its file, with ``to_parquet(directory, mode="merge")``).
+            timestamps: As for :meth:`pull`, decided for each credential.
 
         Returns:
             The :class:`~alloy_data.many.MultiPull`; nothing is fetched until it is iterated
@@ -800,4 +812,5 @@ class AlloyClient:
             max_requests_per_second=max_requests_per_second,
             retries=retries,
             incremental=incremental,
+            timestamps=timestamps,
         )

@@ -34,7 +34,7 @@ from alloy_data.client import AlloyClient
 from alloy_data.config import ClientConfig, mask_secret
 from alloy_data.errors import AlloyError, ConfigurationError
 from alloy_data.many import CREDENTIAL_COLUMN, USER_COLUMN, CredentialTarget, MultiPull
-from alloy_data.pull import Pull
+from alloy_data.pull import Pull, TimestampsOption
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -215,6 +215,7 @@ def read_pull(
     concurrency: int | Literal["auto"] = "auto",
     max_requests_per_second: float | None = None,
     retries: int | RetryPolicy | None = None,
+    timestamps: TimestampsOption = "auto",
 ) -> dd.DataFrame:
     """Pull one list action for many credentials on Dask, one partition per credential.
 
@@ -254,6 +255,7 @@ def read_pull(
         max_requests_per_second: As for :meth:`~alloy_data.AlloyClient.pull`, for each
             credential.
         retries: As for :meth:`~alloy_data.AlloyClient.pull`.
+        timestamps: As for :meth:`~alloy_data.AlloyClient.pull`.
 
     Returns:
         A ``dask.dataframe.DataFrame`` with one partition per credential, in the credentials'
@@ -290,6 +292,7 @@ def read_pull(
             progress=False,
             max_requests_per_second=max_requests_per_second,
             retries=retries,
+            timestamps=timestamps,
         )
         return _read(dd_module, many, client.config, schema=schema, dtype_backend=dtype_backend)
     finally:

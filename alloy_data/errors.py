@@ -21,11 +21,18 @@ Warnings: ``PaginationWarning`` (a ``UserWarning``) when a pull stops on a loop 
 be missing, or when auto-detection had to guess.
 
 Messages say what went wrong and what to do about it. They never hold an API key or a token.
+
+In IPython and Jupyter an alloy-data error shows as one line, ``ErrorClass: message`` (with any
+notes added to it), instead of a traceback through the library's internals. Setting the
+environment variable ``ALLOY_DATA_FULL_TRACEBACKS=1`` (``%env ALLOY_DATA_FULL_TRACEBACKS=1`` in
+a notebook) brings the full traceback back, for this error with ``%tb`` and for later ones.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -47,8 +54,29 @@ __all__ = [
 ]
 
 
+#: Set to ``1`` to see alloy-data errors with their full traceback in IPython and Jupyter.
+FULL_TRACEBACKS_ENV = "ALLOY_DATA_FULL_TRACEBACKS"
+
+
 class AlloyError(Exception):
     """Base class of every error raised by alloy-data."""
+
+    @property
+    def _render_traceback_(self) -> Callable[[], list[str]]:
+        # IPython shows what this returns instead of a traceback, when the attribute exists;
+        # with full tracebacks asked for, it does not, and IPython shows its own.
+        if os.environ.get(FULL_TRACEBACKS_ENV, "").strip().lower() not in ("", "0", "false"):
+            raise AttributeError("_render_traceback_")
+        return self._one_line
+
+    def _one_line(self) -> list[str]:
+        lines = [f"{type(self).__name__}: {self}"]
+        lines += [str(note) for note in getattr(self, "__notes__", ())]
+        lines.append(
+            f"(alloy-data shows its errors in short: %env {FULL_TRACEBACKS_ENV}=1, then %tb, "
+            "shows the full traceback)"
+        )
+        return lines
 
 
 class ConfigurationError(AlloyError, ValueError):

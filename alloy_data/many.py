@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote
 
+from alloy_data import _html
+from alloy_data.config import redact
 from alloy_data.engine import RequestRate
 from alloy_data.errors import AlloyError, ConfigurationError
 from alloy_data.progress import ProgressUpdate, check_progress_option, make_reporter
-from alloy_data.pull import Pull, PullClient, PullStats
+from alloy_data.pull import Pull, PullClient, PullStats, TimestampsOption, public_parameters
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,6 +62,8 @@ MIN_CHUNK_RECORDS = 250
 #: Credentials' files rendered from their spools at once (the rest wait their turn).
 FILES_RENDERED_AT_ONCE = 2
 _SUCCESS = "_SUCCESS"
+#: Credentials listed one per row in a rich display, at most; the rest are counted.
+SHOWN_CREDENTIALS = 50
 _MANIFEST = "_alloy_manifest.json"
 
 
@@ -170,6 +174,65 @@ class MultiPullStats:
             text += f", {self.failed} failed"
         return text
 
+    def _repr_html_(self) -> str:
+        return _html.block("Last run", self._html_body())
+
+    def _html_body(self) -> str:
+        """The figures as HTML (escaped): totals, warnings marked, failures and drift as tables,
+        each credential's figures and the notes folded."""
+        warnings = [
+            f"{credential}: {warning}"
+            for credential, stats in self.per_credential.items()
+            for warning in stats.warnings
+        ]
+        figures = _html.key_values(
+            [
+                ("credentials", f"{self.done} of {self.credentials} pulled, {self.failed} failed"),
+                ("records", f"{self.records:,}"),
+                ("pages", f"{self.pages:,}"),
+                ("requests", f"{self.requests:,}"),
+                ("retries", f"{self.retries:,}"),
+                ("waited", f"{self.seconds_waited:.1f} s"),
+                ("elapsed", f"{self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)"),
+            ]
+        )
+        failures = _html.grid(
+            ("credential", "user", "error", "records fetched (dropped)"),
+            [
+                (
+                    f.credential_id,
+                    f.user_id,
+                    f"{type(f.error).__name__}: {f.error}",
+                    f.records_fetched,
+                )
+                for f in self.failures[:SHOWN_CREDENTIALS]
+            ],
+        )
+        drift = _html.grid(
+            ("credential", "columns that differ from the dataset's"),
+            [
+                (credential, "; ".join(differences))
+                for credential, differences in list(self.drift.items())[:SHOWN_CREDENTIALS]
+            ],
+        )
+        each = _html.grid(
+            ("credential", "records", "pages", "requests", "retries", "paginator", "stopped"),
+            [
+                (credential, s.records, s.pages, s.requests, s.retries, s.paginator, s.stop_reason)
+                for credential, s in list(self.per_credential.items())[:SHOWN_CREDENTIALS]
+            ],
+        )
+        return "".join(
+            [
+                _html.items(warnings, warning=True),
+                figures,
+                _html.details(f"Failures ({len(self.failures)})", failures, open_=True),
+                _html.details(f"Schema drift ({len(self.drift)} credentials)", drift, open_=True),
+                _html.details(f"Each credential ({len(self.per_credential)})", each),
+                _html.details(f"Notes ({len(self.notes)})", _html.items(self.notes)),
+            ]
+        )
+
 
 def _targets(credentials: Any) -> list[CredentialTarget] | Literal["all"]:
     if credentials == "all":
@@ -232,6 +295,7 @@ class MultiPull:
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
+        timestamps: TimestampsOption = "auto",
     ) -> None:
         self._client = client
         self.connector_id = connector_id
@@ -275,6 +339,7 @@ class MultiPull:
             "max_requests_per_second": max_requests_per_second,
             "retries": retries,
             "incremental": incremental,
+            "timestamps": timestamps,
         }
         # Checks every option now, before anything is fetched, as a Pull does.
         Pull(
@@ -296,12 +361,48 @@ class MultiPull:
     def pull_options(self) -> dict[str, Any]:
         """The options each credential's pull gets (``parameters``, ``paginator``,
         ``page_size``, ``max_pages``, ``max_records``, ``concurrency``,
-        ``max_requests_per_second``, ``retries``, ``incremental``), as given; a copy."""
+        ``max_requests_per_second``, ``retries``, ``incremental``, ``timestamps``), as given;
+        a copy."""
         return dict(self._pull_options)
 
     def __repr__(self) -> str:
         how_many = "all" if self._requested == "all" else f"{len(self._requested)}"
         return f"MultiPull({self.connector_id!r}, {self.action_id!r}, credentials={how_many})"
+
+    def _repr_html_(self) -> str:
+        if self._requested == "all":
+            credentials = "all: every credential of the connector, of every user"
+        else:
+            shown = [target.credential_id for target in self._requested[:SHOWN_CREDENTIALS]]
+            more = len(self._requested) - len(shown)
+            credentials = ", ".join(shown) + (f" and {more} more" if more else "")
+        options = self._pull_options
+        plan = _html.key_values(
+            [
+                ("connector", self.connector_id),
+                ("action", self.action_id),
+                ("credentials", credentials),
+                (
+                    "parameters",
+                    json.dumps(public_parameters(options["parameters"] or {}), default=str),
+                ),
+                ("workers", self.workers or f"{DEFAULT_WORKERS} (the default)"),
+                ("on error", self.on_error),
+                ("max records", options["max_records"]),
+                ("max pages", options["max_pages"]),
+                ("max requests/s (all)", self.max_total_requests_per_second),
+                ("max requests/s (each)", options["max_requests_per_second"]),
+                ("timestamps", options["timestamps"]),
+            ]
+        )
+        ran = self.stats.credentials or self.stats.notes
+        page = _html.block(
+            f"MultiPull: {self.connector_id} {self.action_id}",
+            plan,
+            _html.details("Last run", self.stats._html_body(), open_=True) if ran else "",
+        )
+        secrets = tuple(getattr(self._client.config, "secrets", ()) or ())
+        return redact(page, [*secrets, *(_html.text(secret) for secret in secrets)])
 
     # -- which credentials ---------------------------------------------------------------
 

@@ -15,12 +15,14 @@ import numbers
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from alloy_data import _html
+from alloy_data.config import redact
 from alloy_data.engine import AdaptiveLimit, RequestRate, parallel_pages, prefetch
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
 from alloy_data.http import RetryPolicy
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
 
     from alloy_data.config import ClientConfig
     from alloy_data.engine import ChunkedConversion, Converted
-    from alloy_data.frames import SchemaDrift, TableBuilder
+    from alloy_data.frames import EpochTimes, SchemaDrift, TableBuilder
     from alloy_data.http import OnRetry
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption
@@ -110,6 +112,11 @@ class PullClient(Protocol):
 #: paging; it grows while answers come back clean and shrinks on 429s and failures.
 AUTO_CONCURRENCY_START = 2
 AUTO_CONCURRENCY = 8
+
+#: ``timestamps=``: epoch numbers the action declares become timestamps ("auto"), so do
+#: integer columns whose names and values say so ("guess"), or numbers stay numbers ("off").
+TimestampsOption = Literal["auto", "guess", "off"]
+TIMESTAMPS_CHOICES = ("auto", "guess", "off")
 
 # Parameter names whose values never go into provenance metadata or logs.
 _SECRET_WORDS = ("token", "secret", "password", "key", "auth", "signature")
@@ -193,6 +200,53 @@ class PullStats:
             text += f", stopped: {self.stop_reason}"
         return text
 
+    def _repr_html_(self) -> str:
+        return _html.block("Last run", self._html_body())
+
+    def _html_body(self) -> str:
+        """The figures as HTML (escaped): a table of figures, the warnings marked, the drift as
+        a table, the notes folded; :meth:`_repr_html_` and a pull's display show them."""
+        reasons = ", ".join(f"{reason} x{n}" for reason, n in self.retry_reasons.items())
+        retries = f"{self.retries} ({reasons})" if reasons else str(self.retries)
+        # The reason names the size ("page size 100 for 'limit', the most ... allows").
+        page_size = self.page_size_reason or self.page_size
+        paginator = self.paginator
+        if paginator and self.detection:
+            guessed = ", a guess" if self.confident is False else ""
+            paginator = f"{paginator} ({self.detection}{guessed})"
+        figures = _html.key_values(
+            [
+                ("records", f"{self.records:,}" + (f" of {self.total:,}" if self.total else "")),
+                ("pages", f"{self.pages:,}"),
+                ("requests", f"{self.requests:,}"),
+                ("retries", retries),
+                ("waited", f"{self.seconds_waited:.1f} s"),
+                ("elapsed", f"{self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)"),
+                ("paginator", paginator),
+                ("page size", page_size),
+                (
+                    "concurrency",
+                    f"up to {self.concurrency} requests at once"
+                    if self.concurrency > 1
+                    else "1 (one request after another)",
+                ),
+                ("stopped", self.stop_message if self.stop_reason != "end" else None),
+            ]
+        )
+        drift = _html.grid(
+            ("column", "page", "from", "to"),
+            [(d.column, d.page, d.old_type, d.new_type) for d in self.drift],
+        )
+        notes = [note for note in self.notes if note not in self.warnings]
+        return "".join(
+            [
+                _html.items(self.warnings, warning=True),
+                figures,
+                _html.details(f"Schema drift ({len(self.drift)})", drift, open_=True),
+                _html.details(f"Notes ({len(notes)})", _html.items(notes)),
+            ]
+        )
+
 
 def _positive(name: str, value: Any) -> int | None:
     if value is None:
@@ -235,6 +289,16 @@ def _rate(value: Any) -> float | None:
 
 # What JSON carries, and so what an execute call can send.
 _JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _timestamps(value: Any) -> TimestampsOption:
+    if value not in TIMESTAMPS_CHOICES:
+        raise ConfigurationError(
+            "timestamps must be 'auto' (epoch columns the action declares become timestamps), "
+            "'guess' (also integer columns whose names and values look like epoch times) or "
+            f"'off' (numbers stay numbers), not {value!r}."
+        )
+    return value
 
 
 def _parameters(value: Any) -> dict[str, Any]:
@@ -311,6 +375,7 @@ class Pull:
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
+        timestamps: TimestampsOption = "auto",
     ) -> None:
         self._client = client
         self.connector_id = _identifier("connector_id", connector_id)
@@ -329,6 +394,7 @@ class Pull:
         self.max_requests_per_second = _rate(max_requests_per_second)
         self.retries = _check_retries(retries)
         self.incremental = check_incremental(incremental)
+        self.timestamps = _timestamps(timestamps)
         check_progress_option(progress)
         self.progress = progress
         self.stats = PullStats()
@@ -357,6 +423,39 @@ class Pull:
         return (
             f"Pull({self.connector_id!r}, {self.action_id!r}, "
             f"parameters={public_parameters(self.parameters)!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        config = getattr(self._client, "config", None)
+        stats = self.stats
+        ran = stats.requests or stats.pages or stats.stop_reason
+        page = _html.block(
+            f"Pull: {self.connector_id} {self.action_id}",
+            self._plan_html(getattr(config, "user_id", None)),
+            _html.details("Last run", stats._html_body(), open_=True) if ran else "",
+        )
+        secrets = tuple(getattr(config, "secrets", ()) or ())
+        # The parameters are masked by name; a key of the client's own is masked wherever.
+        return redact(page, [*secrets, *(_html.text(secret) for secret in secrets)])
+
+    def _plan_html(self, client_user: str | None) -> str:
+        """What this pull fetches and how, as an HTML table (parameters masked)."""
+        concurrency = self.concurrency
+        return _html.key_values(
+            [
+                ("connector", self.connector_id),
+                ("action", self.action_id),
+                ("credential", self.credential_id),
+                ("user", self.user_id or client_user),
+                ("parameters", json.dumps(public_parameters(self.parameters), default=str)),
+                ("paginator", self.paginator if isinstance(self.paginator, str) else "custom"),
+                ("page size", self.page_size or "the largest the action allows"),
+                ("max pages", self.max_pages),
+                ("max records", self.max_records),
+                ("concurrency", "auto (2 to 8)" if concurrency == "auto" else concurrency),
+                ("max requests/s", self.max_requests_per_second),
+                ("timestamps", self.timestamps),
+            ]
         )
 
     def _action_metadata(self) -> Action:
@@ -645,14 +744,25 @@ class Pull:
         for page in self.iter_pages():
             yield from page.records
 
-    def _known_columns(self) -> tuple[str, ...]:
-        """Column names from the record schema the action's metadata declares, if any."""
+    def _record_schema(self) -> Mapping[str, Any]:
+        """The JSON Schema of the records that the action's metadata declares, or ``{}``."""
         action = self._action_metadata()
         for key in ("responseSchema", "outputSchema", "recordSchema"):
             schema = action.raw.get(key)
             if isinstance(schema, Mapping):
-                return tuple(_schema_columns(schema))
-        return ()
+                return schema
+        return {}
+
+    def _known_columns(self) -> tuple[str, ...]:
+        """Column names from the record schema the action's metadata declares, if any."""
+        return tuple(_schema_columns(self._record_schema()))
+
+    def _epochs(self, converted: Iterable[str] = ()) -> EpochTimes:
+        """Which columns become timestamps, as ``timestamps=`` and the declared schema say."""
+        from alloy_data.frames import EpochTimes, declared_epoch_columns
+
+        declared = declared_epoch_columns(self._record_schema())
+        return EpochTimes(self.timestamps, declared, converted=converted)
 
     def _convert_all(
         self,
@@ -717,6 +827,8 @@ class Pull:
         self.stats.drift = list(builder.drift)
         for drift in builder.drift:
             self.stats.notes.append(f"schema drift: {drift}")
+        self.stats.notes.extend(builder.epochs.notes())
+        self.stats.warnings.extend(builder.epochs.warnings())
 
     def to_arrow(self, *, since: Any = None) -> pa.Table:
         """Fetch every page into one typed Arrow table.
@@ -736,6 +848,7 @@ class Pull:
 
         self._start_run(since)
         builder = TableBuilder(known_columns=self._known_columns())
+        builder = TableBuilder(known_columns=self._known_columns(), epochs=self._epochs())
         self._convert_all(builder, self._iter_pages(self._walker(), fetch_ahead=False))
         self._warn()
         return _tagged_table(builder.to_table(), self._tags)
@@ -820,6 +933,8 @@ class Pull:
                 self.page_size,
                 self.max_records,
                 *([] if self._since is None else [self._since]),
+                # Only when not the default, so that earlier checkpoints still resume.
+                *([self.timestamps] if self.timestamps != "auto" else []),
             ],
             sort_keys=True,
             default=str,
@@ -1040,6 +1155,7 @@ class Pull:
             if checkpoint is not None
             else getattr(writer, "seed_schema", None),
             row_count=checkpoint.rows if checkpoint is not None else 0,
+            epochs=self._epochs(_timestamp_columns(checkpoint)),
         )
 
         def write(converted: list[tuple[Page, pa.RecordBatch]]) -> None:
@@ -1145,6 +1261,13 @@ def _tagged_table(table: pa.Table, tags: Mapping[str, str]) -> pa.Table:
             pa.field(name, pa.string()), pa.repeat(pa.scalar(value, pa.string()), table.num_rows)
         )
     return table
+
+
+def _timestamp_columns(checkpoint: Any) -> list[str]:
+    """The timestamp columns of a resumed export's schema so far."""
+    if checkpoint is None or checkpoint.schema is None:
+        return []
+    return [field.name for field in checkpoint.schema if str(field.type).startswith("timestamp")]
 
 
 def _schema_columns(schema: Mapping[str, Any], prefix: str = "") -> Iterator[str]:

@@ -29,6 +29,18 @@ How values are typed:
   string column of JSON text from the page where that is first seen on; columns flattened
   from objects on earlier pages keep their values.
 
+Numbers that are times (``timestamps=`` of a pull, :class:`EpochTimes`): a number column that
+the action's response schema declares an epoch time (``format: unix-time`` as Stripe's API
+says, another epoch format, a number with ``format: date-time``, or a description such as "Unix
+timestamp" or "seconds since the epoch") becomes ``timestamp[us, tz=UTC]``; the unit is the
+declared one, else milliseconds when the values reach 10^11. With ``timestamps="guess"``, so
+does an integer column named ``created``, ``updated``, ``timestamp``, ``*_at``, ``*_time`` or
+``*_date`` whose values on the first page where it has any all lie between 2000-01-01 and
+2100-01-01, in seconds or in milliseconds (which of the two the values say). A column is
+decided once and stays decided on later pages: values there are converted with the same unit
+whatever they are, and only values too large for a timestamp become null (counted in the
+pull's warnings).
+
 Drift (:attr:`TableBuilder.drift`) lists each change once, with the page it happened on: a
 column first seen after a page that had records (old type ``"absent"``; a key that starts
 part-way through the first page is not drift), a type that widened, and values that disagreed
@@ -42,12 +54,22 @@ from alloy_data.frames._builder import (
     records_to_batch,
     to_dataframe,
 )
+from alloy_data.frames._epochs import (
+    TIMESTAMP_OPTIONS,
+    EpochTimes,
+    check_timestamps_option,
+    declared_epoch_columns,
+)
 from alloy_data.frames._widen import unify
 
 __all__ = [
+    "TIMESTAMP_OPTIONS",
+    "EpochTimes",
     "SchemaDrift",
     "TableBuilder",
     "align_batch",
+    "check_timestamps_option",
+    "declared_epoch_columns",
     "records_to_batch",
     "to_dataframe",
     "unify",

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from alloy_data.errors import ConfigurationError
 from alloy_data.frames._bodies import BodyReader
+from alloy_data.frames._epochs import EpochTimes
 from alloy_data.frames._page import Page, PageConverter
 from alloy_data.frames._widen import cast, unify
 
@@ -95,6 +96,8 @@ class TableBuilder:
         schema: The unified schema of pages converted earlier (a resumed export's checkpoint),
             so that later pages widen it and report drift as one uninterrupted pull would.
         row_count: How many records those earlier pages held.
+        epochs: Which number columns are epoch times to convert to UTC timestamps, page after
+            page (by default none are).
 
     Attributes:
         drift: Columns that appeared after the first page or whose type widened, in order.
@@ -108,8 +111,10 @@ class TableBuilder:
         keep_batches: bool = True,
         schema: pa.Schema | None = None,
         row_count: int = 0,
+        epochs: EpochTimes | None = None,
     ) -> None:
         self._known_columns = tuple(known_columns)
+        self.epochs = EpochTimes("off") if epochs is None else epochs
         self._keep_batches = keep_batches
         self._batches: list[pa.RecordBatch] = []
         self._types: dict[str, pa.DataType] = (
@@ -182,10 +187,13 @@ class TableBuilder:
             The batches: one for all the pages, or one per page.
         """
         if len(pages) > 1 and self.row_count and self._types:
-            combined = self._convert([record for records, _ in pages for record in records])
+            combined = self._convert_raw([record for records, _ in pages for record in records])
             clean = not (combined.conflicts or combined.json_paths or combined.renamed)
-            if clean and self._add_unchanging(combined.batch):
-                return [combined.batch]
+            # Epoch columns decide on the page where they start, so a chunk that would decide
+            # one goes page by page.
+            batch = self.epochs.convert_decided(combined.batch) if clean else None
+            if batch is not None and self._add_unchanging(batch):
+                return [batch]
         return [self.add_page(records, number) for records, number in pages]
 
     def add_bodies(
@@ -217,8 +225,10 @@ class TableBuilder:
         """
         if not self.row_count or self._json_paths:
             return None
-        reader = BodyReader.for_pages(self._types, payload_key, records_path)
+        reader = BodyReader.for_pages(self.epochs.raw_types(self._types), payload_key, records_path)
         batch = None if reader is None else reader.read(bodies, counts)
+        if batch is not None:
+            batch = self.epochs.convert_decided(batch)
         return batch if batch is not None and self._add_unchanging(batch) else None
 
     def _add_unchanging(self, batch: pa.RecordBatch) -> bool:
@@ -260,6 +270,11 @@ class TableBuilder:
         return pa.schema(fields).empty_table()
 
     def _convert(self, records: Sequence[Any]) -> Page:
+        page = self._convert_raw(records)
+        page.batch = self.epochs.convert(page.batch)
+        return page
+
+    def _convert_raw(self, records: Sequence[Any]) -> Page:
         strings = frozenset(n for n, t in self._types.items() if pa.types.is_string(t))
         return PageConverter(frozenset(self._json_paths), strings).convert(records)
 

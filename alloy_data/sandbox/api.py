@@ -300,7 +300,7 @@ class AlloyApi:
         if action.verb != "list":
             return None
         listing = self.listings[(connector.connector_id, action.resource_id)]
-        return _schema_of(listing.source.record(0))
+        return listing.resource.record_schema(_schema_of(listing.source.record(0)))
 
     def _credential(self, credential_id: str) -> Credential:
         credential = self.store.credentials.get(credential_id)

@@ -72,10 +72,23 @@ class Resource:
     order: str = "id"
     #: The list action's updated-since (or created-since) filter, if the app has one.
     since: Since | None = None
+    # What the app's own API reference says of some fields, beyond their JSON type, by
+    # dotted path: added to the record schema that list actions declare.
+    schema_marks: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
     def verbs(self) -> list[str]:
         """Return the action names (``list``, ``get``, ``create``) this resource supports."""
         return [action.verb for action in self.actions]
+
+    def record_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        """Return ``schema`` (a JSON Schema of one record) with the app's marks added."""
+        for path, marks in self.schema_marks:
+            node = schema
+            for part in path.split("."):
+                node = node.get("properties", {}).get(part, {})
+            if node:
+                node.update(marks)
+        return schema
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,7 @@ def _resource(
     order: str = "id",
     since: Since | None = None,
     order_words: str = "",
+    schema_marks: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (),
 ) -> Resource:
     singular = name.rstrip("s").lower()
     list_params = convention.params() + ((since.param,) if since is not None else ())
@@ -186,6 +200,7 @@ def _resource(
         times=times,
         order=order,
         since=since,
+        schema_marks=schema_marks,
     )
 
 
@@ -195,6 +210,21 @@ def _path_id(name: str, description: str, kind: str = "string") -> Param:
 
 def _body(name: str, kind: str, description: str, required: bool = False) -> Param:
     return Param(name, kind, description, required=required, location="body")
+
+
+# Stripe's API reference (its OpenAPI description) declares every `created` so.
+_STRIPE_CREATED = (
+    (
+        "created",
+        (
+            ("format", "unix-time"),
+            (
+                "description",
+                "Time at which the object was created. Measured in seconds since the Unix epoch.",
+            ),
+        ),
+    ),
+)
 
 
 def build_catalog() -> dict[str, Connector]:
@@ -302,6 +332,7 @@ def build_catalog() -> dict[str, Connector]:
                     base_path="/v1/charges",
                     convention=paging.LastId("/v1/charges"),
                     id_param=_path_id("id", "The charge's id (ch_...)"),
+                    schema_marks=_STRIPE_CREATED,
                     create_params=(
                         _body("amount", "integer", "Amount in the smallest currency unit", True),
                         _body("currency", "string", "Three-letter ISO currency code", True),
@@ -323,6 +354,7 @@ def build_catalog() -> dict[str, Connector]:
                     convention=paging.LastId("/v1/customers"),
                     id_param=_path_id("id", "The customer's id (cus_...)"),
                     times=stamps.STRIPE_CREATED_ONLY,
+                    schema_marks=_STRIPE_CREATED,
                 ),
             ),
         ),

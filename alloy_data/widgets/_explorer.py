@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption, ProgressUpdate
-    from alloy_data.pull import Pull
+    from alloy_data.pull import Pull, TimestampsOption
 
 __all__ = ["Explorer"]
 
@@ -144,6 +144,7 @@ class Explorer(widgets.VBox):
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
+        timestamps: TimestampsOption = "auto",
     ) -> Pull:
         """Build the lazy ``Pull`` of the current selection (nothing is fetched yet).
 
@@ -186,6 +187,7 @@ class Explorer(widgets.VBox):
             max_requests_per_second=max_requests_per_second,
             retries=retries,
             incremental=incremental,
+            timestamps=timestamps,
         )
 
     def _attempt(self, work: Callable[[], T], doing: str) -> T | None:
