@@ -13,7 +13,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["01-quickstart", "02-explorer", "03-pagination-and-export", "04-many-credentials"]
+NAMES = [
+    "01-quickstart",
+    "02-explorer",
+    "03-pagination-and-export",
+    "04-many-credentials",
+    "05-incremental",
+]
 CELL_TIMEOUT = 300
 SECRET_PATTERNS = [
     re.compile(r"sk_[A-Za-z0-9]"),  # sandbox and live keys, masked or not
