@@ -46,7 +46,14 @@ class MergingParquetWriter(ParquetWriter):
         primary_key: The key columns (dotted names, as in the table).
         cursor_field: The column that grows when a record changes; among new rows with the
             same key, the one with the latest value wins.
-        compression, row_group_size, metadata, resume, fingerprint: As for ParquetWriter.
+        state: The incremental state to keep in the file's provenance (cursor field, key,
+            the mark before this run); the mark is raised to the newest cursor value written.
+        overwrite: For ``"replace"``: replace an existing file (the update modes always do).
+        compression: As for :class:`ParquetWriter`.
+        row_group_size: As for :class:`ParquetWriter`.
+        metadata: As for :class:`ParquetWriter`.
+        resume: As for :class:`ParquetWriter`.
+        fingerprint: As for :class:`ParquetWriter`.
     """
 
     def __init__(
