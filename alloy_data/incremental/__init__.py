@@ -9,6 +9,7 @@ file's provenance for the next run. Standard library only: importing this is che
 from __future__ import annotations
 
 from alloy_data.incremental._detect import FilterParameter, find_filter_parameter, value_format_of
+from alloy_data.incremental._guess import guess_incremental
 from alloy_data.incremental._moments import (
     VALUE_FORMATS,
     ValueFormat,
@@ -31,6 +32,7 @@ __all__ = [
     "cursor_value",
     "find_filter_parameter",
     "format_moment",
+    "guess_incremental",
     "parse_moment",
     "to_datetime",
     "to_iso",

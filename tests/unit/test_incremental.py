@@ -380,3 +380,15 @@ def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
         MergingParquetWriter(
             tmp_path / "x.parquet", mode="upsert", primary_key=["id"], cursor_field="u", state={}
         )
+
+
+def test_a_front_end_guesses_the_cursor_and_key_from_well_known_columns() -> None:
+    from alloy_data.incremental import guess_incremental
+
+    guessed = guess_incremental(["id", "created_at", "updated_at", "name"])
+    assert guessed is not None
+    assert (guessed.cursor_field, guessed.keys) == ("updated_at", ("id",))
+    quickbooks = guess_incremental(["Id", "MetaData.CreateTime", "MetaData.LastUpdatedTime"])
+    assert quickbooks is not None and quickbooks.cursor_field == "MetaData.LastUpdatedTime"
+    assert guess_incremental(["name", "updated_at"]) is None
+    assert guess_incremental(["id", "name"]) is None
