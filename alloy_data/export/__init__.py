@@ -16,7 +16,8 @@ Parquet files carry the pull's provenance in their footer (see :func:`read_metad
 
 A URL other than ``file://`` (``s3://``, ``gs://``, ``abfs://``, any fsspec protocol) is staged
 locally the same way under :func:`staging_dir_for` the URL, then uploaded whole
-(:class:`RemoteFileWriter`); fsspec is imported only then.
+(:class:`RemoteFileWriter`), or, for a partitioned dataset, uploaded under a temporary prefix and
+published with ``_SUCCESS`` last (:class:`RemoteDatasetWriter`); fsspec is imported only then.
 """
 
 from alloy_data.export._remote import (
@@ -28,6 +29,7 @@ from alloy_data.export._remote import (
     staging_dir_for,
     staging_root,
 )
+from alloy_data.export._remote_dataset import RemoteDatasetWriter
 from alloy_data.export._writers import (
     METADATA_KEY,
     Checkpoint,
@@ -46,6 +48,7 @@ __all__ = [
     "JsonlWriter",
     "ParquetWriter",
     "Remote",
+    "RemoteDatasetWriter",
     "RemoteFileWriter",
     "is_url",
     "open_writer",
