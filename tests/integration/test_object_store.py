@@ -22,34 +22,15 @@ import pandas as pd
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-from moto.server import ThreadedMotoServer
 
 import alloy_data as ad
 from alloy_data.export import CACHE_DIR_ENV
 from alloy_data.http import RetryPolicy
 from alloy_data.progress import ProgressUpdate
 from alloy_data.sandbox import Sandbox, serve
+from tests.integration._s3 import BUCKET, SECRET, options_for, start_moto
 
-BUCKET = "alloy-exports"
-SECRET = "wJalr-not-a-real-secret-7f3e"  # moto takes any key; this one must never be echoed
 RECORDS = 300
-
-
-def start_moto() -> tuple[ThreadedMotoServer, str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
-
-
-def options_for(endpoint: str) -> dict[str, Any]:
-    return {
-        "key": "testing",
-        "secret": SECRET,
-        "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-west-1"},
-        # A stopped server must fail an upload at once, not after botocore's retries.
-        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
-    }
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +39,7 @@ def s3() -> Iterator[dict[str, Any]]:
     try:
         options = options_for(endpoint)
         fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
-        fs.mkdir(BUCKET)
+        fs.makedirs(BUCKET, exist_ok=True)
         yield options
     finally:
         server.stop()
