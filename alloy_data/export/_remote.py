@@ -38,11 +38,11 @@ _S3_EXTRA = "pip install 'alloy-data[s3]'"
 _INSTALL = {
     "s3": _S3_EXTRA,
     "s3a": _S3_EXTRA,
-    "gs": "pip install fsspec gcsfs",
-    "gcs": "pip install fsspec gcsfs",
-    "abfs": "pip install fsspec adlfs",
-    "abfss": "pip install fsspec adlfs",
-    "az": "pip install fsspec adlfs",
+    "gs": "pip install 'alloy-data[gcs]'",
+    "gcs": "pip install 'alloy-data[gcs]'",
+    "abfs": "pip install 'alloy-data[azure]'",
+    "abfss": "pip install 'alloy-data[azure]'",
+    "az": "pip install 'alloy-data[azure]'",
 }
 # Filesystems whose first path component is a bucket (or container) that must already exist.
 _BUCKETED = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az"}
