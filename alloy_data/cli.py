@@ -116,7 +116,20 @@ def _parser() -> argparse.ArgumentParser:
         help="requests in flight at once for offset/page paging: auto (default) or a number",
     )
     p.add_argument("--retries", type=int, help="retries per page (default: a pull's patience)")
-    p.add_argument("--out", required=True, help="output file: .parquet, .csv or .jsonl")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output file (.parquet, .csv or .jsonl), or a URL such as s3://bucket/orders.parquet",
+    )
+    p.add_argument(
+        "--storage-option",
+        dest="storage_options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an fsspec option for a URL --out; repeat for more (JSON when it parses; "
+        "client_kwargs.endpoint_url=... nests); values are never printed",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted pull")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -188,7 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     debug = bool(getattr(args, "debug", False))
     if debug:
-        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        # Our own logs only: a filesystem client's debug log prints its requests' headers,
+        # which carry an access key id or a token from --storage-option.
+        logging.getLogger("alloy_data").setLevel(logging.DEBUG)
     try:
         if args.command == "demo":
             from alloy_data.demo import run_demo
@@ -202,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AlloyError as error:
         if debug:
             raise
-        print(f"alloy-data: error: {error}", file=sys.stderr)
+        message = _without_secrets(str(error), getattr(args, "storage_options", []))
+        print(f"alloy-data: error: {message}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_ERROR
 
 
@@ -328,8 +345,79 @@ def parse_params(pairs: Sequence[str]) -> dict[str, Any]:
     return parameters
 
 
+def parse_storage_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """Parse ``--storage-option KEY=VALUE`` pairs into the ``storage_options`` dict of fsspec.
+
+    A value that parses as JSON is taken as JSON (``anon=true``, ``client_kwargs={...}``), any
+    other as text; a dotted key nests (``client_kwargs.endpoint_url=http://...`` becomes
+    ``{"client_kwargs": {"endpoint_url": "http://..."}}``). A later pair wins over an earlier
+    one for the same key.
+
+    Returns:
+        The options as a dict (empty for no pairs).
+
+    Raises:
+        ConfigurationError: For a pair without ``=``, an empty key or key part, or a key that
+            is both a value and a group (``a=1`` and ``a.b=2``). The message never shows a
+            value, which may be a secret.
+    """
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        parts = [part.strip() for part in key.split(".")]
+        if not sep or not all(parts):
+            # The pair itself is not shown: without its "=", a secret may be all there is.
+            raise ConfigurationError(
+                "--storage-option takes KEY=VALUE, such as --storage-option "
+                "client_kwargs.endpoint_url=http://localhost:9000; one was given without a "
+                "key or without '='."
+            )
+        try:
+            parsed: Any = json.loads(value)
+        except ValueError:
+            parsed = value
+        group = options
+        for depth, part in enumerate(parts[:-1]):
+            group = group.setdefault(part, {})
+            if not isinstance(group, dict):
+                raise ConfigurationError(
+                    f"--storage-option {'.'.join(parts[: depth + 1])!r} is given both as a "
+                    f"value and as a group of options ({key.strip()!r}): give one of them."
+                )
+        if isinstance(group.get(parts[-1]), dict) and isinstance(parsed, dict):
+            group[parts[-1]].update(parsed)
+        else:
+            group[parts[-1]] = parsed
+    return options
+
+
+def _leaf_texts(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaf_texts(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaf_texts(item)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def _without_secrets(message: str, pairs: Sequence[str]) -> str:
+    # The library's messages name options, never their values; a filesystem's own exception
+    # text, quoted inside them, is not under our control, so every value given is masked.
+    try:
+        options = parse_storage_options(pairs)
+    except ConfigurationError:
+        options = {}
+    for text in sorted(set(_leaf_texts(options)), key=len, reverse=True):
+        if len(text) >= 4:
+            message = message.replace(text, "***")
+    return message
+
+
 def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     parameters = parse_params(args.param)
+    storage_options = parse_storage_options(args.storage_options) or None
     credentials = [c for c in (args.credential_ids or []) if c]
     if args.all_credentials and credentials:
         raise ConfigurationError("Pass --credential or --all-credentials, not both.")
@@ -369,7 +457,13 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     started = time.monotonic()
     if args.all_credentials or len(credentials) > 1:
         return _pull_many(
-            client, args, out, credentials=credentials or "all", options=options, started=started
+            client,
+            args,
+            out,
+            credentials=credentials or "all",
+            options=options,
+            storage_options=storage_options,
+            started=started,
         )
     pull = client.pull(
         args.connector,
@@ -383,16 +477,21 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
             raise ConfigurationError(
                 "--incremental keeps its mark in a Parquet file: give --out a .parquet path."
             )
-        path = pull.to_parquet(args.out, mode=args.mode, resume=args.resume)
+        path = pull.to_parquet(
+            args.out, mode=args.mode, resume=args.resume, storage_options=storage_options
+        )
     else:
-        path = pull.to_file(args.out, overwrite=args.overwrite, resume=args.resume)
+        path = pull.to_file(
+            args.out, overwrite=args.overwrite, resume=args.resume, storage_options=storage_options
+        )
     stats = pull.stats
+    shown = _shown(path)
     summary = {
-        "file": str(path),
+        "file": shown,
         "records": stats.records,
         "pages": stats.pages,
         "seconds": round(time.monotonic() - started, 2),
-        "bytes": path.stat().st_size if path.is_file() else None,
+        "bytes": path.stat().st_size if isinstance(path, Path) and path.is_file() else None,
         "paginator": stats.paginator,
         "page_size": stats.page_size,
         "requests": stats.requests,
@@ -411,7 +510,7 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         verb = "appended"
     out.write(
         f"{verb} {summary['records']} records ({summary['pages']} pages, "
-        f"{summary['paginator']}) to {path} in {summary['seconds']} s\n"
+        f"{summary['paginator']}) to {shown} in {summary['seconds']} s\n"
     )
     if args.incremental:
         notes = [n for n in stats.notes if n.startswith("incremental:")]
@@ -429,24 +528,31 @@ def _pull_many(
     *,
     credentials: list[str] | str,
     options: dict[str, Any],
+    storage_options: dict[str, Any] | None,
     started: float,
 ) -> int:
     many = client.pull_many(args.connector, args.action, credentials=credentials, **options)
     # Kept as text: a URL (s3://bucket/prefix/) must not go through Path, which folds its "//".
     target = args.out
+    write = {
+        "overwrite": args.overwrite,
+        "resume": args.resume,
+        "storage_options": storage_options,
+    }
     if posixpath.splitext(target.rstrip("/"))[1] and not target.endswith("/"):
         if args.incremental:
             raise ConfigurationError(
                 "--incremental with several credentials updates a dataset directory, one file "
                 "per credential: give --out a directory name without a suffix."
             )
-        path = many.to_file(target, overwrite=args.overwrite, resume=args.resume)
+        path = many.to_file(target, **write)
     else:
         mode = args.mode if args.incremental else "replace"
-        path = many.to_parquet(target, overwrite=args.overwrite, resume=args.resume, mode=mode)
+        path = many.to_parquet(target, **write, mode=mode)
     stats = many.stats
+    shown = _shown(path)
     summary = {
-        "file": str(path),
+        "file": shown,
         "records": stats.records,
         "credentials": stats.credentials,
         "failed": stats.failed,
@@ -459,11 +565,17 @@ def _pull_many(
     else:
         out.write(
             f"wrote {stats.records} records from {stats.done} of {stats.credentials} "
-            f"credentials to {path} in {summary['seconds']} s\n"
+            f"credentials to {shown} in {summary['seconds']} s\n"
         )
     for failure in stats.failures:
         print(f"alloy-data: credential failed: {failure}", file=sys.stderr)
     return EXIT_OK if not stats.failures else EXIT_PARTIAL
+
+
+def _shown(path: Path | str) -> str:
+    from alloy_data.export import display_url
+
+    return display_url(path) if isinstance(path, str) else str(path)
 
 
 _HANDLERS = {

@@ -967,7 +967,8 @@ class Pull:
             compression: ``"zstd"``, ``"snappy"``, ``"gzip"``, ``"brotli"``, ``"lz4"`` or
                 ``"none"``.
             row_group_size: Rows per row group (default 65,536).
-            partition_cols: Write a Hive-partitioned directory (local targets only).
+            partition_cols: Write a Hive-partitioned directory (``col=value/``); to a URL, a
+                prefix published with ``_SUCCESS`` last.
             resume: Continue an interrupted export of the same pull to the same target.
             storage_options: For a URL: the fsspec filesystem's options (credentials,
                 endpoint, region), as pandas takes them. Never shown in errors or logs.
@@ -988,7 +989,12 @@ class Pull:
             ConfigurationError: For a bad option, or a URL whose filesystem package is not
                 installed (saying what to install).
         """
-        from alloy_data.export import ParquetWriter, RemoteFileWriter, resolve_target
+        from alloy_data.export import (
+            ParquetWriter,
+            RemoteDatasetWriter,
+            RemoteFileWriter,
+            resolve_target,
+        )
 
         target = resolve_target(path, storage_options)
         if mode != "replace" or (
@@ -1018,14 +1024,10 @@ class Pull:
 
         if isinstance(target, Path):
             return self._export(make(target))
-        if partition_cols:
-            raise ConfigurationError(
-                "partition_cols is for local targets: write the partitioned dataset to a local "
-                "folder, or use client.pull_many(...).to_parquet(url) for a dataset with a file "
-                "per credential."
-            )
+        # A dataset is many objects: uploaded under a temporary prefix, _SUCCESS written last.
+        remote_writer = RemoteDatasetWriter if partition_cols else RemoteFileWriter
         return self._export(
-            RemoteFileWriter(
+            remote_writer(
                 target, make, overwrite=overwrite, resume=resume, fingerprint=self.fingerprint()
             )
         )

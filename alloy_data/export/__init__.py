@@ -16,7 +16,8 @@ Parquet files carry the pull's provenance in their footer (see :func:`read_metad
 
 A URL other than ``file://`` (``s3://``, ``gs://``, ``abfs://``, any fsspec protocol) is staged
 locally the same way under :func:`staging_dir_for` the URL, then uploaded whole
-(:class:`RemoteFileWriter`); fsspec is imported only then.
+(:class:`RemoteFileWriter`), or, for a partitioned dataset, uploaded under a temporary prefix and
+published with ``_SUCCESS`` last (:class:`RemoteDatasetWriter`); fsspec is imported only then.
 """
 
 from alloy_data.export._merge import (
@@ -29,11 +30,13 @@ from alloy_data.export._remote import (
     CACHE_DIR_ENV,
     Remote,
     RemoteFileWriter,
+    display_url,
     is_url,
     resolve_target,
     staging_dir_for,
     staging_root,
 )
+from alloy_data.export._remote_dataset import RemoteDatasetWriter
 from alloy_data.export._writers import (
     METADATA_KEY,
     Checkpoint,
@@ -55,7 +58,9 @@ __all__ = [
     "MergingParquetWriter",
     "ParquetWriter",
     "Remote",
+    "RemoteDatasetWriter",
     "RemoteFileWriter",
+    "display_url",
     "is_url",
     "open_writer",
     "read_incremental_state",

@@ -38,11 +38,11 @@ _S3_EXTRA = "pip install 'alloy-data[s3]'"
 _INSTALL = {
     "s3": _S3_EXTRA,
     "s3a": _S3_EXTRA,
-    "gs": "pip install fsspec gcsfs",
-    "gcs": "pip install fsspec gcsfs",
-    "abfs": "pip install fsspec adlfs",
-    "abfss": "pip install fsspec adlfs",
-    "az": "pip install fsspec adlfs",
+    "gs": "pip install 'alloy-data[gcs]'",
+    "gcs": "pip install 'alloy-data[gcs]'",
+    "abfs": "pip install 'alloy-data[azure]'",
+    "abfss": "pip install 'alloy-data[azure]'",
+    "az": "pip install 'alloy-data[azure]'",
 }
 # Filesystems whose first path component is a bucket (or container) that must already exist.
 _BUCKETED = {"s3", "s3a", "gs", "gcs", "abfs", "abfss", "az"}
@@ -287,6 +287,7 @@ class RemoteFileWriter:
         self.staging = staging_dir_for(remote.url)
         self.local: _SpoolingWriter = make_local(self.staging / (remote.name or "data"))
         self._staged: Path | None = None
+        self._staged_rows = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.remote)!r})"
@@ -318,19 +319,11 @@ class RemoteFileWriter:
                 is false, or the local staging folder cannot be written.
         """
         self.remote.check_bucket()
-        if self.remote.is_dir():
-            raise ExportError(
-                f"{self.remote} is a prefix holding objects. Name the object to write inside "
-                f"it, such as {self.remote}/data.{self.local.kind}."
-            )
-        if not self.overwrite and self.remote.exists():
-            raise ExportError(
-                f"{self.remote} already exists. Pass overwrite=True to replace it (the "
-                "object is replaced only by a complete upload)."
-            )
+        self._check_target()
         staged = self._staged_file()
         if staged is not None:
             self._staged, rows, pages = staged
+            self._staged_rows = rows
             logger.info("Uploading %s, staged complete by an earlier export.", self.remote)
             return Checkpoint({}, pages + 1, rows, pages, None, complete=True)
         try:
@@ -342,6 +335,18 @@ class RemoteFileWriter:
             ) from error
         return self.local.open()
 
+    def _check_target(self) -> None:
+        if self.remote.is_dir():
+            raise ExportError(
+                f"{self.remote} is a prefix holding objects. Name the object to write inside "
+                f"it, such as {self.remote}/data.{self.local.kind}."
+            )
+        if not self.overwrite and self.remote.exists():
+            raise ExportError(
+                f"{self.remote} already exists. Pass overwrite=True to replace it (the "
+                "object is replaced only by a complete upload)."
+            )
+
     def _staged_file(self) -> tuple[Path, int, int] | None:
         marker = self.staging / _UPLOADED
         if not marker.exists():
@@ -352,7 +357,7 @@ class RemoteFileWriter:
                 self.resume
                 and state["fingerprint"] == self.fingerprint
                 and state["kind"] == self.local.kind
-                and self.local.path.is_file()
+                and self.local.path.exists()
             )
         except (OSError, ValueError, KeyError, TypeError):
             usable = False
@@ -399,14 +404,17 @@ class RemoteFileWriter:
                 "url": display_url(self.remote.url),
             }
             (self.staging / _UPLOADED).write_text(json.dumps(state), encoding="utf-8")
-            self._staged = local
-        self.remote.upload(
+            self._staged, self._staged_rows = local, self.local.saved_rows
+        self._publish(
             self._staged,
-            advice=f"The complete file is kept in {self.staging}; run the same export with "
+            advice=f"The complete output is kept in {self.staging}; run the same export with "
             "resume=True to upload it without pulling again.",
         )
         remove_path(self.staging)
         return self.remote.url
+
+    def _publish(self, staged: Path, advice: str) -> None:
+        self.remote.upload(staged, advice=advice)
 
     def abort(self) -> None:
         """Stops without touching the target, keeping what was spooled for ``resume=True``."""

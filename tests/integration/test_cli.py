@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import fsspec
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from alloy_data.cli import COMMANDS, main, parse_params
+from alloy_data.cli import COMMANDS, main, parse_params, parse_storage_options
+from alloy_data.export import CACHE_DIR_ENV
+from tests.integration._s3 import BUCKET, SECRET, options_for, start_moto
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -307,3 +313,151 @@ def test_pull_with_both_credential_options_is_a_usage_error(capsys, sandbox, tmp
     )
     assert code == 2
     assert "not both" in err
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        ([], {}),
+        (["key=AKIA", "secret=s/3+cr=t"], {"key": "AKIA", "secret": "s/3+cr=t"}),
+        (
+            ["anon=true", "default_block_size=5242880"],
+            {"anon": True, "default_block_size": 5242880},
+        ),
+        (
+            ["client_kwargs.endpoint_url=http://127.0.0.1:9000", "client_kwargs.region_name=eu"],
+            {"client_kwargs": {"endpoint_url": "http://127.0.0.1:9000", "region_name": "eu"}},
+        ),
+        (
+            ['config_kwargs={"retries": {"max_attempts": 1}}', "config_kwargs.connect_timeout=2"],
+            {"config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2}},
+        ),
+        (['secret="12345"', "token=12345"], {"secret": "12345", "token": 12345}),
+        (["region=eu", "region=us"], {"region": "us"}),
+    ],
+    ids=["none", "text", "json", "nested", "json-then-nested", "quoted", "later-wins"],
+)
+def test_parse_storage_options(pairs, expected):
+    assert parse_storage_options(pairs) == expected
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [["hunter2-secret-value"], ["=hunter2-secret-value"], ["a..b=hunter2-secret-value"],
+     ["a=hunter2-secret-value", "a.b=hunter2-secret-value"]],
+    ids=["no-equals", "no-key", "empty-part", "value-and-group"],
+)  # fmt: skip
+def test_bad_storage_options_are_usage_errors_that_hide_the_value(capsys, pairs, tmp_path):
+    flags = [arg for pair in pairs for arg in ("--storage-option", pair)]
+    code, out, err = run(
+        capsys, "pull", "hubspot", "list-contacts", "--sandbox", *flags,
+        "--out", f"s3://{BUCKET}/x.parquet",
+    )  # fmt: skip
+    assert code == 2 and "--storage-option" in err
+    assert "hunter2-secret-value" not in out + err
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[dict[str, Any]]:
+    server, endpoint = start_moto()
+    try:
+        options = options_for(endpoint)
+        fsspec.filesystem("s3", skip_instance_cache=True, **options).makedirs(BUCKET, exist_ok=True)
+        yield options
+    finally:
+        server.stop()
+
+
+KEY_ID = "AKIA-cli-test-key-id"  # moto takes any key id; this one must not be echoed either
+
+
+def storage_flags(options: dict[str, Any]) -> list[str]:
+    endpoint = options["client_kwargs"]["endpoint_url"]
+    pairs = [
+        f"key={KEY_ID}",
+        f"secret={options['secret']}",
+        f"client_kwargs.endpoint_url={endpoint}",
+        "client_kwargs.region_name=eu-west-1",
+        'config_kwargs={"retries": {"max_attempts": 1}}',
+    ]
+    return [arg for pair in pairs for arg in ("--storage-option", pair)]
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_pull_to_s3_with_storage_options(capsys, sandbox, s3, cache):
+    url = f"s3://{BUCKET}/cli/contacts.parquet"
+    code, out, err = run(
+        capsys, "pull", "hubspot", "list-contacts", "--json", "--out", url, *storage_flags(s3),
+        "--credential", sandbox.fixtures.credentials["hubspot"], *api_args(sandbox),
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)[0]
+    assert summary["file"] == url and summary["bytes"] is None
+    assert len(pd.read_parquet(url, storage_options=s3)) == summary["records"] > 0
+    assert SECRET not in out + err
+    # The object is there now: refused without --overwrite, and the error hides the secret.
+    code, out, err = run(
+        capsys, "pull", "hubspot", "list-contacts", "--out", url, *storage_flags(s3),
+        "--credential", sandbox.fixtures.credentials["hubspot"], *api_args(sandbox),
+    )  # fmt: skip
+    assert code == 1 and "overwrite" in err
+    assert SECRET not in out + err and KEY_ID not in out + err
+
+
+def test_pull_all_credentials_to_an_s3_prefix(capsys, sandbox, s3, cache):
+    url = f"s3://{BUCKET}/cli/all-contacts/"
+    code, out, err = run(
+        capsys, "pull", "hubspot", "list-contacts", "--all-credentials", "--no-progress",
+        "--out", url, *storage_flags(s3), *api_args(sandbox),
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"to {url} in" in out
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, **s3)
+    assert fs.exists(f"{BUCKET}/cli/all-contacts/_SUCCESS")
+    frame = pd.read_parquet(url, storage_options=s3)
+    assert set(frame["_credential_id"]) == {
+        sandbox.fixtures.credentials["hubspot"],
+        sandbox.fixtures.other_credentials["hubspot"],
+    }
+    assert SECRET not in out + err
+
+
+def test_a_storage_error_on_the_command_line_hides_every_value(capsys, sandbox, s3, cache):
+    # No such bucket: the library's message, with the filesystem's text in it, goes to stderr.
+    code, out, err = run(
+        capsys, "pull", "hubspot", "list-contacts", "--out", "s3://no-such-bucket/x.parquet",
+        *storage_flags(s3), "--credential", sandbox.fixtures.credentials["hubspot"],
+        *api_args(sandbox),
+    )  # fmt: skip
+    assert code == 1 and "does not exist" in err
+    assert SECRET not in out + err
+
+
+def test_storage_options_with_a_local_out_are_a_usage_error(capsys, sandbox, tmp_path):
+    code, out, err = run(
+        capsys, "pull", "hubspot", "list-contacts", "--sandbox", "--out",
+        str(tmp_path / "x.parquet"), "--storage-option", f"secret={SECRET}",
+    )  # fmt: skip
+    assert code == 2 and "local path" in err
+    assert SECRET not in out + err
+
+
+def test_debug_logs_to_s3_show_no_storage_credentials(sandbox, s3, tmp_path):
+    url = f"s3://{BUCKET}/cli/debug.parquet"
+    result = subprocess.run(
+        [sys.executable, "-m", "alloy_data", "pull", "hubspot", "list-contacts", "--debug",
+         "--no-progress", "--max-records", "20", "--out", url, *storage_flags(s3),
+         "--credential", sandbox.fixtures.credentials["hubspot"], *api_args(sandbox)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, CACHE_DIR_ENV: str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "alloy_data.http" in result.stderr  # the request log is shown
+    for secret in (SECRET, KEY_ID, sandbox.api_key):
+        assert secret not in result.stdout + result.stderr
+    assert len(pd.read_parquet(url, storage_options=s3)) == 20

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,34 +22,15 @@ import pandas as pd
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
-from moto.server import ThreadedMotoServer
 
 import alloy_data as ad
 from alloy_data.export import CACHE_DIR_ENV
 from alloy_data.http import RetryPolicy
 from alloy_data.progress import ProgressUpdate
 from alloy_data.sandbox import Sandbox, serve
+from tests.integration._s3 import BUCKET, SECRET, options_for, start_moto
 
-BUCKET = "alloy-exports"
-SECRET = "wJalr-not-a-real-secret-7f3e"  # moto takes any key; this one must never be echoed
 RECORDS = 300
-
-
-def start_moto() -> tuple[ThreadedMotoServer, str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return server, f"http://{host}:{port}"
-
-
-def options_for(endpoint: str) -> dict[str, Any]:
-    return {
-        "key": "testing",
-        "secret": SECRET,
-        "client_kwargs": {"endpoint_url": endpoint, "region_name": "eu-west-1"},
-        # A stopped server must fail an upload at once, not after botocore's retries.
-        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
-    }
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +39,7 @@ def s3() -> Iterator[dict[str, Any]]:
     try:
         options = options_for(endpoint)
         fs = fsspec.filesystem("s3", skip_instance_cache=True, **options)
-        fs.mkdir(BUCKET)
+        fs.makedirs(BUCKET, exist_ok=True)
         yield options
     finally:
         server.stop()
@@ -220,6 +202,149 @@ def test_pull_many_to_one_object(sb, s3):
     assert len(pd.read_parquet(parquet, storage_options=s3)) == 2 * RECORDS
     assert pd.read_csv(csv, storage_options=s3)["_credential_id"].nunique() == 2
     assert listing(s3, "files") == ["all.csv", "all.parquet"]
+
+
+def relative_files(options: dict[str, Any], prefix: str) -> list[str]:
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, use_listings_cache=False, **options)
+    root = f"{BUCKET}/{prefix}"
+    return sorted(path[len(root) + 1 :] for path in fs.find(root))
+
+
+STAGE = "properties.lifecyclestage"
+
+
+def test_a_partitioned_pull_to_s3_is_a_hive_dataset_every_reader_reads(sb, s3, cache, tmp_path):
+    url = f"s3://{BUCKET}/partitioned/contacts"
+    with client_for(sb) as client:
+        expected = contacts(client, sb).to_arrow()
+        written = contacts(client, sb).to_parquet(url, partition_cols=[STAGE], storage_options=s3)
+    assert written == url
+    stages = sorted(set(expected.column(STAGE).to_pylist()))
+    files = [f"{STAGE}={stage}/part-0.parquet" for stage in stages]
+    assert relative_files(s3, "partitioned/contacts") == [
+        "_SUCCESS",
+        "_alloy_manifest.json",
+        *files,
+    ]
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, **s3)
+    manifest = json.loads(fs.cat(f"{BUCKET}/partitioned/contacts/_alloy_manifest.json"))
+    assert (manifest["files"], manifest["row_count"]) == (files, RECORDS)
+    by_id = dict(
+        zip(expected.column("id").to_pylist(), expected.column(STAGE).to_pylist(), strict=True)
+    )
+    frame = pd.read_parquet(url, storage_options=s3)
+    assert dict(zip(frame["id"], frame[STAGE].astype(str), strict=True)) == by_id
+    table = pq.read_table(f"{BUCKET}/partitioned/contacts", filesystem=fs)
+    assert sorted(table.column("id").to_pylist()) == sorted(by_id)
+    connection = duckdb.connect()
+    connection.register_filesystem(fs)
+    counted = connection.sql(
+        f"select \"{STAGE}\", count(*) from read_parquet('{url}/**/*.parquet', "
+        "hive_partitioning=true) group by 1 order by 1"
+    ).fetchall()
+    column = expected.column(STAGE).to_pylist()
+    assert counted == [(stage, column.count(stage)) for stage in stages]
+    assert ad.read_metadata(url, storage_options=s3)["connector"] == "hubspot"
+    assert not any(cache.rglob("*.parquet"))  # nothing left staged
+
+
+def test_a_partitioned_dataset_is_replaced_only_whole_and_with_success_last(sb, s3):
+    prefix = "partitioned/replaced"
+    url = f"s3://{BUCKET}/{prefix}"
+    with client_for(sb) as client:
+        contacts(client, sb).to_parquet(url, partition_cols=[STAGE], storage_options=s3)
+        old = relative_files(s3, prefix)
+        before = sb.request_count
+        with pytest.raises(ad.ExportError, match="overwrite=True") as caught:
+            contacts(client, sb).to_parquet(url, partition_cols=[STAGE], storage_options=s3)
+        assert sb.request_count == before  # refused before anything is fetched
+        assert SECRET not in str(caught.value)
+        # A reader polls the prefix while a dataset of about 100 files replaces the old one.
+        seen: list[list[str]] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                seen.append(relative_files(s3, prefix))
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            contacts(client, sb, max_records=100).to_parquet(
+                url,
+                partition_cols=["properties.external_id"],
+                overwrite=True,
+                storage_options=s3,
+            )
+        finally:
+            stop.set()
+            watcher.join()
+    new = relative_files(s3, prefix)
+    assert len([name for name in new if name.endswith(".parquet")]) == 100
+    seen.append(new)
+    staged_beside_the_old = False
+    for files in seen:
+        temporary = [name for name in files if name.startswith("_temporary/")]
+        published = [name for name in files if name not in temporary]
+        if "_SUCCESS" in files:
+            # Whenever _SUCCESS is there, the prefix holds exactly one whole dataset (readers
+            # skip _temporary/); the new one is marked only once _temporary/ is gone.
+            assert published in (old, new)
+            assert published == old or not temporary
+            staged_beside_the_old |= published == old and bool(temporary)
+    # The new files went up under _temporary/ while the old dataset was still published.
+    assert staged_beside_the_old
+    frame = pd.read_parquet(url, storage_options=s3)
+    assert len(frame) == 100 and STAGE in frame.columns
+
+
+def test_a_partitioned_export_whose_upload_fails_keeps_the_old_dataset_and_resumes(sb, cache):
+    server, endpoint = start_moto()
+    prefix = "partitioned/interrupted"
+    url = f"s3://{BUCKET}/{prefix}"
+    options = options_for(endpoint)
+    fsspec.filesystem("s3", skip_instance_cache=True, **options).makedirs(BUCKET, exist_ok=True)
+
+    def stop_server_at_the_end(update: ProgressUpdate) -> None:
+        if update.done:
+            server.stop()
+
+    with client_for(sb) as client:
+        contacts(client, sb, max_records=50).to_parquet(
+            url, partition_cols=[STAGE], overwrite=True, storage_options=options
+        )
+        with pytest.raises(ad.ExportError, match="resume=True") as caught:
+            contacts(client, sb, progress=stop_server_at_the_end).to_parquet(
+                url, partition_cols=[STAGE], overwrite=True, storage_options=options
+            )
+        assert SECRET not in str(caught.value)
+        server, endpoint = start_moto()  # moto keeps its objects in the process
+        try:
+            options = options_for(endpoint)
+            assert "_SUCCESS" in relative_files(options, prefix)
+            assert len(pd.read_parquet(url, storage_options=options)) == 50
+            resumed = contacts(client, sb)
+            resumed.to_parquet(
+                url, partition_cols=[STAGE], overwrite=True, resume=True, storage_options=options
+            )
+            assert (resumed.stats.requests, resumed.stats.records) == (0, RECORDS)
+            assert len(pd.read_parquet(url, storage_options=options)) == RECORDS
+            assert "_SUCCESS" in relative_files(options, prefix)
+            assert not any(
+                name.startswith("_temporary") for name in relative_files(options, prefix)
+            )
+        finally:
+            server.stop()
+    assert not any(cache.rglob("*.parquet"))
+
+
+def test_a_partitioned_dataset_is_not_written_over_an_object(sb, s3):
+    url = f"s3://{BUCKET}/partitioned/an-object"
+    fsspec.filesystem("s3", skip_instance_cache=True, **s3).pipe_file(url, b"not a prefix")
+    with client_for(sb) as client, pytest.raises(ad.ExportError, match="is an object"):
+        contacts(client, sb).to_parquet(
+            url, partition_cols=[STAGE], overwrite=True, storage_options=s3
+        )
 
 
 def test_file_urls_are_local_paths(sb, tmp_path):
