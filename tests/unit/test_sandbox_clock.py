@@ -9,6 +9,7 @@ import pytest
 from alloy_data.sandbox import Sandbox, timeline
 from alloy_data.sandbox.catalog import build_catalog
 from alloy_data.sandbox.listings import Listing
+from alloy_data.sandbox.records import Context
 
 CATALOG = build_catalog()
 #: (connector, resource) of every list whose records carry a time.
@@ -188,3 +189,15 @@ def test_create_actions_ids_stay_clear_of_inserted_records():
     )
     assert len(ids) == len(set(ids)) == 15
     assert str(ids[-1]).encode() not in created
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+@pytest.mark.parametrize(("connector", "resource"), [("shopify", "orders"), ("notion", "pages")])
+def test_times_without_generating_are_the_records_own(connector, resource, seed):
+    found = next(r for r in CATALOG[connector].resources if r.resource_id == resource)
+    fields = found.times
+    assert fields is not None and fields.times is not None
+    context = Context(seed, "")
+    for index in range(0, 3_000, 7):
+        record = found.generator(context, index, found.ids)
+        assert fields.times(context, index) == fields.read(record)
