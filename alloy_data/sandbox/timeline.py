@@ -22,6 +22,8 @@ from alloy_data.sandbox.records import encode
 #: Sort keys of "updated_desc" views pack the time above the record index.
 _INDEX_BITS = 40
 _INDEX_MASK = (1 << _INDEX_BITS) - 1
+#: Views kept per listing and tick (a view of 100,000 records takes about a megabyte).
+_MAX_VIEWS = 8
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,9 @@ def view(listing: Listing, since: tuple[str, int] | None = None) -> View:
     key = since
     cached = listing.views.get(key)
     if cached is None:
+        if len(listing.views) >= _MAX_VIEWS:
+            # Many filter values within one tick: forget the oldest view.
+            del listing.views[next(iter(listing.views))]
         cached = listing.views[key] = _make_view(listing, since)
     assert isinstance(cached, View)
     return cached

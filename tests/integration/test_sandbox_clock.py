@@ -115,6 +115,17 @@ def test_updated_at_min_is_inclusive_and_pages_with_the_filter(ticking):
     assert len(since) > 100  # more than two pages of 50
 
 
+def test_get_answers_an_updated_record_as_it_is_now(ticking):
+    execute = executor(ticking)
+    tick = ticking.advance_clock(updates=0.05)
+    since = walk_orders(execute, updated_at_min=shopify_text(tick.previous + 1))
+    assert since
+    for order in since[:5]:
+        found = execute("shopify", "get-orders", {"id": order["id"]})["data"]["order"]
+        assert found == order
+        assert tick.previous < epoch(found["updated_at"]) <= tick.now
+
+
 def test_a_cursor_serves_only_the_filter_it_was_made_for(ticking):
     execute = executor(ticking)
     first = execute("shopify", "list-orders", {"first": 5})["data"]["orders"]["pageInfo"]
