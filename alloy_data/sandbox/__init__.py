@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from alloy_data.sandbox.app import Fixtures, Sandbox, serve
 from alloy_data.sandbox.cli import main
+from alloy_data.sandbox.clock import Changes, ClockTick
 from alloy_data.sandbox.faults import FAULT_KINDS
 from alloy_data.sandbox.tenants import Tenant
 
-__all__ = ["FAULT_KINDS", "Fixtures", "Sandbox", "Tenant", "main", "serve"]
+__all__ = ["FAULT_KINDS", "Changes", "ClockTick", "Fixtures", "Sandbox", "Tenant", "main", "serve"]

@@ -131,13 +131,10 @@ def _add_tenants(
     return made
 
 
-def _clock_start(
-    seed: int,
-    catalog: Mapping[str, Connector],
-    listings: Mapping[tuple[str, str], Listing],
-    tenant_listings: TenantListings | None,
+def _newest_record(
+    listings: Mapping[tuple[str, str], Listing], tenant_listings: TenantListings | None
 ) -> int:
-    """Return a moment just after every generated record's creation and update times."""
+    """Return the latest creation or update time any generated record can have."""
     latest = 0
     for (connector_id, _), listing in listings.items():
         fields = listing.resource.times
@@ -147,8 +144,7 @@ def _clock_start(
         if tenant_listings is not None:
             count = max(count, tenant_listings.largest(connector_id, listing.resource))
         latest = max(latest, latest_creation(count) + fields.max_lag)
-    jitter = int.from_bytes(hashlib.blake2b(f"clock:{seed}".encode(), digest_size=2).digest())
-    return latest + 1 + jitter % 60
+    return latest
 
 
 class Sandbox:
@@ -283,16 +279,18 @@ class Sandbox:
             owned[other.user_id],
             _add_tenants(store, catalog, tenant_listings),
         )
-        earliest = _clock_start(seed, catalog, listings, tenant_listings)
-        if start_time is not None:
-            if isinstance(start_time, bool) or not isinstance(start_time, int):
-                raise TypeError(f"start_time must be epoch seconds (an int), got {start_time!r}")
-            if start_time < earliest - 59:
-                raise ValueError(
-                    f"start_time must not be before the newest generated record: give "
-                    f"{earliest - 59} (epoch seconds) or later, got {start_time}"
-                )
-        self._clock = Clock(earliest if start_time is None else start_time)
+        newest = _newest_record(listings, tenant_listings)
+        if start_time is None:
+            jitter = hashlib.blake2b(f"clock:{seed}".encode(), digest_size=2).digest()
+            start_time = newest + 1 + int.from_bytes(jitter, "big") % 60
+        elif isinstance(start_time, bool) or not isinstance(start_time, int):
+            raise TypeError(f"start_time must be epoch seconds (an int), got {start_time!r}")
+        elif start_time <= newest:
+            raise ValueError(
+                f"start_time must be after the newest generated record: give {newest + 1} "
+                f"(epoch seconds) or later, got {start_time}"
+            )
+        self._clock = Clock(start_time)
         secret = hashlib.sha256(f"token:{seed}:{self.api_key}".encode()).digest()
         self.api = AlloyApi(
             dialect=dialect,

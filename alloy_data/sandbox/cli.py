@@ -6,10 +6,13 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
+from datetime import datetime
 from types import FrameType
 
 from alloy_data.sandbox.app import DIALECTS, Sandbox
+from alloy_data.sandbox.clock import check_amount
 from alloy_data.sandbox.faults import FAULT_KINDS
 
 
@@ -31,6 +34,36 @@ def _tenant_records(values: list[int] | None) -> int | list[int] | None:
     if not values:
         return None
     return values[0] if len(values) == 1 else values
+
+
+def _share_or_count(text: str) -> int | float:
+    """Parse ``0.01`` as a share of each list's records and ``25`` as a number of records."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a share below 1 (e.g. 0.01) or a number of records (e.g. 25), got {text!r}"
+        ) from None
+
+
+def _start_time(text: str) -> int:
+    """Parse epoch seconds or an ISO-8601 date and time with an offset."""
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"expected epoch seconds or a date and time with an offset "
+            f"(e.g. 2024-05-01T00:00:00Z), got {text!r}"
+        )
+    return int(moment.timestamp())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,6 +118,42 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="R",
         help="execute requests per second per credential",
     )
+    parser.add_argument(
+        "--start-time",
+        type=_start_time,
+        default=None,
+        metavar="WHEN",
+        help="where the clock starts: epoch seconds or ISO-8601 with an offset (default: just "
+        "after the newest generated record)",
+    )
+    parser.add_argument(
+        "--clock-every",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="every SECONDS of real time, move the clock one tick (records change as it moves)",
+    )
+    parser.add_argument(
+        "--clock-step",
+        type=int,
+        default=86_400,
+        metavar="SECONDS",
+        help="how far each tick moves the clock (default 86400: one day)",
+    )
+    parser.add_argument(
+        "--changes-per-tick",
+        type=_share_or_count,
+        default=0.01,
+        metavar="SHARE|N",
+        help="records each tick updates in every list: a share (default 0.01) or a number",
+    )
+    parser.add_argument(
+        "--inserts-per-tick",
+        type=_share_or_count,
+        default=0.0,
+        metavar="SHARE|N",
+        help="records each tick inserts in every list: a share or a number (default 0)",
+    )
     return parser
 
 
@@ -115,7 +184,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             tenants=args.tenants,
             tenant_records=_tenant_records(args.tenant_records),
             credential_rate_limit=args.credential_rate_limit,
+            start_time=args.start_time,
         )
+        if args.clock_every is not None and args.clock_every <= 0:
+            raise ValueError(f"--clock-every must be above 0 seconds, got {args.clock_every}")
+        if args.clock_step < 1:
+            raise ValueError(f"--clock-step must be at least 1 second, got {args.clock_step}")
+        # Checked now, so that a bad share fails here and not at the first tick.
+        _check_tick_amounts(args.changes_per_tick, args.inserts_per_tick)
         sandbox.start()
     except (ValueError, TypeError, OSError) as exc:
         print(f"alloy sandbox: {exc}", file=sys.stderr)
@@ -133,8 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     try:
-        while not stopped.wait(0.5):
-            pass
+        _serve_until(stopped, sandbox, args)
     except KeyboardInterrupt:
         pass
     finally:
@@ -142,6 +217,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _check_tick_amounts(updates: float, inserts: float) -> None:
+    check_amount("--changes-per-tick", updates)
+    check_amount("--inserts-per-tick", inserts)
+
+
+def _serve_until(stopped: threading.Event, sandbox: Sandbox, args: argparse.Namespace) -> None:
+    """Wait for a stop, moving the clock every ``--clock-every`` seconds meanwhile."""
+    every = args.clock_every
+    next_tick = time.monotonic() + every if every else None
+    while True:
+        wait = 0.5 if next_tick is None else max(0.0, min(0.5, next_tick - time.monotonic()))
+        if stopped.wait(wait):
+            return
+        if next_tick is not None and time.monotonic() >= next_tick:
+            tick = sandbox.advance_clock(
+                args.clock_step, updates=args.changes_per_tick, inserts=args.inserts_per_tick
+            )
+            updated = sum(change.updated for change in tick.changes.values())
+            inserted = sum(change.inserted for change in tick.changes.values())
+            print(
+                f"clock tick {tick.tick}: now {tick.now}, {updated} records updated and "
+                f"{inserted} inserted",
+                flush=True,
+            )
+            next_tick += every
 
 
 def _main_thread() -> bool:

@@ -201,6 +201,15 @@ def _order_lag(seed: int, index: int) -> int:
     return 60 + _rng(seed, "shopify.orders.updated", index).randrange(86_400 * 14 - 60)
 
 
+def shopify_order_times(ctx: Context, index: int) -> tuple[int, int]:
+    """Return order ``index``'s creation and update times without generating the order."""
+    rng = _rng(ctx.seed, "shopify.orders", index)
+    for _ in range(3):  # the draws of _person, which come first
+        rng.random()
+    created = _moment(index, rng)
+    return created, created + _order_lag(ctx.seed, index)
+
+
 def shopify_order(ctx: Context, index: int, ids: RecordIds) -> dict[str, Any]:
     """Return Shopify order ``index``: customer, shipping address, line items, money."""
     rng = _rng(ctx.seed, "shopify.orders", index)
@@ -504,6 +513,14 @@ def quickbooks_customer(ctx: Context, index: int, ids: RecordIds) -> dict[str, A
             "LastUpdatedTime": iso_offset(created + rng.randrange(86_400 * 60), -8),
         },
     }
+
+
+def notion_page_times(ctx: Context, index: int) -> tuple[int, int]:
+    """Return page ``index``'s creation and last edit times without generating the page."""
+    rng = _rng(ctx.seed, "notion.pages", index)
+    created = _moment(index, rng) // 60 * 60
+    rng.random()  # the title's draw
+    return created, created + rng.randrange(86_400) // 60 * 60
 
 
 def notion_page(ctx: Context, index: int, ids: RecordIds) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from alloy_data.sandbox.records import iso_offset, iso_z
+from alloy_data.sandbox import records
+from alloy_data.sandbox.records import Context, iso_offset, iso_z
 
 Record = dict[str, Any]
 #: Writes ``(record, created or None, updated, version)`` into a record.
@@ -53,6 +54,8 @@ class TimeFields:
         max_lag: The most seconds a generated record's update may follow its creation.
         editable: False for records the app never changes (only inserts happen).
         granularity: The app rounds its times down to this many seconds (Notion: minutes).
+        times: Returns generated record ``i``'s ``(created, updated)`` without generating it,
+            for lists that filter or sort on time (``read`` of the record when None).
     """
 
     read: Callable[[Record], tuple[int, int]]
@@ -60,6 +63,7 @@ class TimeFields:
     max_lag: int
     editable: bool = True
     granularity: int = 1
+    times: Callable[[Context, int], tuple[int, int]] | None = None
 
 
 def _shopify_read(record: Record) -> tuple[int, int]:
@@ -186,7 +190,9 @@ def _notion_stamp(record: Record, created: int | None, updated: int, version: in
         status["select"] = {"name": _next(names, current, version)}
 
 
-SHOPIFY_ORDERS = TimeFields(_shopify_read, _shopify_stamp, max_lag=14 * _DAY)
+SHOPIFY_ORDERS = TimeFields(
+    _shopify_read, _shopify_stamp, max_lag=14 * _DAY, times=records.shopify_order_times
+)
 HUBSPOT_CONTACTS = TimeFields(_hubspot_read, _hubspot_contact_stamp, max_lag=30 * _DAY)
 HUBSPOT_COMPANIES = TimeFields(_hubspot_read, _hubspot_company_stamp, max_lag=0)
 STRIPE_CREATED_ONLY = TimeFields(_created_only_read, _stripe_stamp, max_lag=0, editable=False)
@@ -194,4 +200,6 @@ ZENDESK_TICKETS = TimeFields(_zendesk_read, _zendesk_stamp, max_lag=7 * _DAY)
 BOX_FILES = TimeFields(_box_read, _box_stamp, max_lag=90 * _DAY)
 XERO_INVOICES = TimeFields(_xero_read, _xero_stamp, max_lag=3600)
 QUICKBOOKS_CUSTOMERS = TimeFields(_quickbooks_read, _quickbooks_stamp, max_lag=60 * _DAY)
-NOTION_PAGES = TimeFields(_notion_read, _notion_stamp, max_lag=_DAY, granularity=60)
+NOTION_PAGES = TimeFields(
+    _notion_read, _notion_stamp, max_lag=_DAY, granularity=60, times=records.notion_page_times
+)

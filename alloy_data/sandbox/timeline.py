@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from alloy_data.sandbox.records import encode
 #: Sort keys of "updated_desc" views pack the time above the record index.
 _INDEX_BITS = 40
 _INDEX_MASK = (1 << _INDEX_BITS) - 1
+#: Views kept per listing and tick (a view of 100,000 records takes about a megabyte).
+_MAX_VIEWS = 8
 
 
 @dataclass(frozen=True)
@@ -102,13 +105,27 @@ def _base_times(listing: Listing) -> tuple[array[int], array[int]]:
         assert fields is not None
         created: array[int] = array("q")
         updated: array[int] = array("q")
-        generate = listing.source.record
+        source = listing.source
         for index in range(listing.base_total):
-            first, last = fields.read(generate(index))
+            if fields.times is not None:
+                first, last = fields.times(source.ctx, index)
+            else:
+                first, last = fields.read(source.record(index))
             created.append(first)
             updated.append(last)
         listing.base_times = (created, updated)
     return listing.base_times
+
+
+def _created(listing: Listing, index: int) -> int:
+    """Return record ``index``'s creation time, generating one record at most."""
+    if index in listing.inserted:
+        return listing.inserted[index]
+    fields = listing.resource.times
+    assert fields is not None
+    if listing.base_times is not None:
+        return listing.base_times[0][index]
+    return fields.read(listing.source.record(index))[0]
 
 
 def time_of(listing: Listing, index: int, field: str) -> int:
@@ -132,6 +149,9 @@ def view(listing: Listing, since: tuple[str, int] | None = None) -> View:
     key = since
     cached = listing.views.get(key)
     if cached is None:
+        if len(listing.views) >= _MAX_VIEWS:
+            # Many filter values within one tick: forget the oldest view.
+            del listing.views[next(iter(listing.views))]
         cached = listing.views[key] = _make_view(listing, since)
     assert isinstance(cached, View)
     return cached
@@ -149,6 +169,11 @@ def _make_view(listing: Listing, since: tuple[str, int] | None) -> View:
             return View(descending, descending)
         return _by_update(listing, range(total))
     field, moment = since
+    if field == "created" and order == "created_desc":
+        # Creation times rise with the index: the records since ``moment`` are a tail.
+        first = bisect_left(range(total), moment, key=lambda index: _created(listing, index))
+        tail = range(total - 1, first - 1, -1)
+        return View(tail, tail)
     created, updated = _base_times(listing)
     times = created if field == "created" else updated
     changed = listing.touched if field == "updated" else listing.inserted

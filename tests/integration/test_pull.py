@@ -38,10 +38,8 @@ PARALLEL_ACTIONS = [
 
 
 def expected_ids(sb: Sandbox, connector: str, action: str) -> list[Any]:
-    resource_id = action.removeprefix("list-")
-    total = sb.api.listings[(connector, resource_id)].total
-    resource = next(r for r in CATALOG[connector].resources if r.resource_id == resource_id)
-    return [resource.ids.id_for(index) for index in range(total)]
+    # In the app's own order (Stripe charges and Notion pages come newest first).
+    return sb.expected_ids(connector, action, credential_id=sb.fixtures.credentials[connector])
 
 
 def client_for(sb: Sandbox, **options: Any) -> ad.AlloyClient:

@@ -60,10 +60,8 @@ PATIENT = RetryPolicy(
 
 
 def expected_ids(sb: Sandbox, connector: str, action: str) -> list[Any]:
-    resource_id = action.removeprefix("list-")
-    total = sb.api.listings[(connector, resource_id)].total
-    resource = next(r for r in CATALOG[connector].resources if r.resource_id == resource_id)
-    return [resource.ids.id_for(index) for index in range(total)]
+    # In the app's own order (Stripe charges and Notion pages come newest first).
+    return sb.expected_ids(connector, action, credential_id=sb.fixtures.credentials[connector])
 
 
 @pytest.fixture(scope="module", params=SEEDS, ids=lambda seed: f"fault-seed-{seed}")

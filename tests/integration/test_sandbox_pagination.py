@@ -11,6 +11,7 @@ import requests
 
 from alloy_data.sandbox import Sandbox, serve
 from alloy_data.sandbox.catalog import build_catalog
+from alloy_data.sandbox.records import Context
 
 Execute = Callable[[dict[str, Any]], dict[str, Any]]
 CATALOG = build_catalog()
@@ -127,10 +128,21 @@ def test_every_list_action_of_the_catalog_is_walked_here():
     assert listed == {(connector, action) for connector, action, *_ in LIST_ACTIONS}
 
 
-def expected_ids(connector: str, action: str, count: int) -> list[Any]:
+def expected_ids(connector: str, action: str, count: int, seed: int = 5) -> list[Any]:
+    """The ids in the app's order: by id, newest first, or most recently edited first."""
     resource_id = action.removeprefix("list-")
     resource = next(r for r in CATALOG[connector].resources if r.resource_id == resource_id)
-    return [resource.ids.id_for(index) for index in range(count)]
+    indexes = list(range(count))
+    if resource.order == "created_desc":
+        indexes.reverse()
+    elif resource.order == "updated_desc":
+        context = Context(seed, "")
+        edited = {
+            index: resource.generator(context, index, resource.ids)["last_edited_time"]
+            for index in indexes
+        }
+        indexes.sort(key=lambda index: (edited[index], index), reverse=True)
+    return [resource.ids.id_for(index) for index in indexes]
 
 
 def executor(sb: Sandbox, session: requests.Session, connector: str, action: str) -> Execute:
