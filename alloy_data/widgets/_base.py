@@ -109,6 +109,7 @@ class ChoiceWidget(widgets.VBox):
             layout=widgets.Layout(width="32em"),
         )
         self.status = widgets.HTML()
+        self.status.add_class("alloy-picker-status")
         super().__init__(**kwargs)
         self.dropdown.observe(self._dropdown_changed, names="value")
 

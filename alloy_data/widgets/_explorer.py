@@ -87,12 +87,15 @@ class Explorer(widgets.VBox):
             value=False,
             description="Every credential of the connector, all users",
             indent=False,
+            layout=widgets.Layout(width="auto"),
         )
         self.preview_button = widgets.Button(description="Preview", icon="eye")
         self.pull_button = widgets.Button(
             description="Pull", icon="download", button_style="primary"
         )
-        self.export_button = widgets.Button(description="Export to Parquet", icon="save")
+        self.export_button = widgets.Button(
+            description="Export to Parquet", icon="save", layout=widgets.Layout(width="auto")
+        )
         self.code_button = widgets.Button(description="Show code", icon="code")
         self.export_path = widgets.Text(description="Parquet file", placeholder="data.parquet")
         self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0)
@@ -114,6 +117,9 @@ class Explorer(widgets.VBox):
             ]
         )
         self.add_class("alloy-explorer")
+        self.status.add_class("alloy-status")
+        self.progress_label.add_class("alloy-progress-label")
+        self.output.add_class("alloy-output")
         self.user.observe(self._user_changed, names="value")
         self.connector.observe(self._connector_changed, names="value")
         self.preview_button.on_click(self._clicked(self.preview, "preview"))
@@ -249,8 +255,8 @@ class Explorer(widgets.VBox):
         frame = self._attempt(first_page, "Fetching the first page…")
         self._end_progress(ok=frame is not None)
         if frame is not None:
-            self._show_table(frame, f"First page: {len(frame):,} rows")
-            show_info(self.status, f"Preview: the first page has {len(frame):,} records.")
+            self._show_table(frame, f"First page: {_count(len(frame), 'row')}")
+            show_info(self.status, f"Preview: the first page has {_count(len(frame), 'record')}.")
         return frame
 
     def run(self) -> pd.DataFrame | None:

@@ -180,6 +180,9 @@ class CredentialPicker(ChoiceWidget):
             [self.form_fields, widgets.HBox([self.create_button, self.refresh_button])]
         )
         self.form.add_class("alloy-credential-form")
+        self.add_class("alloy-credential-picker")
+        # Wide enough for an id and its creation time, as the API names credentials.
+        self.dropdown.layout.width = "44em"
         self.children = (
             widgets.HBox([self.dropdown, self.new_button]),
             self.form,
