@@ -26,7 +26,12 @@ SECRET_PATTERNS = [re.compile(r"sk_sandbox_[A-Za-z0-9]"), re.compile(r"Bearer\s"
 WIDGET_FAILURES = ["Error displaying widget", "Model not found", "Failed to load model class"]
 
 #: A cell's output that holds a drawn widget (not one inside an Output widget).
-DRAWN_WIDGETS = ".jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output:has(> .jupyter-widgets)"
+DRAWN_WIDGETS = (
+    ".jp-Cell-outputArea > .jp-OutputArea-child > .jp-OutputArea-output:has(> .jupyter-widgets)"
+    ":not(:has(.jupyter-widgets-error-widget))"
+)
+#: What ipywidgets draws in place of a widget it could not draw.
+WIDGET_ERROR = ".jupyter-widgets-error-widget"
 STARTUP_SECONDS = 90
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -341,6 +346,11 @@ def page_problems(page: Page, notebook_cells: list[dict[str, Any]]) -> list[str]
                 )
     text = page.inner_text("body")
     problems += [f"the page says {failure!r}" for failure in WIDGET_FAILURES if failure in text]
+    undrawn = page.locator(WIDGET_ERROR)
+    for index in range(undrawn.count()):
+        # ipywidgets 8 draws an icon; a click on it shows the JavaScript error.
+        undrawn.nth(index).click()
+        problems.append(f"a widget was not drawn: {undrawn.nth(index).inner_text()[:300]}")
     expected = sum(
         WIDGET_VIEW in output.get("data", {})
         for cell in notebook_cells
