@@ -12,7 +12,7 @@ import traitlets
 
 from alloy_data.errors import AlloyAPIError, AlloyError
 
-__all__ = ["ChoiceWidget", "error_text", "show_error", "show_info"]
+__all__ = ["ChoiceWidget", "error_text", "reported", "show_error", "show_info", "unexpected_text"]
 
 Options = Sequence[tuple[str, str]]
 
@@ -45,6 +45,41 @@ def error_text(error: AlloyError) -> str:
     return f"{title}: {error}"
 
 
+def unexpected_text(error: Exception, code: str) -> str:
+    """Describe an error that is not alloy-data's own, for a status line.
+
+    Args:
+        error: The error.
+        code: The call that does the same in a cell, where the traceback shows.
+
+    Returns:
+        What happened, and what to run to see where.
+    """
+    return (
+        f"Unexpected {type(error).__name__}: {error}. Run {code} in a cell to see the "
+        "traceback."
+    )
+
+
+@contextmanager
+def reported(status: widgets.HTML, code: str) -> Iterator[None]:
+    """Show an error raised inside in ``status`` instead of raising it.
+
+    For what the browser calls (a click, a choice in a dropdown): an error raised there has no
+    cell to show in and would reach only the browser's console.
+
+    Args:
+        status: The status line.
+        code: The call that does the same in a cell (see :func:`unexpected_text`).
+    """
+    try:
+        yield
+    except AlloyError as error:
+        show_error(status, error)
+    except Exception as error:
+        show_error(status, unexpected_text(error, code))
+
+
 def show_error(status: widgets.HTML, error: AlloyError | str) -> None:
     """Show an error in a status line."""
     text = error if isinstance(error, str) else error_text(error)
@@ -74,6 +109,7 @@ class ChoiceWidget(widgets.VBox):
             layout=widgets.Layout(width="32em"),
         )
         self.status = widgets.HTML()
+        self.status.add_class("alloy-picker-status")
         super().__init__(**kwargs)
         self.dropdown.observe(self._dropdown_changed, names="value")
 
@@ -98,7 +134,8 @@ class ChoiceWidget(widgets.VBox):
 
     def _dropdown_changed(self, change: dict[str, Any]) -> None:
         if not self._quiet:
-            self.value = change["new"]
+            with reported(self.status, f"picker.value = {change['new']!r}"):
+                self.value = change["new"]
 
     def _show_choices(self, options: Options, selected: str | None) -> None:
         """Replace the dropdown's options and select ``selected`` there, without events."""

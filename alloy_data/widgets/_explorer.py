@@ -14,7 +14,7 @@ import ipywidgets as widgets
 
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
 from alloy_data.widgets._actions import ActionPicker
-from alloy_data.widgets._base import show_error, show_info
+from alloy_data.widgets._base import reported, show_error, show_info, unexpected_text
 from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
 
 if TYPE_CHECKING:
@@ -62,7 +62,9 @@ class Explorer(widgets.VBox):
         dataframe: The last pulled DataFrame, or None.
         last_pull: The last ``Pull`` run (its ``stats`` say what it did), a ``MultiPull`` when
             every credential was pulled, or None.
-        error: The last error shown, or None.
+        error: The last error shown, or None: an ``AlloyError``, or any other exception raised
+            by a click (the status line says so; the same method in a cell shows its
+            traceback).
     """
 
     def __init__(
@@ -72,7 +74,7 @@ class Explorer(widgets.VBox):
         self.preview_rows = preview_rows
         self.dataframe: pd.DataFrame | None = None
         self.last_pull: Pull | MultiPull | None = None
-        self.error: AlloyError | None = None
+        self.error: Exception | None = None
         self.user = widgets.Text(
             value=user_id or client.user_id or "",
             description="User",
@@ -86,12 +88,15 @@ class Explorer(widgets.VBox):
             value=False,
             description="Every credential of the connector, all users",
             indent=False,
+            layout=widgets.Layout(width="auto"),
         )
         self.preview_button = widgets.Button(description="Preview", icon="eye")
         self.pull_button = widgets.Button(
             description="Pull", icon="download", button_style="primary"
         )
-        self.export_button = widgets.Button(description="Export to Parquet", icon="save")
+        self.export_button = widgets.Button(
+            description="Export to Parquet", icon="save", layout=widgets.Layout(width="auto")
+        )
         self.code_button = widgets.Button(description="Show code", icon="code")
         self.export_path = widgets.Text(description="Parquet file", placeholder="data.parquet")
         self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0)
@@ -112,12 +117,34 @@ class Explorer(widgets.VBox):
                 self.output,
             ]
         )
+        self.add_class("alloy-explorer")
+        self.status.add_class("alloy-status")
+        self.progress_label.add_class("alloy-progress-label")
+        self.output.add_class("alloy-output")
         self.user.observe(self._user_changed, names="value")
         self.connector.observe(self._connector_changed, names="value")
-        self.preview_button.on_click(lambda _: self.preview())
-        self.pull_button.on_click(lambda _: self.run())
-        self.export_button.on_click(lambda _: self.export())
-        self.code_button.on_click(lambda _: self.show_code())
+        self.preview_button.on_click(self._clicked(self.preview, "preview"))
+        self.pull_button.on_click(self._clicked(self.run, "run"))
+        self.export_button.on_click(self._clicked(self.export, "export"))
+        self.code_button.on_click(self._clicked(self.show_code, "show_code"))
+
+    def _clicked(self, method: Callable[[], object], name: str) -> Callable[[object], None]:
+        """A button's handler: ``method``, with any error shown in the status line.
+
+        AlloyErrors are shown by the methods themselves; anything else raised in a click would
+        otherwise reach only the browser's console.
+        """
+
+        def click(_button: object) -> None:
+            try:
+                method()
+            except Exception as error:
+                self.error = error
+                if method != self.show_code:
+                    self._end_progress(ok=False)
+                show_error(self.status, unexpected_text(error, f"explorer.{name}()"))
+
+        return click
 
     @property
     def user_id(self) -> str | None:
@@ -125,12 +152,14 @@ class Explorer(widgets.VBox):
         return self.user.value.strip() or None
 
     def _user_changed(self, change: dict[str, Any]) -> None:
-        self.credential.user_id = self.user_id
+        with reported(self.status, f"explorer.credential.user_id = {self.user_id!r}"):
+            self.credential.user_id = self.user_id
 
     def _connector_changed(self, change: dict[str, Any]) -> None:
         show_info(self.status, "")
-        self.credential.connector_id = change["new"]
-        self.action.connector_id = change["new"]
+        with reported(self.status, f"explorer.connector.value = {change['new']!r}"):
+            self.credential.connector_id = change["new"]
+            self.action.connector_id = change["new"]
 
     def pull(
         self,
@@ -218,17 +247,21 @@ class Explorer(widgets.VBox):
     def preview(self) -> pd.DataFrame | None:
         """Fetch the first page only and show its first rows (what Preview does).
 
+        The progress bar shows the page's figures, green when it came, red when it failed.
+
         Returns:
             The first page as a DataFrame, or None when it failed (see :attr:`status`).
         """
 
         def first_page() -> pd.DataFrame:
-            return self.pull(max_pages=1, progress=False).to_dataframe()
+            return self.pull(max_pages=1, progress=self._show_progress).to_dataframe()
 
+        self._reset_progress()
         frame = self._attempt(first_page, "Fetching the first page…")
+        self._end_progress(ok=frame is not None)
         if frame is not None:
-            self._show_table(frame, f"First page: {len(frame):,} rows")
-            show_info(self.status, f"Preview: the first page has {len(frame):,} records.")
+            self._show_table(frame, f"First page: {_count(len(frame), 'row')}")
+            show_info(self.status, f"Preview: the first page has {_count(len(frame), 'record')}.")
         return frame
 
     def run(self) -> pd.DataFrame | None:
@@ -245,8 +278,8 @@ class Explorer(widgets.VBox):
 
         self._reset_progress()
         outcome = self._attempt(everything, "Pulling…")
+        self._end_progress(ok=outcome is not None)
         if outcome is None:
-            self.progress.bar_style = "danger"
             return None
         pull, frame = outcome
         self.dataframe = frame
@@ -275,12 +308,13 @@ class Explorer(widgets.VBox):
 
         self._reset_progress()
         outcome = self._attempt(write, f"Exporting to {target}…")
+        self._end_progress(ok=outcome is not None)
         if outcome is None:
-            self.progress.bar_style = "danger"
             return None
         pull, written = outcome
         if not self.status.value:
-            show_info(self.status, f"Wrote {pull.stats.records:,} records to {written}.")
+            where = written.resolve() if isinstance(written, Path) else written
+            show_info(self.status, f"Wrote {pull.stats.records:,} records to {where}.")
         return written
 
     def _whole_pull(self) -> Pull | MultiPull:
@@ -375,14 +409,17 @@ class Explorer(widgets.VBox):
         self.progress.bar_style = ""
         self.progress_label.value = ""
 
+    def _end_progress(self, *, ok: bool) -> None:
+        # A pull sends its last figures also when it fails: only the outcome says which colour.
+        if ok:
+            self.progress.value = 1.0
+        self.progress.bar_style = "success" if ok else "danger"
+
     def _show_progress(self, figures: ProgressUpdate) -> None:
         if figures.total:
             self.progress.value = min(figures.records / figures.total, 1.0)
-        if figures.done:
-            self.progress.value = 1.0
-            self.progress.bar_style = "success"
         text = (
-            f"{figures.records:,} records · {figures.pages:,} pages · "
+            f"{_count(figures.records, 'record')} · {_count(figures.pages, 'page')} · "
             f"{figures.records_per_second:,.0f} records/s"
         )
         if figures.retries:
@@ -394,6 +431,10 @@ class Explorer(widgets.VBox):
             if figures.credentials_failed:
                 text += f" · {figures.credentials_failed} failed"
         self.progress_label.value = html.escape(text)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _literal(value: Any) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import traitlets
 
 from alloy_data.errors import AlloyError
-from alloy_data.widgets._base import ChoiceWidget, show_error, show_info
+from alloy_data.widgets._base import ChoiceWidget, reported, show_error, show_info
 
 if TYPE_CHECKING:
     from alloy_data.client import AlloyClient
@@ -85,7 +86,8 @@ class ConnectorPicker(ChoiceWidget):
 
     def _filter_changed(self, change: dict[str, Any]) -> None:
         if not self._quiet:
-            self._apply_filter()
+            with reported(self.status, f"picker.search.value = {self.search.value!r}"):
+                self._apply_filter()
 
     def _apply_filter(self) -> None:
         options = [
@@ -141,8 +143,9 @@ class CredentialPicker(ChoiceWidget):
         user_id: The user who owns them (default: the client's user).
 
     Attributes:
-        value: The chosen credential id, or None. Any credential id may be set; one that is
-            not listed is added to the choices as "not listed".
+        value: The chosen credential id, or None. Any credential id may be set; one of another
+            user is added to the choices named as theirs are, with its owner, and one found
+            nowhere as "not listed".
         connector_id: The connector (a trait: setting it lists credentials again).
         user_id: The user (a trait: setting it lists credentials again).
         credentials: The credentials listed last.
@@ -177,6 +180,9 @@ class CredentialPicker(ChoiceWidget):
             [self.form_fields, widgets.HBox([self.create_button, self.refresh_button])]
         )
         self.form.add_class("alloy-credential-form")
+        self.add_class("alloy-credential-picker")
+        # Wide enough for an id and its creation time, as the API names credentials.
+        self.dropdown.layout.width = "44em"
         self.children = (
             widgets.HBox([self.dropdown, self.new_button]),
             self.form,
@@ -185,11 +191,18 @@ class CredentialPicker(ChoiceWidget):
         )
         _hidden(self.form, True)
         _hidden(self.refresh_button, True)
-        self.new_button.on_click(lambda _: self.show_form())
-        self.create_button.on_click(lambda _: self.create())
-        self.refresh_button.on_click(lambda _: self.refresh())
+        self.new_button.on_click(self._clicked(self.show_form, "show_form"))
+        self.create_button.on_click(self._clicked(self.create, "create"))
+        self.refresh_button.on_click(self._clicked(self.refresh, "refresh"))
         self.user_id = user_id if user_id is not None else client.user_id
         self.connector_id = connector_id
+
+    def _clicked(self, method: Callable[[], object], name: str) -> Callable[[object], None]:
+        def click(_button: object) -> None:
+            with reported(self.status, f"credential_picker.{name}()"):
+                method()
+
+        return click
 
     @traitlets.observe("connector_id")
     def _connector_changed(self, change: dict[str, Any]) -> None:
@@ -251,7 +264,31 @@ class CredentialPicker(ChoiceWidget):
 
     def _selected(self, value: str | None) -> None:
         if value is not None and value not in {v for _, v in self.options}:
-            self._show_choices([*self.options, (f"{value} (not listed)", value)], value)
+            self._show_choices([*self.options, (self._unlisted_label(value), value)], value)
+
+    def _unlisted_label(self, credential_id: str) -> str:
+        """Name a credential the user does not own as a listed one is named, with its owner."""
+        found = self._find_elsewhere(credential_id)
+        if found is None:
+            return f"{credential_id} (not listed)"
+        return f"{_credential_label(found)} · user {found.user_id}"
+
+    def _find_elsewhere(self, credential_id: str) -> Credential | None:
+        """Look for a credential among the other users' credentials for the connector."""
+        if not self.connector_id:
+            return None
+        try:
+            for user in self._client.users.list():
+                if not user.user_id or user.user_id == self.user_id:
+                    continue
+                listed = self._client.credentials.list(self.connector_id, user_id=user.user_id)
+                for credential in listed:
+                    if credential.credential_id == credential_id:
+                        return credential
+        except AlloyError:
+            # Only a label is at stake: the id stays selectable as "not listed".
+            return None
+        return None
 
     def show_form(self) -> None:
         """Open the "new credential" form, fetching the connector's metadata the first time."""

@@ -302,3 +302,62 @@ def test_every_credential_is_pulled_exported_and_shown_as_code(
     with contextlib.redirect_stderr(io.StringIO()):
         exec(code, namespace)
     pd.testing.assert_frame_equal(namespace["df"], frame)
+
+
+def test_preview_after_a_failed_pull_ends_green_with_the_pages_figures(
+    sandbox: Sandbox, explorer: Explorer
+) -> None:
+    explorer.connector.value = "stripe"
+    own = explorer.credential.value
+    explorer.credential.value = sandbox.fixtures.other_credentials["stripe"]
+    assert explorer.run() is None
+    assert explorer.progress.bar_style == "danger"
+    explorer.credential.value = own
+    explorer.preview_button.click()
+    assert explorer.error is None, explorer.status.value
+    rows = explorer.output.outputs[0]["data"]["text/plain"]
+    first_page = int(rows.split(" rows")[0].split()[-1].replace(",", ""))
+    assert 0 < first_page < 1_000
+    assert explorer.progress.bar_style == "success"
+    assert explorer.progress.value == 1.0
+    assert explorer.progress_label.value.startswith(f"{first_page:,} records · 1 page · ")
+    assert explorer.status.value == f"Preview: the first page has {first_page:,} records."
+
+
+def test_a_failed_preview_ends_red(sandbox: Sandbox, explorer: Explorer) -> None:
+    explorer.connector.value = "stripe"
+    explorer.credential.value = sandbox.fixtures.other_credentials["stripe"]
+    assert explorer.preview() is None
+    assert explorer.progress.bar_style == "danger"
+    assert "Permission denied" in explorer.status.value
+
+
+def test_another_users_credential_shows_as_theirs(sandbox: Sandbox, explorer: Explorer) -> None:
+    explorer.connector.value = "stripe"
+    theirs = sandbox.fixtures.other_credentials["stripe"]
+    explorer.credential.value = theirs
+    label = {value: label for label, value in explorer.credential.options}[theirs]
+    assert label.startswith(f"{theirs} (created ")
+    assert "not listed" not in label
+    owner = next(
+        user.user_id
+        for user in explorer._client.users.list()
+        if theirs in {c.credential_id for c in explorer._client.credentials.list("stripe", user_id=user.user_id)}
+    )
+    assert owner != sandbox.fixtures.user_id
+    assert label.endswith(f" · user {owner}")
+
+
+def test_export_says_where_the_file_is(
+    explorer: Explorer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    explorer.connector.value = "xero"
+    explorer.export_path.value = "invoices.parquet"
+    explorer.export_button.click()
+    assert (tmp_path / "invoices.parquet").exists(), explorer.status.value
+    records = pq.read_metadata(tmp_path / "invoices.parquet").num_rows
+    assert explorer.status.value == (
+        f"Wrote {records:,} records to {tmp_path.resolve() / 'invoices.parquet'}."
+    )
+    assert explorer.progress.bar_style == "success"

@@ -18,6 +18,7 @@ from alloy_data.models import (
     CredentialField,
     CredentialMetadata,
     Resource,
+    User,
 )
 from alloy_data.widgets import ActionPicker, ConnectorPicker, CredentialPicker, Explorer
 
@@ -99,12 +100,16 @@ class FakeClient:
             ]
             for connector in CONNECTORS
         }
+        self.credentials_by_key[("stripe", "usr_2")] = [
+            Credential("cred_stripe_theirs", created_at="2026-01-02T03:04:05Z", user_id="usr_2")
+        ]
         self.created: list[dict[str, Any]] = []
         self.oauth = False
         self.connectors = _Namespace(
             self, "connectors", list=self._connectors, resources=self._resources
         )
         self.actions = _Namespace(self, "actions", get=self._action)
+        self.users = _Namespace(self, "users", list=self._users)
         self.credentials = _Namespace(
             self,
             "credentials",
@@ -112,6 +117,9 @@ class FakeClient:
             metadata=self._metadata,
             create=self._create,
         )
+
+    def _users(self) -> list[User]:
+        return [User("usr_1"), User("usr_2"), User("usr_3")]
 
     def _connectors(self, category: str | None = None) -> list[Connector]:
         return list(CONNECTORS)
@@ -264,6 +272,27 @@ def test_an_unlisted_credential_id_is_accepted(client: FakeClient) -> None:
     picker.value = "cred_of_someone_else"
     assert picker.dropdown.value == "cred_of_someone_else"
     assert ("cred_of_someone_else (not listed)", "cred_of_someone_else") in picker.options
+
+
+def test_another_users_credential_is_named_with_its_owner(client: FakeClient) -> None:
+    picker = CredentialPicker(client, "stripe")
+    picker.value = "cred_stripe_theirs"
+    assert picker.dropdown.value == "cred_stripe_theirs"
+    label = dict((value, label) for label, value in picker.options)["cred_stripe_theirs"]
+    assert label == "cred_stripe_theirs (created 2026-01-02T03:04:05Z) · user usr_2"
+    # The picker's own user was listed already; the others are asked until it is found.
+    assert client.calls["users.list"] == 1
+    assert client.calls["credentials.list"] == 1 + 1
+
+
+def test_an_unlisted_credential_keeps_its_id_when_the_users_cannot_be_listed(
+    client: FakeClient,
+) -> None:
+    client.failures["users.list"] = PermissionDeniedError("not allowed", status=403)
+    picker = CredentialPicker(client, "stripe")
+    picker.value = "cred_stripe_theirs"
+    assert ("cred_stripe_theirs (not listed)", "cred_stripe_theirs") in picker.options
+    assert picker.status.value == ""
 
 
 def test_new_credential_form_is_built_from_the_metadata(client: FakeClient) -> None:
@@ -489,3 +518,62 @@ def test_explorer_code_says_when_a_parameter_does_not_parse(client: FakeClient) 
     explorer.connector.value = "shopify"
     explorer.action.fields["filter"].value = "{"
     assert "parameters={},  # Parameter 'filter' takes JSON" in explorer.code
+
+
+# -- Errors in what the browser calls -------------------------------------------------------
+
+
+def _broken_pull(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("the kernel ran out of something")
+
+
+@pytest.mark.parametrize(
+    ("button", "method"),
+    [("preview_button", "preview"), ("pull_button", "run"), ("export_button", "export")],
+)
+def test_an_unexpected_error_in_a_click_shows_in_the_status_line(
+    client: FakeClient, button: str, method: str
+) -> None:
+    client.pull = _broken_pull  # type: ignore[attr-defined]
+    explorer = Explorer(client)
+    explorer.connector.value = "stripe"
+    getattr(explorer, button).click()
+    assert "Unexpected RuntimeError: the kernel ran out of something" in explorer.status.value
+    assert f"explorer.{method}()" in explorer.status.value
+    assert isinstance(explorer.error, RuntimeError)
+    assert explorer.progress.bar_style == "danger"
+    # Called from a cell, the same method raises, so its traceback shows there.
+    with pytest.raises(RuntimeError):
+        getattr(explorer, method)()
+
+
+def test_an_unexpected_error_after_choosing_a_connector_shows_in_the_status_line(
+    client: FakeClient,
+) -> None:
+    explorer = Explorer(client)
+    client.failures["credentials.list"] = RuntimeError("no more sockets")
+    explorer.connector.dropdown.value = "shopify"
+    assert explorer.connector.value == "shopify"
+    assert "Unexpected RuntimeError: no more sockets" in explorer.status.value
+
+
+def test_an_unexpected_error_in_the_credential_form_shows_in_its_status_line(
+    client: FakeClient,
+) -> None:
+    picker = CredentialPicker(client, "stripe")
+    client.failures["credentials.metadata"] = KeyError("fields")
+    picker.new_button.click()
+    assert "Unexpected KeyError" in picker.status.value
+    assert "credential_picker.show_form()" in picker.status.value
+    client.failures.clear()
+    picker.new_button.click()
+    assert picker.form.layout.display is None
+
+
+def test_an_unexpected_error_from_the_search_box_shows_in_the_status_line(
+    client: FakeClient,
+) -> None:
+    picker = ConnectorPicker(client)
+    picker.connectors = [*picker.connectors, "not a connector"]  # type: ignore[list-item]
+    picker.search.value = "x"
+    assert "Unexpected AttributeError" in picker.status.value
