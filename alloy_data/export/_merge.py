@@ -98,6 +98,8 @@ class MergingParquetWriter(ParquetWriter):
         return None if existing is None else existing.schema_arrow.remove_metadata()
 
     def _more_provenance(self) -> dict[str, str]:
+        if not self.state:
+            return {}
         state = {**self.state, "mode": self.mode}
         state["high_water_mark"] = (
             None if self.high_water_mark is None else to_iso(self.high_water_mark)
@@ -139,6 +141,12 @@ class MergingParquetWriter(ParquetWriter):
         existing = None if self.mode == "replace" else self._existing()
         old_schema = None if existing is None else existing.schema_arrow.remove_metadata()
         final_schema = _merge_schemas(old_schema, new_schema)
+        wanted = [*self.primary_key, self.cursor_field]
+        if self.mode == "replace" and any(new_schema.get_field_index(n) < 0 for n in wanted):
+            # A plain export whose rows lack the cursor or key is still an export: it is
+            # written whole, without a mark to update it from.
+            self.state = {}
+            return super()._output(spool, schema)
         if spool.state.rows:
             self._check_columns(new_schema, "the new rows")
         if existing is not None and existing.metadata.num_rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import warnings
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 import ipywidgets as widgets
 
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
+from alloy_data.incremental import Incremental, IncrementalWarning, guess_incremental
 from alloy_data.widgets._actions import ActionPicker
 from alloy_data.widgets._base import reported, show_error, show_info, unexpected_text
 from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
@@ -22,7 +24,6 @@ if TYPE_CHECKING:
 
     from alloy_data.client import AlloyClient
     from alloy_data.http import RetryPolicy
-    from alloy_data.incremental import Incremental
     from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption, ProgressUpdate
@@ -55,6 +56,8 @@ class Explorer(widgets.VBox):
         credential: The :class:`CredentialPicker`.
         action: The :class:`ActionPicker`.
         preview_button, pull_button, export_button, code_button: The buttons.
+        refresh_button: "Refresh": after an export, fetch only what changed since and merge it
+            into the file (enabled once an export recorded a high-water mark).
         export_path: Where "Export to Parquet" writes (a Text).
         progress, progress_label: The pull's progress bar and its figures.
         status: The status line: what happened last, or what went wrong.
@@ -98,6 +101,14 @@ class Explorer(widgets.VBox):
             description="Export to Parquet", icon="save", layout=widgets.Layout(width="auto")
         )
         self.code_button = widgets.Button(description="Show code", icon="code")
+        self.refresh_button = widgets.Button(
+            description="Refresh",
+            icon="refresh",
+            disabled=True,
+            tooltip="After an export: fetch only what changed since, and merge it into the file",
+        )
+        self._exported: tuple[str | Path, Incremental] | None = None
+        self._preview_columns: list[str] = []
         self.export_path = widgets.Text(description="Parquet file", placeholder="data.parquet")
         self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0)
         self.progress_label = widgets.HTML()
@@ -111,7 +122,7 @@ class Explorer(widgets.VBox):
                 self.all_credentials,
                 self.action,
                 widgets.HBox([self.preview_button, self.pull_button, self.code_button]),
-                widgets.HBox([self.export_path, self.export_button]),
+                widgets.HBox([self.export_path, self.export_button, self.refresh_button]),
                 widgets.HBox([self.progress, self.progress_label]),
                 self.status,
                 self.output,
@@ -127,6 +138,7 @@ class Explorer(widgets.VBox):
         self.pull_button.on_click(self._clicked(self.run, "run"))
         self.export_button.on_click(self._clicked(self.export, "export"))
         self.code_button.on_click(self._clicked(self.show_code, "show_code"))
+        self.refresh_button.on_click(self._clicked(self.refresh, "refresh"))
 
     def _clicked(self, method: Callable[[], object], name: str) -> Callable[[object], None]:
         """A button's handler: ``method``, with any error shown in the status line.
@@ -260,6 +272,7 @@ class Explorer(widgets.VBox):
         frame = self._attempt(first_page, "Fetching the first page…")
         self._end_progress(ok=frame is not None)
         if frame is not None:
+            self._preview_columns = list(frame.columns)
             self._show_table(frame, f"First page: {_count(len(frame), 'row')}")
             show_info(self.status, f"Preview: the first page has {_count(len(frame), 'record')}.")
         return frame
@@ -300,27 +313,97 @@ class Explorer(widgets.VBox):
         """
         target = path or self.export_path.value.strip() or self._default_path()
 
+        incremental = self._refreshable(target)
+
         def write() -> tuple[Pull | MultiPull, Path | str]:
-            pull = self._whole_pull()
+            pull = self._whole_pull(incremental)
             self.last_pull = pull
             written = pull.to_parquet(target, overwrite=True)
             return pull, written
 
         self._reset_progress()
+        self._exported = None
+        self.refresh_button.disabled = True
         outcome = self._attempt(write, f"Exporting to {target}…")
         self._end_progress(ok=outcome is not None)
         if outcome is None:
             return None
         pull, written = outcome
+        if incremental is not None and isinstance(written, Path) and _has_mark(written):
+            self._exported = (written, incremental)
+            self.refresh_button.disabled = False
         if not self.status.value:
             where = written.resolve() if isinstance(written, Path) else written
             show_info(self.status, f"Wrote {pull.stats.records:,} records to {where}.")
         return written
 
-    def _whole_pull(self) -> Pull | MultiPull:
+    def _refreshable(self, target: str | Path) -> Incremental | None:
+        """How a later Refresh updates an export: a cursor and key from the columns seen in
+        a preview or pull, or the action's declared ones; None when none fit or the export is
+        not one local Parquet file of one credential."""
+        if self.all_credentials.value or "://" in str(target):
+            return None
+        columns: list[str] = [] if self.dataframe is None else list(self.dataframe.columns)
+        if self._preview_columns:
+            columns += self._preview_columns
+        if not columns:
+            with contextlib.suppress(AlloyError):
+                columns = list(self.pull(progress=False)._known_columns())
+        return guess_incremental(columns)
+
+    def refresh(self) -> Path | str | None:
+        """Fetch only what changed since the last export and merge it in (what Refresh does).
+
+        The export recorded a high-water mark in the file (see :mod:`alloy_data.incremental`);
+        this runs the same pull with ``incremental=`` and ``to_parquet(path, mode="merge")``.
+
+        Returns:
+            The file updated, or None when it failed or nothing was exported yet (see
+            :attr:`status`).
+        """
+        if self._exported is None:
+            show_error(
+                self.status,
+                "Export to Parquet first: Refresh updates the file an export wrote, from the "
+                "mark kept in it (the export needs an updated-at field and an id).",
+            )
+            return None
+        target, incremental = self._exported
+
+        def update() -> tuple[Pull | MultiPull, Path | str]:
+            pull = self._whole_pull(incremental)
+            self.last_pull = pull
+            return pull, pull.to_parquet(target, mode="merge")
+
+        self._reset_progress()
+        with warnings.catch_warnings():
+            # A refresh that had to read every page says so in the status line instead.
+            warnings.simplefilter("ignore", IncrementalWarning)
+            outcome = self._attempt(update, f"Refreshing {target}…")
+        self._end_progress(ok=outcome is not None)
+        if outcome is None:
+            return None
+        pull, written = outcome
+        stats = pull.stats
+        how = {
+            "filter": "the app sent only what changed",
+            "newest_first": "stopped once past the last run's records",
+            "full": "the app cannot filter, so every page was read",
+            "first_run": "no mark yet, so every page was read",
+        }.get(str(getattr(stats, "incremental", "")), "")
+        where = written.resolve() if isinstance(written, Path) else written
+        if not self.status.value:
+            show_info(
+                self.status,
+                f"Refreshed {where}: {_count(stats.records, 'changed record')} in "
+                f"{_count(stats.pages, 'page')} ({how}).",
+            )
+        return written
+
+    def _whole_pull(self, incremental: Incremental | None = None) -> Pull | MultiPull:
         """The pull that Pull and Export run: the chosen credential's, or every credential's."""
         if not self.all_credentials.value:
-            return self.pull(progress=self._show_progress)
+            return self.pull(progress=self._show_progress, incremental=incremental)
         connector_id, action_id = self.connector.value, self.action.value
         if connector_id is None or action_id is None:
             raise ConfigurationError("Choose a connector and an action first.")
@@ -431,6 +514,13 @@ class Explorer(widgets.VBox):
             if figures.credentials_failed:
                 text += f" · {figures.credentials_failed} failed"
         self.progress_label.value = html.escape(text)
+
+
+def _has_mark(path: Path) -> bool:
+    """Whether an export kept a high-water mark, so that Refresh can update it."""
+    from alloy_data.export import read_incremental_state
+
+    return read_incremental_state(path) is not None
 
 
 def _count(number: int, noun: str) -> str:

@@ -342,7 +342,11 @@ def test_another_users_credential_shows_as_theirs(sandbox: Sandbox, explorer: Ex
     owner = next(
         user.user_id
         for user in explorer._client.users.list()
-        if theirs in {c.credential_id for c in explorer._client.credentials.list("stripe", user_id=user.user_id)}
+        if theirs
+        in {
+            c.credential_id
+            for c in explorer._client.credentials.list("stripe", user_id=user.user_id)
+        }
     )
     assert owner != sandbox.fixtures.user_id
     assert label.endswith(f" · user {owner}")
@@ -361,3 +365,39 @@ def test_export_says_where_the_file_is(
         f"Wrote {records:,} records to {tmp_path.resolve() / 'invoices.parquet'}."
     )
     assert explorer.progress.bar_style == "success"
+
+
+def test_refresh_merges_only_what_changed_since_the_export(tmp_path: Path) -> None:
+    with (
+        serve(records={"shopify": 3_000}, seed=5) as sandbox,
+        AlloyClient(
+            sandbox.api_key, base_url=sandbox.url, user_id=sandbox.fixtures.user_id
+        ) as client,
+    ):
+        explorer = Explorer(client)
+        explorer.connector.value = "shopify"
+        explorer.action.value = "list-orders"
+        assert explorer.refresh_button.disabled
+        assert explorer.refresh() is None
+        assert "Export to Parquet first" in explorer.status.value
+
+        path = tmp_path / "orders.parquet"
+        explorer.export_path.value = str(path)
+        explorer.export_button.click()
+        assert pq.read_metadata(path).num_rows == 3_000, explorer.status.value
+        assert not explorer.refresh_button.disabled
+        assert ad.read_metadata(path)["incremental"]
+
+        sandbox.advance_clock(86_400, updates=30, inserts=10)
+        explorer.refresh_button.click()
+        stats = explorer.last_pull.stats
+        assert stats.incremental == "filter", explorer.status.value
+        assert 40 <= stats.records <= 42  # the changes, and records written in the mark's second
+        assert "Refreshed" in explorer.status.value
+        assert "the app sent only what changed" in explorer.status.value
+        expected = sandbox.expected_ids(
+            "shopify", "list-orders", credential_id=explorer.credential.value
+        )
+        ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
+        assert sorted(ids) == sorted(expected)
+        assert explorer.progress.bar_style == "success"
