@@ -28,7 +28,7 @@ from alloy_data.export._spool import (
     lock_directory,
     remove_path,
 )
-from alloy_data.frames import align_batch
+from alloy_data.frames import align_batch, without_null_parents
 
 # Messages are about exports, whichever module emits them.
 logger = logging.getLogger("alloy_data.export")
@@ -443,7 +443,7 @@ class _SpoolingWriter:
 
         A writer that combines the pages with what the target already holds overrides this.
         """
-        final_schema = _merge_schemas(spool.state.schema, schema)
+        final_schema = without_null_parents(_merge_schemas(spool.state.schema, schema))
         aligned = (align_batch(batch, final_schema) for batch in spool.iter_batches())
         return final_schema, aligned, spool.state.rows
 

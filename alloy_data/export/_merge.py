@@ -21,7 +21,7 @@ from alloy_data.errors import ConfigurationError, ExportError
 from alloy_data.export._base import _merge_schemas
 from alloy_data.export._spool import Spool
 from alloy_data.export._writers import ParquetWriter
-from alloy_data.frames import align_batch
+from alloy_data.frames import align_batch, without_null_parents
 from alloy_data.incremental import parse_moment, to_iso
 
 WRITE_MODES = ("replace", "merge", "append")
@@ -140,7 +140,7 @@ class MergingParquetWriter(ParquetWriter):
         new_schema = _merge_schemas(spool.state.schema, schema)
         existing = None if self.mode == "replace" else self._existing()
         old_schema = None if existing is None else existing.schema_arrow.remove_metadata()
-        final_schema = _merge_schemas(old_schema, new_schema)
+        final_schema = without_null_parents(_merge_schemas(old_schema, new_schema))
         wanted = [*self.primary_key, self.cursor_field]
         if self.mode == "replace" and any(new_schema.get_field_index(n) < 0 for n in wanted):
             # A plain export whose rows lack the cursor or key is still an export: it is

@@ -53,6 +53,7 @@ from alloy_data.frames._builder import (
     align_batch,
     records_to_batch,
     to_dataframe,
+    without_null_parents,
 )
 from alloy_data.frames._epochs import (
     TIMESTAMP_OPTIONS,
@@ -73,4 +74,5 @@ __all__ = [
     "records_to_batch",
     "to_dataframe",
     "unify",
+    "without_null_parents",
 ]

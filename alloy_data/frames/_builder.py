@@ -52,6 +52,33 @@ def records_to_batch(records: Sequence[Any]) -> pa.RecordBatch:
     return PageConverter(frozenset(), frozenset()).convert(records).batch
 
 
+def without_null_parents(schema: pa.Schema) -> pa.Schema:
+    """``schema`` less the null columns whose path other columns extend (``a.b`` beside
+    ``a.b.c``).
+
+    A page whose records all hold ``null`` where other pages hold an object flattens to one null
+    column at the object's path; the object's own columns already say it is null there, so the
+    table is the same whichever pages the records fell on.
+    """
+    names = schema.names
+    parents = {name.rsplit(".", 1)[0] for name in names if "." in name}
+    prefixes: set[str] = set()
+    for parent in parents:
+        parts = parent.split(".")
+        prefixes.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
+    dropped = [
+        index
+        for index, field in enumerate(schema)
+        if pa.types.is_null(field.type) and field.name in prefixes
+    ]
+    if not dropped:
+        return schema
+    return pa.schema(
+        [field for index, field in enumerate(schema) if index not in dropped],
+        metadata=schema.metadata,
+    )
+
+
 def align_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """Conforms a batch to a wider schema.
 
@@ -67,7 +94,10 @@ def align_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         ConfigurationError: If the batch has columns that the schema does not.
     """
     extra = [name for name in batch.schema.names if schema.get_field_index(name) < 0]
-    if extra:
+    if extra and all(pa.types.is_null(batch.schema.field(name).type) for name in extra):
+        # Null objects on a page where other pages had their fields (see without_null_parents).
+        batch = batch.drop_columns(extra)
+    elif extra:
         raise ConfigurationError(
             f"The batch has columns that the schema lacks: {', '.join(extra)}. Align batches to "
             "the schema of the TableBuilder that converted them."
@@ -133,7 +163,7 @@ class TableBuilder:
     @property
     def schema(self) -> pa.Schema:
         """The schema unified over all pages so far, columns in the order first seen."""
-        return pa.schema(list(self._types.items()))
+        return without_null_parents(pa.schema(list(self._types.items())))
 
     def add_page(self, records: Sequence[Any], page_number: int) -> pa.RecordBatch:
         """Converts one page, widening the schema and recording drift.
@@ -146,7 +176,10 @@ class TableBuilder:
             The page as a typed record batch (not yet aligned to the unified schema).
         """
         page = self._convert(records)
-        crossed = self._object_scalar_conflicts(page.batch.schema.names)
+        # A path null on every record of the page is no conflict with an object seen before.
+        crossed = self._object_scalar_conflicts(
+            [f.name for f in page.batch.schema if not pa.types.is_null(f.type)]
+        )
         if crossed:
             # Re-convert so that the path holds JSON text on this page and every later one.
             self._json_paths.update(crossed)
@@ -258,7 +291,11 @@ class TableBuilder:
                 "combine: pass the batches to to_table(), or make it with keep_batches=True."
             )
         chosen = self._batches if batches is None else list(batches)
-        schema = self.schema if batches is None else _covering_schema(self._types, chosen)
+        schema = (
+            self.schema
+            if batches is None
+            else without_null_parents(_covering_schema(self._types, chosen))
+        )
         if not any(b.num_rows for b in chosen):
             return self._empty_table(schema)
         return pa.Table.from_batches([align_batch(b, schema) for b in chosen], schema=schema)

@@ -36,11 +36,14 @@ def charges(sb: Sandbox, **options: Any) -> ad.Pull:
 
 
 def expected_created(sb: Sandbox) -> list[datetime]:
-    # What the sandbox serves, as seconds, turned into instants here independently.
+    # What the sandbox serves, as seconds, turned into instants here independently, in the
+    # order it serves them (Stripe's: newest first).
     source = sb.api.listings[("stripe", "charges")].source
-    return [
-        datetime.fromtimestamp(source.record(i)["created"], tz=timezone.utc) for i in range(CHARGES)
-    ]
+    created = {source.record(i)["id"]: source.record(i)["created"] for i in range(CHARGES)}
+    order = sb.expected_ids(
+        "stripe", "list-charges", credential_id=sb.fixtures.credentials["stripe"]
+    )
+    return [datetime.fromtimestamp(created[i], tz=timezone.utc) for i in order]
 
 
 def test_stripe_declares_created_as_unix_time(stripe: Sandbox) -> None:

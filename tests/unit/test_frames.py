@@ -823,3 +823,21 @@ def test_the_first_pages_are_converted_one_by_one() -> None:
     batches = builder.add_pages([([{"id": 1}], 1), ([{"id": 2, "late": True}], 2)])
     assert len(batches) == 2
     assert drift_of(builder) == ["late: page 2, absent -> bool"]
+
+
+def test_a_page_of_null_objects_adds_no_column_beside_the_objects_fields() -> None:
+    from alloy_data.frames import TableBuilder
+
+    nulls = [{"id": 1, "status": {"select": None}}, {"id": 2, "status": {"select": None}}]
+    objects = [{"id": 3, "status": {"select": {"name": "Done"}}}]
+    for order in ([nulls, objects], [objects, nulls]):
+        builder = TableBuilder()
+        for number, page in enumerate(order, 1):
+            builder.add_page(page, number)
+        table = builder.to_table()
+        assert table.column_names == ["id", "status.select.name"]
+        assert sorted(table.to_pylist(), key=lambda row: row["id"]) == [
+            {"id": 1, "status.select.name": None},
+            {"id": 2, "status.select.name": None},
+            {"id": 3, "status.select.name": "Done"},
+        ]
