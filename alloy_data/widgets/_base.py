@@ -55,10 +55,7 @@ def unexpected_text(error: Exception, code: str) -> str:
     Returns:
         What happened, and what to run to see where.
     """
-    return (
-        f"Unexpected {type(error).__name__}: {error}. Run {code} in a cell to see the "
-        "traceback."
-    )
+    return f"Unexpected {type(error).__name__}: {error}. Run {code} in a cell to see the traceback."
 
 
 @contextmanager

@@ -208,7 +208,9 @@ def open_notebook(page: Page, server: JupyterServer, name: str) -> None:
         timeout=STARTUP_SECONDS * 1000,
     )
     # The notebook as wide as the window, as after closing the file browser.
-    page.evaluate("() => window.jupyterapp.shell.collapseLeft && window.jupyterapp.shell.collapseLeft()")
+    page.evaluate(
+        "() => window.jupyterapp.shell.collapseLeft && window.jupyterapp.shell.collapseLeft()"
+    )
 
 
 def run_command(page: Page, command: str, args: dict[str, Any] | None = None) -> Any:

@@ -73,7 +73,9 @@ def _choose(root: Locator, label: str, option: str) -> None:
 
 def _shown(select: Locator) -> str:
     """The text of the option a dropdown shows."""
-    text: str = select.evaluate("(s) => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].value")
+    text: str = select.evaluate(
+        "(s) => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].value"
+    )
     return text
 
 
@@ -165,8 +167,7 @@ def test_explorer_clicked_through(
     assert "sk_" not in code and "Bearer" not in code
     same = _kernel_says(
         page,
-        code
-        + "\nimport pandas as pd\n"
+        code + "\nimport pandas as pd\n"
         "pd.testing.assert_frame_equal(df, explorer.dataframe)\n"
         "print(len(df))",
     )
@@ -250,3 +251,20 @@ def test_progress_bar_of_a_pull(lab: JupyterServer, page: Page, screenshots: Pat
         bar.screenshot(path=screenshots / "progress.png", animations="disabled")
     finally:
         lab.shutdown_kernels()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ["explorer.png", "progress.png"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name", SCREENSHOTS)
+def test_the_docs_show_each_screenshot_and_it_is_small(name: str) -> None:
+    image = ROOT / "docs" / "images" / name
+    assert image.read_bytes().startswith(PNG_SIGNATURE), f"{name}: run `make screenshots`"
+    assert image.stat().st_size < 300_000
+    assert f"](images/{name})" in (ROOT / "docs" / "widgets.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_shows_the_explorer() -> None:
+    assert "](docs/images/explorer.png)" in (ROOT / "README.md").read_text(encoding="utf-8")

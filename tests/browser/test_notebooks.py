@@ -46,9 +46,7 @@ def _run_notebook(server: JupyterServer, page: Page, name: str) -> None:
         assert keys, "the kernel held no API key: the check below would be empty"
         assert not secrets_on_page(page, keys)
         run_command(page, "docmanager:save")
-        page.wait_for_function(
-            "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
-        )
+        page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
         saved = (server.root / filename).read_text()
         assert '"output_type": "display_data"' in saved or '"output_type": "stream"' in saved
         for key in keys:

@@ -342,7 +342,11 @@ def test_another_users_credential_shows_as_theirs(sandbox: Sandbox, explorer: Ex
     owner = next(
         user.user_id
         for user in explorer._client.users.list()
-        if theirs in {c.credential_id for c in explorer._client.credentials.list("stripe", user_id=user.user_id)}
+        if theirs
+        in {
+            c.credential_id
+            for c in explorer._client.credentials.list("stripe", user_id=user.user_id)
+        }
     )
     assert owner != sandbox.fixtures.user_id
     assert label.endswith(f" · user {owner}")
