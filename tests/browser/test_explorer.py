@@ -182,6 +182,30 @@ def test_explorer_clicked_through(
     )
     assert pq.read_metadata(written).num_rows == rows
 
+    # Another user's credential: named as theirs, refused, the bar red; then the user's own
+    # again, and Preview ends the bar green with the page's figures.
+    theirs = _kernel_says(
+        page,
+        "other = next(u.user_id for u in client.users.list() if u.user_id != client.user_id)\n"
+        'theirs = client.credentials.list("stripe", user_id=other)[0].credential_id\n'
+        "explorer.credential.value = theirs\n"
+        "print(theirs, other)",
+    ).split()
+    expect(credential).to_have_value(
+        re.compile(rf"^{theirs[0]} \(created .*\) · user {theirs[1]}$"),
+        timeout=STEP_SECONDS * 1000,
+    )
+    _button(root, "Preview").click()
+    expect(status).to_contain_text("Permission denied", timeout=STEP_SECONDS * 1000)
+    expect(bar).to_have_class(re.compile(r"\bprogress-bar-danger\b"))
+    _choose(root, "Credential", first_credential)
+    _button(root, "Preview").click()
+    expect(status).to_have_text(
+        f"Preview: the first page has {first_page:,} records.", timeout=STEP_SECONDS * 1000
+    )
+    expect(bar).to_have_class(re.compile(r"\bprogress-bar-success\b"))
+    expect(figures).to_contain_text(f"{first_page:,} records · 1 page · ")
+
     # New credential: the form; a missing required field is a message, not a traceback.
     picker = root.locator(".alloy-credential-picker")
     picker_status = picker.locator(".alloy-picker-status")
