@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import requests
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Page
 
 Frontend = Literal["lab", "notebook"]
 
@@ -374,8 +374,3 @@ def secrets_on_page(page: Page, keys: list[str]) -> list[str]:
     found = [f"a kernel's API key ({key[:6]}...)" for key in keys if key in html]
     found += [f"text matching {p.pattern!r}" for p in SECRET_PATTERNS if p.search(html)]
     return found
-
-
-def explorer_locator(page: Page) -> Locator:
-    """The Explorer drawn on the page."""
-    return page.locator(".alloy-explorer").last

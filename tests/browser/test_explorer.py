@@ -118,7 +118,9 @@ def test_explorer_clicked_through(
     _button(root, "Preview").click()
     expect(status).to_contain_text("Preview: the first page has", timeout=STEP_SECONDS * 1000)
     caption = table.locator("p").first.inner_text()
-    first_page = int(re.fullmatch(r"First page: ([\d,]+) rows?", caption)[1].replace(",", ""))  # type: ignore[index]
+    shown = re.fullmatch(r"First page: ([\d,]+) rows?", caption)
+    assert shown, caption
+    first_page = int(shown[1].replace(",", ""))
     assert 0 < first_page < 1_000
     expect(status).to_have_text(f"Preview: the first page has {first_page:,} records.")
     expect(bar).to_have_class(re.compile(r"\bprogress-bar-success\b"))
