@@ -29,7 +29,9 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     if config.stash.get(_skipped, False):
         terminalreporter.write_line(
             "Browser tests (tests/browser) skipped: run `make test-browser` for them "

@@ -154,7 +154,10 @@ class Explorer(widgets.VBox):
                 self.error = error
                 if method != self.show_code:
                     self._end_progress(ok=False)
-                show_error(self.status, unexpected_text(error, f"explorer.{name}()"))
+                if isinstance(error, AlloyError):
+                    show_error(self.status, error)
+                else:
+                    show_error(self.status, unexpected_text(error, f"explorer.{name}()"))
 
         return click
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import requests
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Page
 
 Frontend = Literal["lab", "notebook"]
 
@@ -208,7 +208,9 @@ def open_notebook(page: Page, server: JupyterServer, name: str) -> None:
         timeout=STARTUP_SECONDS * 1000,
     )
     # The notebook as wide as the window, as after closing the file browser.
-    page.evaluate("() => window.jupyterapp.shell.collapseLeft && window.jupyterapp.shell.collapseLeft()")
+    page.evaluate(
+        "() => window.jupyterapp.shell.collapseLeft && window.jupyterapp.shell.collapseLeft()"
+    )
 
 
 def run_command(page: Page, command: str, args: dict[str, Any] | None = None) -> Any:
@@ -372,8 +374,3 @@ def secrets_on_page(page: Page, keys: list[str]) -> list[str]:
     found = [f"a kernel's API key ({key[:6]}...)" for key in keys if key in html]
     found += [f"text matching {p.pattern!r}" for p in SECRET_PATTERNS if p.search(html)]
     return found
-
-
-def explorer_locator(page: Page) -> Locator:
-    """The Explorer drawn on the page."""
-    return page.locator(".alloy-explorer").last

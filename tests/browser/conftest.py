@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route, ViewportSize, sync_playwright
 
 from tests.browser._jupyter import JupyterServer
 
@@ -28,7 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-VIEWPORT = {"width": 1200, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1200, "height": 900}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -99,7 +99,7 @@ def _loopback_only(route: Route) -> None:
 @pytest.fixture
 def page(chromium: Browser) -> Iterator[Page]:
     """A fresh browser tab; it reaches 127.0.0.1 only."""
-    context = chromium.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context = chromium.new_context(viewport=VIEWPORT)
     context.route("**/*", _loopback_only)
     tab = context.new_page()
     tab.set_default_timeout(30_000)

@@ -45,9 +45,7 @@ print(sandbox.api_key)""",
 pytestmark = pytest.mark.timeout(300)
 
 
-def test_the_checks_catch_errors_undrawn_widgets_and_keys(
-    lab: JupyterServer, page: Page
-) -> None:
+def test_the_checks_catch_errors_undrawn_widgets_and_keys(lab: JupyterServer, page: Page) -> None:
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in BROKEN])
     notebook.metadata.kernelspec = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(notebook, lab.root / "broken.ipynb")

@@ -73,7 +73,9 @@ def _choose(root: Locator, label: str, option: str) -> None:
 
 def _shown(select: Locator) -> str:
     """The text of the option a dropdown shows."""
-    text: str = select.evaluate("(s) => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].value")
+    text: str = select.evaluate(
+        "(s) => s.selectedIndex < 0 ? '' : s.options[s.selectedIndex].value"
+    )
     return text
 
 
@@ -116,7 +118,9 @@ def test_explorer_clicked_through(
     _button(root, "Preview").click()
     expect(status).to_contain_text("Preview: the first page has", timeout=STEP_SECONDS * 1000)
     caption = table.locator("p").first.inner_text()
-    first_page = int(re.fullmatch(r"First page: ([\d,]+) rows?", caption)[1].replace(",", ""))  # type: ignore[index]
+    shown = re.fullmatch(r"First page: ([\d,]+) rows?", caption)
+    assert shown, caption
+    first_page = int(shown[1].replace(",", ""))
     assert 0 < first_page < 1_000
     expect(status).to_have_text(f"Preview: the first page has {first_page:,} records.")
     expect(bar).to_have_class(re.compile(r"\bprogress-bar-success\b"))
@@ -165,8 +169,7 @@ def test_explorer_clicked_through(
     assert "sk_" not in code and "Bearer" not in code
     same = _kernel_says(
         page,
-        code
-        + "\nimport pandas as pd\n"
+        code + "\nimport pandas as pd\n"
         "pd.testing.assert_frame_equal(df, explorer.dataframe)\n"
         "print(len(df))",
     )
@@ -180,6 +183,30 @@ def test_explorer_clicked_through(
         f"Wrote {rows:,} records to {written.resolve()}.", timeout=STEP_SECONDS * 1000
     )
     assert pq.read_metadata(written).num_rows == rows
+
+    # Another user's credential: named as theirs, refused, the bar red; then the user's own
+    # again, and Preview ends the bar green with the page's figures.
+    theirs = _kernel_says(
+        page,
+        "other = next(u.user_id for u in client.users.list() if u.user_id != client.user_id)\n"
+        'theirs = client.credentials.list("stripe", user_id=other)[0].credential_id\n'
+        "explorer.credential.value = theirs\n"
+        "print(theirs, other)",
+    ).split()
+    expect(credential).to_have_value(
+        re.compile(rf"^{theirs[0]} \(created .*\) · user {theirs[1]}$"),
+        timeout=STEP_SECONDS * 1000,
+    )
+    _button(root, "Preview").click()
+    expect(status).to_contain_text("Permission denied", timeout=STEP_SECONDS * 1000)
+    expect(bar).to_have_class(re.compile(r"\bprogress-bar-danger\b"))
+    _choose(root, "Credential", first_credential)
+    _button(root, "Preview").click()
+    expect(status).to_have_text(
+        f"Preview: the first page has {first_page:,} records.", timeout=STEP_SECONDS * 1000
+    )
+    expect(bar).to_have_class(re.compile(r"\bprogress-bar-success\b"))
+    expect(figures).to_contain_text(f"{first_page:,} records · 1 page · ")
 
     # New credential: the form; a missing required field is a message, not a traceback.
     picker = root.locator(".alloy-credential-picker")
@@ -250,3 +277,20 @@ def test_progress_bar_of_a_pull(lab: JupyterServer, page: Page, screenshots: Pat
         bar.screenshot(path=screenshots / "progress.png", animations="disabled")
     finally:
         lab.shutdown_kernels()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ["explorer.png", "progress.png"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name", SCREENSHOTS)
+def test_the_docs_show_each_screenshot_and_it_is_small(name: str) -> None:
+    image = ROOT / "docs" / "images" / name
+    assert image.read_bytes().startswith(PNG_SIGNATURE), f"{name}: run `make screenshots`"
+    assert image.stat().st_size < 300_000
+    assert f"](images/{name})" in (ROOT / "docs" / "widgets.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_shows_the_explorer() -> None:
+    assert "](docs/images/explorer.png)" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.browser._jupyter import (
+    DRAWN_WIDGETS,
     SECRET_PATTERNS,
     JupyterServer,
     cells,
@@ -41,14 +42,15 @@ def _run_notebook(server: JupyterServer, page: Page, name: str) -> None:
         assert sum(cell["execution_count"] is not None for cell in ran) > 1
         problems = page_problems(page, ran)
         assert not problems, f"{name} in {server.frontend}: " + "; ".join(problems)
+        if name == "02-explorer":
+            assert page.locator(".alloy-explorer").is_visible()
+            assert page.locator(DRAWN_WIDGETS).count() >= 4
 
         keys = kernel_secrets(page)
         assert keys, "the kernel held no API key: the check below would be empty"
         assert not secrets_on_page(page, keys)
         run_command(page, "docmanager:save")
-        page.wait_for_function(
-            "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
-        )
+        page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
         saved = (server.root / filename).read_text()
         assert '"output_type": "display_data"' in saved or '"output_type": "stream"' in saved
         for key in keys:

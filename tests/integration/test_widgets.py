@@ -401,3 +401,34 @@ def test_refresh_merges_only_what_changed_since_the_export(tmp_path: Path) -> No
         ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
         assert sorted(ids) == sorted(expected)
         assert explorer.progress.bar_style == "success"
+
+
+def test_a_pulls_notebook_bar_ends_green_with_its_counts(
+    sandbox: Sandbox, client: AlloyClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What tqdm.auto picks in a notebook: the ipywidgets bar, whichever versions are installed.
+    import tqdm.auto
+    import tqdm.notebook
+
+    bars: list[tqdm.notebook.tqdm] = []
+
+    class NotebookBar(tqdm.notebook.tqdm):  # type: ignore[misc]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", NotebookBar)
+    pull = client.pull(
+        "stripe", "list-charges", credential_id=sandbox.fixtures.credentials["stripe"]
+    )
+    with contextlib.redirect_stdout(io.StringIO()):
+        frame = pull.to_dataframe()
+    [bar] = bars
+    label, progress, figures = bar.container.children
+    # Newer tqdm spaces its text with figure spaces (U+2007).
+    text = (label.value + figures.value).replace("\u2007", " ")
+    assert text.startswith("stripe list-charges")
+    assert progress.bar_style == "success"
+    assert f"{len(frame) / 1000:.2f}k" in text
+    assert f"pages={pull.stats.pages}" in text
+    assert sandbox.api_key not in text
