@@ -11,7 +11,7 @@ COMPAT_TESTS := tests/unit/test_widgets.py tests/integration/test_widgets.py
 COMPAT_PINS_oldest = $(shell sed -n -E 's/^ *"(ipywidgets|tqdm)>=([^",;]+)".*/\1==\2/p' pyproject.toml)
 COMPAT_PINS_newest = --upgrade ipywidgets tqdm
 
-.PHONY: setup demo test test-browser screenshots test-compat lint bench docs clean
+.PHONY: setup demo test test-browser screenshots test-compat azurite lint bench docs clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,13 @@ test-compat: .venv-compat-oldest/.installed .venv-compat-newest/.installed
 		.venv-compat-$$kind/bin/python -c 'import ipywidgets, tqdm; print("'$$kind': ipywidgets", ipywidgets.__version__, "tqdm", tqdm.__version__)'; \
 		.venv-compat-$$kind/bin/python -m pytest -q -p no:cacheprovider $(COMPAT_TESTS) || exit 1; \
 	done
+
+# Azurite, the Azure Storage emulator, for the abfs:// tests (from npm, into the ignored .tools/;
+# without it those tests skip, saying so).
+azurite: .tools/azurite/node_modules/.bin/azurite-blob
+
+.tools/azurite/node_modules/.bin/azurite-blob:
+	npm install --no-audit --no-fund --silent --prefix .tools/azurite azurite@3
 
 lint: $(STAMP)
 	$(BIN)/ruff check alloy_data tests bench
