@@ -213,6 +213,8 @@ class MergingParquetWriter(ParquetWriter):
         found: dict[int, list[int]] = {}
         if not identities:
             return found
+        if self.mode == "merge" and len(self.primary_key) == 1:
+            return self._keys_matching(existing, identities)
         columns = [*self.primary_key, self.cursor_field]
         for group in range(existing.num_row_groups):
             keys, cursors = self._columns(existing.read_row_group(group, columns=columns))
@@ -221,6 +223,24 @@ class MergingParquetWriter(ParquetWriter):
                 for row in range(len(cursors))
                 if self._identity(keys, cursors, row) in identities
             ]
+            if rows:
+                found[group] = rows
+        return found
+
+    def _keys_matching(
+        self, existing: pq.ParquetFile, identities: set[Any]
+    ) -> dict[int, list[int]]:
+        """:meth:`_rows_matching` for a key of one column, in Arrow rather than Python."""
+        (name,) = self.primary_key
+        found: dict[int, list[int]] = {}
+        wanted = pa.array([key for key in identities if key is not None])
+        for group in range(existing.num_row_groups):
+            column = existing.read_row_group(group, columns=[name]).column(name)
+            try:
+                values = wanted.cast(column.type) if wanted.type != column.type else wanted
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                return {}  # keys of another type match no row of the file
+            rows = pc.indices_nonzero(pc.is_in(column, value_set=values)).to_pylist()
             if rows:
                 found[group] = rows
         return found
