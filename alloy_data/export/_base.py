@@ -357,7 +357,10 @@ class _SpoolingWriter:
         if not batches:
             batches = [pa.RecordBatch.from_pylist([], schema=batch.schema)]
         missing = [name for name in batches[0].schema.names if schema.get_field_index(name) < 0]
-        if missing:
+        if missing and all(pa.types.is_null(batches[0].schema.field(n).type) for n in missing):
+            # Null objects whose fields the schema has (see frames.without_null_parents).
+            batches = [b.drop_columns(missing) for b in batches]
+        elif missing:
             raise ExportError(
                 f"Page {page_number} has columns that the schema lacks: {', '.join(missing)}. "
                 "Pass the unified schema of all pages so far (TableBuilder.schema)."
