@@ -31,7 +31,7 @@ class Incremental:
         start: The lower bound of the first run (a ``datetime``, ISO-8601 text or epoch
             seconds); by default the first run fetches everything.
         lookback: A margin taken off the last high-water mark, for clocks that differ and
-            writes that land late: a ``timedelta`` or seconds.
+            writes that land late: a ``timedelta`` or seconds (default none).
         value_format: How to write the mark into ``parameter``: ``"iso"``
             (``2026-11-30T10:00:00+00:00``), ``"iso-z"`` (``...Z``), ``"date"``,
             ``"epoch"`` (seconds), ``"epoch_ms"``, or a function of a UTC ``datetime``.
@@ -46,7 +46,7 @@ class Incremental:
     primary_key: str | Sequence[str] | None = None
     parameter: str | None = None
     start: Any = None
-    lookback: timedelta | float = 0
+    lookback: timedelta | float | None = None
     value_format: ValueFormat | None = None
     _keys: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
 
@@ -86,6 +86,8 @@ class Incremental:
     def lookback_seconds(self) -> float:
         """``lookback`` in seconds."""
         lookback = self.lookback
+        if lookback is None:
+            return 0.0
         if isinstance(lookback, timedelta):
             return lookback.total_seconds()
         if isinstance(lookback, bool) or not isinstance(lookback, (int, float)):

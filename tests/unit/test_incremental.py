@@ -392,3 +392,8 @@ def test_a_front_end_guesses_the_cursor_and_key_from_well_known_columns() -> Non
     assert quickbooks is not None and quickbooks.cursor_field == "MetaData.LastUpdatedTime"
     assert guess_incremental(["name", "updated_at"]) is None
     assert guess_incremental(["id", "name"]) is None
+
+
+def test_no_lookback_is_none_as_the_design_writes_it() -> None:
+    assert Incremental("updated_at", lookback=None).lookback_seconds == 0
+    assert Incremental("updated_at").lookback_seconds == 0
