@@ -42,10 +42,7 @@ STAGE = "properties.lifecyclestage"
 AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
-AZURITE_HINT = (
-    "Azurite is not installed: run `npm install --prefix .tools/azurite azurite@3` (Node.js 20) "
-    "to test abfs://"
-)
+AZURITE_HINT = "Azurite is not installed: run `make azurite` (npm, Node.js 20) to test abfs://"
 
 
 @dataclass
