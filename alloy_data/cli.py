@@ -117,6 +117,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--retries", type=int, help="retries per page (default: a pull's patience)")
     p.add_argument(
+        "--timestamps",
+        choices=("auto", "guess", "off"),
+        default="auto",
+        help="which number columns become UTC timestamps: those the action declares as epoch "
+        "times (auto, default), also integer columns whose names and values say time (guess), "
+        "or none (off)",
+    )
+    p.add_argument(
         "--out",
         required=True,
         help="output file (.parquet, .csv or .jsonl), or a URL such as s3://bucket/orders.parquet",
@@ -435,6 +443,7 @@ def _pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         "max_records": args.max_records,
         "concurrency": args.concurrency,
         "retries": args.retries,
+        "timestamps": args.timestamps,
         "progress": False if args.no_progress else "terminal",
     }
     if args.incremental:

@@ -461,3 +461,26 @@ def test_debug_logs_to_s3_show_no_storage_credentials(sandbox, s3, tmp_path):
     for secret in (SECRET, KEY_ID, sandbox.api_key):
         assert secret not in result.stdout + result.stderr
     assert len(pd.read_parquet(url, storage_options=s3)) == 20
+
+
+@pytest.mark.parametrize(("choice", "kind"), [("auto", "timestamp[us, tz=UTC]"), ("off", "int64")])
+def test_pull_timestamps_option_decides_stripe_s_created(capsys, sandbox, tmp_path, choice, kind):
+    out_file = tmp_path / "charges.parquet"
+    code, _, err = run(
+        capsys,
+        "pull",
+        "stripe",
+        "list-charges",
+        "--credential",
+        sandbox.fixtures.credentials["stripe"],
+        "--out",
+        str(out_file),
+        "--max-records",
+        "50",
+        "--timestamps",
+        choice,
+        "--no-progress",
+        *api_args(sandbox),
+    )
+    assert code == 0, err
+    assert str(pq.read_schema(out_file).field("created").type) == kind
