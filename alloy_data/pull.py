@@ -978,7 +978,8 @@ class Pull:
                 fetched, a new version of a primary key replaces the old row and the other rows
                 stay; ``"append"`` adds the changed records, keeping every version. Both start
                 the file when it is missing, and keep the new mark in its provenance (see
-                :func:`alloy_data.read_metadata`). Local files and ``file://`` URLs.
+                :func:`alloy_data.read_metadata`). For an object store's URL the object is
+                merged on local disk from a copy and uploaded whole.
 
         Returns:
             The path written, or the URL for a URL other than ``file://``.
@@ -997,9 +998,7 @@ class Pull:
         )
 
         target = resolve_target(path, storage_options)
-        if mode != "replace" or (
-            self.incremental is not None and isinstance(target, Path) and not partition_cols
-        ):
+        if mode != "replace" or (self.incremental is not None and not partition_cols):
             return self._export_incremental(
                 target,
                 mode=mode,
@@ -1089,9 +1088,15 @@ class Pull:
         row_group_size: int | None,
         partition_cols: list[str] | None,
         resume: bool,
-    ) -> Path:
-        """Writes, merges or appends into a local file, keeping the high-water mark in it."""
-        from alloy_data.export import WRITE_MODES, MergingParquetWriter, read_incremental_state
+    ) -> Path | str:
+        """Writes, merges or appends into a file, keeping the high-water mark in it; for a URL,
+        the object is merged on local disk and uploaded whole."""
+        from alloy_data.export import (
+            WRITE_MODES,
+            MergingParquetWriter,
+            RemoteFileWriter,
+            read_incremental_state,
+        )
 
         incremental = self.incremental
         if mode not in WRITE_MODES:
@@ -1109,10 +1114,11 @@ class Pull:
                 f"mode={mode!r} needs the field that identifies a record: "
                 "Incremental(..., primary_key='id')."
             )
-        if not isinstance(target, Path) or partition_cols:
+        if partition_cols:
             raise ConfigurationError(
-                f"mode={mode!r} updates one local Parquet file (or a file:// URL): write to a "
-                "local path without partition_cols, then copy the file where it should go."
+                f"mode={mode!r} updates one Parquet file: write without partition_cols (or use "
+                "client.pull_many(...).to_parquet(directory, mode=...) for a file per "
+                "credential)."
             )
         state = read_incremental_state(target) if mode != "replace" else None
         if state is not None and state.get("cursor_field") != incremental.cursor_field:
@@ -1123,26 +1129,52 @@ class Pull:
             )
         mark = None if state is None else state.get("high_water_mark")
         self._start_run(mark)
-        writer = MergingParquetWriter(
-            target,
-            mode=mode,
-            primary_key=incremental.keys,
-            cursor_field=incremental.cursor_field,
-            state={
-                "cursor_field": incremental.cursor_field,
-                "primary_key": list(incremental.keys),
-                "high_water_mark": None if mark is None else mark,
-            },
-            overwrite=overwrite,
-            compression=compression,
-            row_group_size=row_group_size,
-            resume=resume,
-            fingerprint=self.fingerprint(),
-        )
-        written = self._export(writer)
+
+        def make(local: Path) -> MergingParquetWriter:
+            return MergingParquetWriter(
+                local,
+                mode=mode,
+                primary_key=incremental.keys,
+                cursor_field=incremental.cursor_field,
+                state={
+                    "cursor_field": incremental.cursor_field,
+                    "primary_key": list(incremental.keys),
+                    "high_water_mark": mark,
+                },
+                overwrite=overwrite or not isinstance(target, Path),
+                compression=compression,
+                row_group_size=row_group_size,
+                resume=resume,
+                fingerprint=self.fingerprint(),
+            )
+
+        if isinstance(target, Path):
+            writer = make(target)
+            written: Path | str = self._export(writer)
+        else:
+            remote = target
+
+            def fetch_current(local: Path) -> None:
+                # An object store cannot update an object in place: the file is merged on local
+                # disk from a copy of the object, and the merged file uploaded whole.
+                if mode != "replace" and not (resume and local.exists()) and remote.exists():
+                    remote.download(local, advice="Check the URL and storage_options.")
+
+            remote_writer = RemoteFileWriter(
+                remote,
+                make,
+                overwrite=overwrite or mode != "replace",
+                resume=resume,
+                fingerprint=self.fingerprint(),
+                before_open=fetch_current,
+            )
+            local_writer = remote_writer.local
+            assert isinstance(local_writer, MergingParquetWriter)
+            writer = local_writer
+            written = self._export(remote_writer)
         if writer.high_water_mark is not None:
             self.stats.high_water_mark = to_datetime(writer.high_water_mark)
-        return Path(written)
+        return written
 
     def _export(self, writer: Any) -> Path | str:
         from alloy_data.frames import TableBuilder

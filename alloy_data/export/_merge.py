@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from alloy_data.errors import ConfigurationError, ExportError
 from alloy_data.export._base import _merge_schemas
+from alloy_data.export._remote import Remote
 from alloy_data.export._spool import Spool
 from alloy_data.export._writers import ParquetWriter
 from alloy_data.frames import align_batch, without_null_parents
@@ -300,14 +301,22 @@ class MergingParquetWriter(ParquetWriter):
         yield from self._new_batches(spool, schema, winners)
 
 
-def read_incremental_state(path: Path) -> dict[str, Any] | None:
+def read_incremental_state(path: Path | Remote) -> dict[str, Any] | None:
     """The incremental state (cursor field, key, high-water mark) kept in a Parquet file's
-    provenance, or None when the file is missing or was not written incrementally."""
-    from alloy_data.export._writers import read_metadata
+    provenance, local or in an object store; None when the file is missing or was not written
+    incrementally."""
+    from alloy_data.export._remote import read_remote_metadata
+    from alloy_data.export._writers import _decode_provenance, read_metadata
 
-    if not path.is_file():
-        return None
-    text = read_metadata(path).get(INCREMENTAL_KEY)
+    if isinstance(path, Path):
+        if not path.is_file():
+            return None
+        provenance = read_metadata(path)
+    else:
+        if not path.exists() or path.is_dir():
+            return None
+        provenance = _decode_provenance(read_remote_metadata(path).metadata or {}, path)
+    text = provenance.get(INCREMENTAL_KEY)
     if not text:
         return None
     try:

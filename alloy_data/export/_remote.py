@@ -261,6 +261,19 @@ class Remote:
         with self.errors("read"):
             return self.fs.open(self.path, "rb")
 
+    def download(self, local: Path, advice: str = "") -> None:
+        """Copies the object to ``local`` (replacing it), through a temporary file beside it."""
+        import shutil
+
+        partial = local.with_name(local.name + ".download")
+        with (
+            self.errors("download", advice),
+            self.open() as source,
+            partial.open("wb") as target,
+        ):
+            shutil.copyfileobj(source, target, 1 << 20)
+        os.replace(partial, local)
+
 
 class RemoteFileWriter:
     """A writer to a URL: a local writer stages the file, then :meth:`finish` uploads it.
@@ -279,8 +292,10 @@ class RemoteFileWriter:
         overwrite: bool = False,
         resume: bool = False,
         fingerprint: str = "",
+        before_open: Any = None,
     ) -> None:
         self.remote = remote
+        self._before_open = before_open
         self.overwrite = overwrite
         self.resume = resume
         self.fingerprint = fingerprint
@@ -333,6 +348,8 @@ class RemoteFileWriter:
                 f"Cannot create {self.staging}, where exports to URLs are staged: {error}. "
                 f"Set {CACHE_DIR_ENV} to a folder you can write to, with free space."
             ) from error
+        if self._before_open is not None:
+            self._before_open(self.local.path)
         return self.local.open()
 
     def _check_target(self) -> None:

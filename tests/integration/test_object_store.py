@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -449,3 +450,35 @@ def test_a_missing_extra_says_what_to_install(sb, tmp_path, blocked):
     if blocked == ["fsspec"]:
         assert "fsspec loaded: False" in result.stdout  # file:// needs no fsspec
     assert int(ad.read_metadata(tmp_path / "local.parquet")["row_count"]) == RECORDS
+
+
+def test_an_incremental_merge_updates_an_object(s3, cache):
+    url = f"s3://{BUCKET}/orders/merged.parquet"
+    with serve(records={"shopify": 2_000}, seed=9) as shop, client_for(shop) as client:
+
+        def orders() -> Any:
+            return client.pull(
+                "shopify",
+                "list-orders",
+                credential_id=shop.fixtures.credentials["shopify"],
+                incremental=ad.Incremental("updated_at", primary_key="id"),
+                progress=False,
+            )
+
+        first = orders()
+        assert first.to_parquet(url, mode="merge", storage_options=s3) == url
+        shop.advance_clock(86_400, updates=40, inserts=10)
+        second = orders()
+        second.to_parquet(url, mode="merge", storage_options=s3)
+        assert second.stats.incremental == "filter"
+        assert second.stats.records <= 52  # the changes, and records written in the mark's second
+        expected = shop.expected_ids(
+            "shopify", "list-orders", credential_id=shop.fixtures.credentials["shopify"]
+        )
+        frame = pd.read_parquet(url, storage_options=s3)
+        assert sorted(frame["id"]) == sorted(expected)
+        state = json.loads(ad.read_metadata(url, storage_options=s3)["incremental"])
+        kept = datetime.fromisoformat(state["high_water_mark"].replace("Z", "+00:00"))
+        assert kept == second.stats.high_water_mark
+        assert second.stats.high_water_mark > first.stats.high_water_mark
+    assert not any(cache.rglob("*.parquet"))  # the merged copy was uploaded and cleared
