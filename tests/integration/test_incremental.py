@@ -7,6 +7,13 @@ ids and values, fetching few pages where the app allows it.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,3 +244,79 @@ def test_the_command_line_merges_into_a_file(clock_sandbox: Sandbox, tmp_path: P
     clock_sandbox.advance_clock(3_600, updates=100, inserts=100)
     assert main(argv) == 0
     _same(path, _fresh(clock_sandbox, "filter"))
+
+
+KILLED_MERGE = r"""
+import os, sys
+import alloy_data as ad
+
+client = ad.AlloyClient(
+    os.environ["SANDBOX_KEY"],
+    base_url=os.environ["SANDBOX_URL"],
+    user_id=os.environ["SANDBOX_USER"],
+)
+pull = client.pull(
+    "shopify",
+    "list-orders",
+    credential_id=os.environ["SANDBOX_CREDENTIAL"],
+    incremental=ad.Incremental("updated_at", primary_key="id"),
+    page_size=100,
+    progress=False,
+)
+pull.to_parquet(sys.argv[1], mode="merge")
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_merge_killed_with_sigkill_keeps_the_file_and_resumes(tmp_path: Path) -> None:
+    with serve(records={"shopify": 20_000}, seed=13, latency_ms=20) as sandbox:
+        credential = sandbox.fixtures.credentials["shopify"]
+
+        def orders() -> ad.pull.Pull:
+            return _client(sandbox).pull(
+                "shopify",
+                "list-orders",
+                credential_id=credential,
+                incremental=ad.Incremental("updated_at", primary_key="id"),
+                page_size=100,
+                progress=False,
+            )
+
+        path = tmp_path / "orders.parquet"
+        orders().to_parquet(path, mode="merge")
+        before = path.read_bytes()
+        sandbox.advance_clock(86_400, updates=8_000)
+        environment = {
+            **os.environ,
+            "SANDBOX_KEY": sandbox.api_key,
+            "SANDBOX_URL": sandbox.url,
+            "SANDBOX_USER": sandbox.fixtures.user_id,
+            "SANDBOX_CREDENTIAL": credential,
+        }
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILLED_MERGE, str(path)],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        checkpoint = Path(f"{path}.alloy-checkpoint") / "checkpoint.json"
+        deadline = time.monotonic() + 60
+        saved = 0
+        try:
+            while time.monotonic() < deadline and child.poll() is None:
+                with contextlib.suppress(OSError, ValueError):
+                    saved = json.loads(checkpoint.read_text(encoding="utf-8"))["rows"]
+                if saved >= 2_000:
+                    child.send_signal(signal.SIGKILL)
+                    break
+                time.sleep(0.01)
+        finally:
+            child.wait(timeout=30)
+        assert child.returncode == -signal.SIGKILL, child.stderr.read() if child.stderr else ""
+        assert path.read_bytes() == before  # the file is untouched by the killed merge
+
+        resumed = orders()
+        resumed.to_parquet(path, mode="merge", resume=True)
+        # It continued after the pages the killed run had saved, without fetching them again.
+        assert resumed.stats.requests < resumed.stats.pages
+        _same(path, _fresh(sandbox, "filter"))
