@@ -311,8 +311,8 @@ def test_a_merge_killed_with_sigkill_keeps_the_file_and_resumes(tmp_path: Path) 
                     break
                 time.sleep(0.01)
         finally:
-            child.wait(timeout=30)
-        assert child.returncode == -signal.SIGKILL, child.stderr.read() if child.stderr else ""
+            _, errors = child.communicate(timeout=30)
+        assert child.returncode == -signal.SIGKILL, errors.decode(errors="replace")
         assert path.read_bytes() == before  # the file is untouched by the killed merge
 
         resumed = orders()
