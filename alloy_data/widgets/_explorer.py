@@ -447,8 +447,27 @@ class Explorer(widgets.VBox):
             lines.append(f"    credential_id={_literal(self.credential.value)},")
             if self.user_id:
                 lines.append(f"    user_id={_literal(self.user_id)},")
-        lines += [f"    parameters={parameters},", ")", "df = pull.to_dataframe()", ""]
+        lines.append(f"    parameters={parameters},")
+        refreshed = self._exported_code()
+        if refreshed:
+            lines.append(refreshed[0])
+        lines += [")", "df = pull.to_dataframe()"]
+        lines += refreshed[1:]
+        lines.append("")
         return "\n".join(lines)
+
+    def _exported_code(self) -> list[str]:
+        """After an export that Refresh can update: the ``incremental=`` line, and the line that
+        refreshes the file; else nothing."""
+        if self._exported is None or self.all_credentials.value:
+            return []
+        target, incremental = self._exported
+        keys = incremental.keys[0] if len(incremental.keys) == 1 else list(incremental.keys)
+        return [
+            f"    incremental=ad.Incremental({_literal(incremental.cursor_field)}, "
+            f"primary_key={_literal(keys)}),",
+            f'pull.to_parquet({_literal(str(target))}, mode="merge")  # what Refresh does',
+        ]
 
     def _client_line(self) -> str:
         base_url = self._client.base_url.rstrip("/")

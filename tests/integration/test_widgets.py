@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -401,6 +402,10 @@ def test_refresh_merges_only_what_changed_since_the_export(tmp_path: Path) -> No
         ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
         assert sorted(ids) == sorted(expected)
         assert explorer.progress.bar_style == "success"
+        code = explorer.code
+        assert 'incremental=ad.Incremental("updated_at", primary_key="id"),' in code
+        assert f'pull.to_parquet({json.dumps(str(path))}, mode="merge")' in code
+        compile(code, "shown code", "exec")
 
 
 def test_a_pulls_notebook_bar_ends_green_with_its_counts(
