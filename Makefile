@@ -41,11 +41,12 @@ test-browser: $(BROWSER_STAMP)
 screenshots: $(BROWSER_STAMP)
 	$(BIN)/python -m pytest --browser tests/browser/test_explorer.py --screenshots docs/images
 
+# ipykernel too: widgets always live in a kernel, and ipywidgets 8.0 reaches its comms through it.
 .venv-compat-%/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "alloy-data needs Python 3.10 or newer"'
 	test -x .venv-compat-$*/bin/python || $(PYTHON) -m venv .venv-compat-$*
 	.venv-compat-$*/bin/python -m pip install --quiet --upgrade pip
-	.venv-compat-$*/bin/python -m pip install --quiet -e . pytest pytest-timeout $(COMPAT_PINS_$*)
+	.venv-compat-$*/bin/python -m pip install --quiet -e . ipykernel pytest pytest-timeout $(COMPAT_PINS_$*)
 	touch $@
 
 test-compat: .venv-compat-oldest/.installed .venv-compat-newest/.installed
