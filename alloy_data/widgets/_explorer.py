@@ -523,6 +523,13 @@ class Explorer(widgets.VBox):
     def _show_progress(self, figures: ProgressUpdate) -> None:
         if figures.total:
             self.progress.value = min(figures.records / figures.total, 1.0)
+        elif figures.credentials_total:
+            self.progress.value = (figures.credentials_done or 0) / figures.credentials_total
+        elif not figures.done:
+            # No total to measure against: full and blue while it runs, as tqdm's notebook bar
+            # shows an unknown total, so that a running pull does not look stalled.
+            self.progress.value = 1.0
+            self.progress.bar_style = "info"
         text = (
             f"{_count(figures.records, 'record')} · {_count(figures.pages, 'page')} · "
             f"{figures.records_per_second:,.0f} records/s"

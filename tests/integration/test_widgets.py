@@ -437,3 +437,27 @@ def test_a_pulls_notebook_bar_ends_green_with_its_counts(
     assert f"{len(frame) / 1000:.2f}k" in text
     assert f"pages={pull.stats.pages}" in text
     assert sandbox.api_key not in text
+
+
+def test_a_pull_without_a_total_shows_a_running_bar_then_green(explorer: Explorer) -> None:
+    explorer.connector.value = "hubspot"  # cursor paging: the app never says how many
+    seen: list[tuple[float, str]] = []
+    explorer.progress.observe(
+        lambda _: seen.append((explorer.progress.value, explorer.progress.bar_style)),
+        names=["value", "bar_style"],
+    )
+    assert explorer.run() is not None, explorer.status.value
+    assert (1.0, "info") in seen  # full and blue while it ran, not an empty bar
+    assert (explorer.progress.value, explorer.progress.bar_style) == (1.0, "success")
+
+
+def test_every_credential_fills_the_bar_credential_by_credential(
+    sandbox: Sandbox, explorer: Explorer
+) -> None:
+    explorer.connector.value = "stripe"
+    explorer.all_credentials.value = True
+    values: list[float] = []
+    explorer.progress.observe(lambda change: values.append(change["new"]), names="value")
+    assert explorer.run() is not None, explorer.status.value
+    assert 0.5 in values  # one of the two credentials done
+    assert values[-1] == 1.0 and explorer.progress.bar_style == "success"
