@@ -329,6 +329,22 @@ def kernel_secrets(page: Page) -> list[str]:
     return keys
 
 
+#: Errors each open tab logged to its console or threw uncaught, by ``id(page)``; the ``page``
+#: fixture fills it.
+CONSOLE_ERRORS: dict[int, list[str]] = {}
+
+
+# Notebook 7 (7.6) throws once while loading a settings schema, in its own core bundle, on
+# every page; it has nothing to do with the notebook or its widgets.
+_FRONTEND_NOISE = re.compile(r"reading 'schema'\).*/static/notebook/notebook_core\.", re.S)
+
+
+def console_errors(page: Page) -> list[str]:
+    """The console errors and uncaught exceptions the tab has logged so far, less the front
+    end's own known noise."""
+    return [e for e in CONSOLE_ERRORS.get(id(page), []) if not _FRONTEND_NOISE.search(e)]
+
+
 def page_problems(page: Page, notebook_cells: list[dict[str, Any]]) -> list[str]:
     """What a user would call broken on the page: errors, widgets not drawn, cells not run.
 
@@ -361,6 +377,7 @@ def page_problems(page: Page, notebook_cells: list[dict[str, Any]]) -> list[str]
     drawn = page.locator(DRAWN_WIDGETS).count()
     if drawn != expected:
         problems.append(f"{expected} widget outputs, {drawn} drawn")
+    problems += [f"the browser logged {error[:300]!r}" for error in console_errors(page)]
     return problems
 
 

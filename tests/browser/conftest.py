@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, ViewportSize, sync_playwright
 
-from tests.browser._jupyter import JupyterServer
+from tests.browser._jupyter import CONSOLE_ERRORS, JupyterServer
 
 #: Debian's chromium; CHROMIUM names another build of Chromium.
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -103,7 +103,17 @@ def page(chromium: Browser) -> Iterator[Page]:
     context.route("**/*", _loopback_only)
     tab = context.new_page()
     tab.set_default_timeout(30_000)
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(f"uncaught: {error.message} {error.stack}"))
+    tab.on(
+        "console",
+        lambda message: (
+            errors.append(f"console: {message.text}") if message.type == "error" else None
+        ),
+    )
+    CONSOLE_ERRORS[id(tab)] = errors
     try:
         yield tab
     finally:
+        CONSOLE_ERRORS.pop(id(tab), None)
         context.close()

@@ -60,6 +60,8 @@ def test_the_checks_catch_errors_undrawn_widgets_and_keys(lab: JupyterServer, pa
         undrawn = [p for p in problems if p.startswith("a widget was not drawn: ")]
         assert len(undrawn) == 1
         assert "no-such-widget-module" in undrawn[0]
+        logged = [p for p in problems if p.startswith("the browser logged ")]
+        assert any("no-such-widget-module" in p for p in logged), problems
         keys = kernel_secrets(page)
         assert len(keys) == 1
         found = secrets_on_page(page, keys)
