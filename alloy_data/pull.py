@@ -539,6 +539,7 @@ class Pull:
         """Sets the lower bound of the run about to start (``since``, else ``start``)."""
         self._run = None
         self._since = None
+        self._incremental_warning = None
         incremental = self.incremental
         if incremental is None:
             if since is not None:
@@ -582,7 +583,7 @@ class Pull:
         run, stats = self._run, self.stats
         if run is None or self.incremental is None:
             return
-        marks = [m for m in (run.mark, None if self._since is None else self._given_since()) if m]
+        marks = [m for m in (run.mark, self._given_since()) if m is not None]
         stats.high_water_mark = to_datetime(max(marks)) if marks else None
         field_name = self.incremental.cursor_field
         if self._since is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,14 @@ from alloy_data.incremental import parse_moment, to_iso
 WRITE_MODES = ("replace", "merge", "append")
 #: The provenance key of an incremental dataset's state: cursor field, key, high-water mark.
 INCREMENTAL_KEY = "incremental"
+
+
+def _by_batch(positions: Iterable[tuple[int, int]]) -> dict[int, list[int]]:
+    """(batch, row) positions as the sorted rows of each batch."""
+    rows: dict[int, list[int]] = {}
+    for index, row in positions:
+        rows.setdefault(index, []).append(row)
+    return {index: sorted(chosen) for index, chosen in rows.items()}
 
 
 def _key_of(columns: Sequence[list[Any]], row: int) -> Any:
@@ -152,18 +160,18 @@ class MergingParquetWriter(ParquetWriter):
             self._check_columns(new_schema, "the new rows")
         if existing is not None and existing.metadata.num_rows:
             self._check_columns(old_schema or final_schema, "the file")
-        winners, identities = self._new_rows(spool)
+        winners = self._new_rows(spool)
         drop: dict[int, list[int]] = {}
-        if existing is not None:
-            found = self._rows_matching(existing, identities)
+        if existing is not None and winners:
             if self.mode == "merge":
-                drop = found
+                drop = self._rows_matching(existing, set(winners))
             else:  # append: the versions the file holds already are not added again
-                winners = self._without(winners, spool, existing, found)
-        kept_new = sum(len(rows) for rows in winners.values())
+                present = self._present(existing, set(winners))
+                winners = {key: at for key, at in winners.items() if key not in present}
+        chosen = _by_batch(winners.values())
         old_rows = 0 if existing is None else existing.metadata.num_rows
-        rows = old_rows - sum(len(rows) for rows in drop.values()) + kept_new
-        batches = self._combined(existing, final_schema, drop, spool, winners)
+        rows = old_rows - sum(len(rows) for rows in drop.values()) + len(winners)
+        batches = self._combined(existing, final_schema, drop, spool, chosen)
         return final_schema, batches, rows
 
     def _identity(self, keys: list[list[Any]], cursors: list[Any], row: int) -> Any:
@@ -179,33 +187,28 @@ class MergingParquetWriter(ParquetWriter):
         keys = [table.column(name).to_pylist() for name in self.primary_key]
         return keys, table.column(self.cursor_field).to_pylist()
 
-    def _new_rows(self, spool: Spool) -> tuple[dict[int, list[int]], set[Any]]:
-        """Which spooled rows to write (by batch), and the identities of those rows.
+    def _new_rows(self, spool: Spool) -> dict[Any, tuple[int, int]]:
+        """The spooled rows to write, by identity: where each is (batch, row).
 
         Among rows of the same identity, the one with the latest cursor value wins, and of
-        equal ones the later: it is the newer answer.
+        equal ones the later: it is the newer answer. Without a primary key every row is its
+        own identity.
         """
-        if not self.primary_key:  # nothing identifies a row: every row is its own
-            every: dict[int, list[int]] = {}
-            for index, batch in enumerate(spool.iter_batches()):
-                self._raise_mark(self._columns(batch)[1])
-                every[index] = list(range(batch.num_rows))
-            return every, set()
         winners: dict[Any, tuple[int, int, float]] = {}
         for index, batch in enumerate(spool.iter_batches()):
             keys, cursors = self._columns(batch)
             self._raise_mark(cursors)
             for row in range(batch.num_rows):
+                if not self.primary_key:
+                    winners[(index, row)] = (index, row, 0.0)
+                    continue
                 identity = self._identity(keys, cursors, row)
                 moment = parse_moment(cursors[row])
                 moment = float("-inf") if moment is None else moment
                 best = winners.get(identity)
                 if best is None or moment >= best[2]:
                     winners[identity] = (index, row, moment)
-        order: dict[int, list[int]] = {}
-        for index, row, _ in winners.values():
-            order.setdefault(index, []).append(row)
-        return {index: sorted(rows) for index, rows in order.items()}, set(winners)
+        return {identity: (index, row) for identity, (index, row, _) in winners.items()}
 
     def _rows_matching(
         self, existing: pq.ParquetFile, identities: set[Any]
@@ -246,26 +249,18 @@ class MergingParquetWriter(ParquetWriter):
                 found[group] = rows
         return found
 
-    def _without(
-        self,
-        winners: dict[int, list[int]],
-        spool: Spool,
-        existing: pq.ParquetFile,
-        found: dict[int, list[int]],
-    ) -> dict[int, list[int]]:
-        """The new rows less those whose identity the file already holds."""
+    def _present(self, existing: pq.ParquetFile, identities: set[Any]) -> set[Any]:
+        """Which of ``identities`` (key and version) the existing file already holds."""
         present: set[Any] = set()
         columns = [*self.primary_key, self.cursor_field]
-        for group, rows in found.items():
+        for group in range(existing.num_row_groups):
             keys, cursors = self._columns(existing.read_row_group(group, columns=columns))
-            present.update(self._identity(keys, cursors, row) for row in rows)
-        kept: dict[int, list[int]] = {}
-        for index, batch in enumerate(spool.iter_batches()):
-            chosen = winners.get(index)
-            if chosen:
-                keys, cursors = self._columns(batch)
-                kept[index] = [r for r in chosen if self._identity(keys, cursors, r) not in present]
-        return kept
+            present.update(
+                identity
+                for row in range(len(cursors))
+                if (identity := self._identity(keys, cursors, row)) in identities
+            )
+        return present
 
     def _new_batches(
         self, spool: Spool, schema: pa.Schema, winners: dict[int, list[int]]
