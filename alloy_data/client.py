@@ -29,6 +29,14 @@ from alloy_data.models import (
     Resource,
     User,
 )
+from alloy_data.options import (
+    MANY_OPTION_NAMES,
+    PULL_OPTION_NAMES,
+    ManyOptions,
+    PullOptions,
+    TimestampsOption,
+    documented,
+)
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -37,7 +45,7 @@ if TYPE_CHECKING:
     from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption
-    from alloy_data.pull import Pull, TimestampsOption
+    from alloy_data.pull import Pull
 
 __all__ = [
     "ActionOperations",
@@ -627,6 +635,7 @@ class AlloyClient:
 
     # Pulls (many pages into frames and files) live in a higher layer, imported only when
     # used so that `import alloy_data` stays light.
+    @documented(*PULL_OPTION_NAMES)
     def pull(
         self,
         connector_id: str,
@@ -640,62 +649,25 @@ class AlloyClient:
         max_pages: int | None = None,
         max_records: int | None = None,
         concurrency: int | Literal["auto"] = "auto",
-        progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
         timestamps: TimestampsOption = "auto",
+        progress: ProgressOption = "auto",
     ) -> Pull:
         """Prepare a lazy pull of every page of a list action.
 
         Nothing is fetched until the pull is iterated or converted (``iter_pages()``,
         ``iter_records()``, ``to_arrow()``, ``to_dataframe()``, ``to_parquet(path)``,
-        ``to_file(path)``); each of those runs it from the first page.
+        ``to_file(path)``). A table or file sink after a complete run reuses that run's rows;
+        ``pull.reset()`` makes the next one fetch anew. The options are checked here, once,
+        into a :class:`~alloy_data.options.PullOptions` (``pull.options``).
 
         Args:
             connector_id: The connector, such as ``"shopify"``.
             action_id: A list-style action of that connector, such as ``"list-orders"``.
             credential_id: The credential (connection) the action runs with.
             user_id: The user who owns the credential (default: the client's user).
-            parameters: The action's own parameters (filters, fields); paging parameters are
-                set by the paginator.
-            paginator: ``"auto"`` (found from the action's parameters and the first answer),
-                a convention's name (``"cursor"``, ``"offset"``, ``"page_number"``,
-                ``"relay"``, ``"last_id"``, ``"next_link"``, ``"alloy_offset"``,
-                ``"single"``), a :class:`~alloy_data.pagination.Paginator`, or a function
-                ``fn(sent_parameters, result, records) -> dict | None``.
-            page_size: Records a page; default: the largest the action declares.
-            max_pages: Stop after this many pages (reported in ``stats``).
-            max_records: Stop after this many records (the last page is cut to fit).
-            concurrency: Requests in flight at once for offset and page-number paging.
-                ``"auto"`` starts at 2 and grows up to 8 while answers come back clean,
-                shrinking on 429s and failures (never above ``max_requests_per_second``); a
-                number is the most in flight, lowered on 429s. Cursor paging cannot overlap
-                requests (each needs the last answer); ``stats.notes`` says so.
-            progress: ``"auto"`` or True (a tqdm bar for the notebook or terminal),
-                ``"terminal"``, False or None (silent), or a function called with each
-                :class:`~alloy_data.progress.ProgressUpdate`.
-            max_requests_per_second: A cap on requests a second, retries included.
-            retries: How often each page is retried: a number of retries, or a
-                :class:`~alloy_data.http.RetryPolicy`. By default a pull is more patient than
-                a one-off call: twice the client's retries (at least 8), twice the waits, and
-                408, 429, every 5xx but 501 and 505, dropped connections, timeouts and 200
-                answers cut short or not JSON are all retried. ``0`` turns retries off.
-            incremental: An :class:`~alloy_data.Incremental` (cursor field, primary key) to
-                fetch only what changed since a high-water mark: kept in the file by
-                ``to_parquet(path, mode="merge")`` or ``"append"``, or given as
-                ``to_dataframe(since=...)``. The mark goes into the action's filter parameter
-                when it has one; else a pull of records that come newest first stops once past
-                it; else every page is fetched and only changed records kept (``stats``
-                and a warning say which).
-            timestamps: Which number columns become UTC timestamps. ``"auto"`` (the
-                default): the columns the action's response schema declares epoch times
-                (``format: unix-time``, or "Unix timestamp" in the description), and
-                ``stats.notes`` names integer columns that look like epoch times but were left
-                as numbers. ``"guess"``: those too (an integer column named ``created``,
-                ``updated``, ``timestamp``, ``*_at``, ``*_time`` or ``*_date`` whose values all
-                lie between 2000 and 2100 in seconds or milliseconds). ``"off"``: numbers stay
-                numbers. ISO-8601 text with an offset becomes a timestamp in every case.
 
         Returns:
             The :class:`~alloy_data.pull.Pull`.
@@ -704,6 +676,19 @@ class AlloyClient:
             ConfigurationError: An argument is of the wrong type or out of range, or the
                 paginator is unknown; raised here, before anything is fetched.
         """
+        options = PullOptions(
+            parameters=parameters,  # type: ignore[arg-type]
+            paginator=paginator,
+            page_size=page_size,
+            max_pages=max_pages,
+            max_records=max_records,
+            concurrency=concurrency,
+            max_requests_per_second=max_requests_per_second,
+            retries=retries,
+            incremental=incremental,
+            timestamps=timestamps,
+            progress=progress,
+        )
         from alloy_data.pull import Pull
 
         return Pull(
@@ -712,19 +697,10 @@ class AlloyClient:
             action_id,
             credential_id=credential_id,
             user_id=user_id,
-            parameters=parameters,
-            paginator=paginator,
-            page_size=page_size,
-            max_pages=max_pages,
-            max_records=max_records,
-            concurrency=concurrency,
-            progress=progress,
-            max_requests_per_second=max_requests_per_second,
-            retries=retries,
-            incremental=incremental,
-            timestamps=timestamps,
+            options=options,
         )
 
+    @documented(*MANY_OPTION_NAMES, *PULL_OPTION_NAMES)
     def pull_many(
         self,
         connector_id: str,
@@ -742,18 +718,20 @@ class AlloyClient:
         max_pages: int | None = None,
         max_records: int | None = None,
         concurrency: int | Literal["auto"] = "auto",
-        progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
         timestamps: TimestampsOption = "auto",
+        progress: ProgressOption = "auto",
     ) -> MultiPull:
         """Prepare a lazy pull of one list action for many credentials, as one dataset.
 
         Each credential is pulled as :meth:`pull` would (its own paging, page size,
         concurrency and rate limit), several credentials at once; every row gets the user and
         the credential it came from. A credential that fails is listed in
-        ``stats.failures`` and the others go on.
+        ``stats.failures`` and the others go on. The options are checked here, once, into a
+        :class:`~alloy_data.options.PullOptions` and a
+        :class:`~alloy_data.options.ManyOptions`.
 
         Args:
             connector_id: The connector, such as ``"shopify"``.
@@ -761,27 +739,6 @@ class AlloyClient:
             credentials: Credential ids (owned by the client's user), ``(user_id,
                 credential_id)`` pairs, or ``"all"``: every credential of the connector of
                 every user of the account, found through the API.
-            workers: Credentials pulled at once (default 8, or fewer when there are fewer).
-            on_error: ``"continue"`` (the default) leaves a failed credential out of the
-                result and lists it in ``stats.failures``, with the records it had fetched
-                dropped; ``"raise"`` stops at the first failure and raises its error.
-            user_column: The column that holds each row's user id.
-            credential_column: The column that holds each row's credential id.
-            max_total_requests_per_second: A cap on requests a second across every
-                credential, retries included (``max_requests_per_second`` caps each one).
-            parameters: The action's own parameters, the same for every credential.
-            paginator: As for :meth:`pull`.
-            page_size: As for :meth:`pull`.
-            max_pages: As for :meth:`pull`, for each credential.
-            max_records: As for :meth:`pull`, for each credential.
-            concurrency: As for :meth:`pull`, for each credential.
-            progress: As for :meth:`pull`; one bar for the whole job, with credentials done
-                and failed.
-            max_requests_per_second: As for :meth:`pull`, for each credential.
-            retries: As for :meth:`pull`.
-            incremental: As for :meth:`pull`; each credential keeps its own high-water mark
-                (in its file, with ``to_parquet(directory, mode="merge")``).
-            timestamps: As for :meth:`pull`, decided for each credential.
 
         Returns:
             The :class:`~alloy_data.many.MultiPull`; nothing is fetched until it is iterated
@@ -790,27 +747,28 @@ class AlloyClient:
         Raises:
             ConfigurationError: An argument is of the wrong type or out of range.
         """
-        from alloy_data.many import MultiPull
-
-        return MultiPull(
-            self,
-            connector_id,
-            action_id,
-            credentials=credentials,
-            workers=workers,
-            on_error=on_error,
-            user_column=user_column,
-            credential_column=credential_column,
-            max_total_requests_per_second=max_total_requests_per_second,
-            parameters=parameters,
+        options = PullOptions(
+            parameters=parameters,  # type: ignore[arg-type]
             paginator=paginator,
             page_size=page_size,
             max_pages=max_pages,
             max_records=max_records,
             concurrency=concurrency,
-            progress=progress,
             max_requests_per_second=max_requests_per_second,
             retries=retries,
             incremental=incremental,
             timestamps=timestamps,
+            progress=progress,
+        )
+        many = ManyOptions(
+            workers=workers,
+            on_error=on_error,
+            user_column=user_column,
+            credential_column=credential_column,
+            max_total_requests_per_second=max_total_requests_per_second,
+        )
+        from alloy_data.many import MultiPull
+
+        return MultiPull(
+            self, connector_id, action_id, credentials=credentials, options=options, many=many
         )

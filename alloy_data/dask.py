@@ -34,7 +34,8 @@ from alloy_data.client import AlloyClient
 from alloy_data.config import ClientConfig, mask_secret
 from alloy_data.errors import AlloyError, ConfigurationError
 from alloy_data.many import CREDENTIAL_COLUMN, USER_COLUMN, CredentialTarget, MultiPull
-from alloy_data.pull import Pull, TimestampsOption
+from alloy_data.options import PullOptions, TimestampsOption
+from alloy_data.pull import Pull
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -187,7 +188,7 @@ class _Job:
     client: ClientSpec
     connector_id: str
     action_id: str
-    pull_options: Mapping[str, Any]
+    options: PullOptions
     user_column: str
     credential_column: str
     on_error: Literal["continue", "raise"]
@@ -364,7 +365,7 @@ def _read(
         client=ClientSpec.from_config(config),
         connector_id=many.connector_id,
         action_id=many.action_id,
-        pull_options=many.pull_options,
+        options=many.options.replace(progress=False),
         user_column=many.user_column,
         credential_column=many.credential_column,
         on_error=many.on_error,
@@ -450,8 +451,7 @@ def _type_text(data_type: pa.DataType) -> str:
 
 def _sample(many: MultiPull, targets: Sequence[CredentialTarget]) -> tuple[pa.Schema, str]:
     """The columns of the first page of the first credential that has records."""
-    options = dict(many.pull_options)
-    options["max_pages"] = 1
+    options = many.options.replace(max_pages=1, progress=False)
     errors: list[AlloyError] = []
     empty: tuple[pa.Schema, str] | None = None
     for target in targets[:SAMPLE_CREDENTIALS]:
@@ -461,8 +461,7 @@ def _sample(many: MultiPull, targets: Sequence[CredentialTarget]) -> tuple[pa.Sc
             many.action_id,
             credential_id=target.credential_id,
             user_id=target.user_id,
-            progress=False,
-            **options,
+            options=options,
         )
         try:
             table = pull.to_arrow()
@@ -523,8 +522,7 @@ def _read_partition(
             job.action_id,
             credential_id=target.credential_id,
             user_id=target.user_id,
-            progress=False,
-            **job.pull_options,
+            options=job.options,
         )
         try:
             table = pull.to_arrow()

@@ -9,12 +9,13 @@ came from; a credential that fails is reported and does not stop the others.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,22 +23,27 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote
 
 from alloy_data import _html
+from alloy_data._tuning import (
+    CHUNK_BUDGET,
+    CHUNK_RECORDS,
+    DEFAULT_WORKERS,
+    FILES_RENDERED_AT_ONCE,
+    MIN_CHUNK_RECORDS,
+    SHOWN_CREDENTIALS,
+)
 from alloy_data.config import redact
 from alloy_data.engine import RequestRate
 from alloy_data.errors import AlloyError, ConfigurationError
-from alloy_data.progress import ProgressUpdate, check_progress_option, make_reporter
-from alloy_data.pull import Pull, PullClient, PullStats, TimestampsOption, public_parameters
+from alloy_data.options import CREDENTIAL_COLUMN, USER_COLUMN, ManyOptions, PullOptions
+from alloy_data.progress import ProgressUpdate, make_reporter
+from alloy_data.pull import Pull, PullClient, PullContext, PullStats, public_parameters
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
     from alloy_data.export import Remote
-    from alloy_data.http import RetryPolicy
-    from alloy_data.incremental import Incremental
     from alloy_data.models import Credential, User
-    from alloy_data.pagination import PaginatorOption
-    from alloy_data.progress import ProgressOption
 
 __all__ = [
     "CREDENTIAL_COLUMN",
@@ -51,19 +57,7 @@ __all__ = [
 
 logger = logging.getLogger("alloy_data.many")
 
-#: The columns every row of a :class:`MultiPull` gets (their names can be changed).
-USER_COLUMN = "_user_id"
-CREDENTIAL_COLUMN = "_credential_id"
-#: Credentials pulled at once by default: the work is waiting on the network, not the CPU.
-DEFAULT_WORKERS = 8
-#: Records in conversion chunks across all the credentials in flight, and the least a chunk has.
-CHUNK_BUDGET = 16_000
-MIN_CHUNK_RECORDS = 250
-#: Credentials' files rendered from their spools at once (the rest wait their turn).
-FILES_RENDERED_AT_ONCE = 2
 _SUCCESS = "_SUCCESS"
-#: Credentials listed one per row in a rich display, at most; the rest are counted.
-SHOWN_CREDENTIALS = 50
 _MANIFEST = "_alloy_manifest.json"
 
 
@@ -280,90 +274,57 @@ class MultiPull:
         action_id: str,
         *,
         credentials: Sequence[str] | Sequence[tuple[str, str]] | Literal["all"],
-        workers: int | None = None,
-        on_error: Literal["continue", "raise"] = "continue",
-        user_column: str = USER_COLUMN,
-        credential_column: str = CREDENTIAL_COLUMN,
-        max_total_requests_per_second: float | None = None,
-        parameters: Mapping[str, Any] | None = None,
-        paginator: PaginatorOption = "auto",
-        page_size: int | None = None,
-        max_pages: int | None = None,
-        max_records: int | None = None,
-        concurrency: int | Literal["auto"] = "auto",
-        progress: ProgressOption = "auto",
-        max_requests_per_second: float | None = None,
-        retries: int | RetryPolicy | None = None,
-        incremental: Incremental | None = None,
-        timestamps: TimestampsOption = "auto",
+        options: PullOptions | None = None,
+        many: ManyOptions | None = None,
     ) -> None:
         self._client = client
         self.connector_id = connector_id
         self.action_id = action_id
         self._requested = _targets(credentials)
-        if workers is not None and (
-            isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-        ):
-            raise ConfigurationError(
-                f"workers must be a positive whole number or None, not {workers!r}."
-            )
-        self.workers = workers
-        if on_error not in ("continue", "raise"):
-            raise ConfigurationError(f'on_error must be "continue" or "raise", not {on_error!r}.')
-        self.on_error = on_error
-        for name, value in (("user_column", user_column), ("credential_column", credential_column)):
-            if not isinstance(value, str) or not value.strip():
-                raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}.")
-        if user_column == credential_column:
-            raise ConfigurationError("user_column and credential_column must differ.")
-        self.user_column = user_column
-        self.credential_column = credential_column
-        if max_total_requests_per_second is not None and (
-            isinstance(max_total_requests_per_second, bool)
-            or not isinstance(max_total_requests_per_second, (int, float))
-            or not 0 < max_total_requests_per_second < float("inf")
-        ):
-            raise ConfigurationError(
-                "max_total_requests_per_second must be a positive number or None."
-            )
-        self.max_total_requests_per_second = max_total_requests_per_second
-        check_progress_option(progress)
-        self.progress = progress
-        self._pull_options: dict[str, Any] = {
-            "parameters": parameters,
-            "paginator": paginator,
-            "page_size": page_size,
-            "max_pages": max_pages,
-            "max_records": max_records,
-            "concurrency": concurrency,
-            "max_requests_per_second": max_requests_per_second,
-            "retries": retries,
-            "incremental": incremental,
-            "timestamps": timestamps,
-        }
-        # Checks every option now, before anything is fetched, as a Pull does.
-        Pull(
-            client, connector_id, action_id, credential_id="-", progress=False, **self._pull_options
-        )
+        self.options = options if options is not None else PullOptions()
+        self.many_options = many if many is not None else ManyOptions()
         self.stats = MultiPullStats()
         self._lock = threading.Lock()
-        self._chunk_records: int | None = None
         self._last_targets: list[CredentialTarget] = []
+        # One pull per credential, kept from run to run: a sink after a complete run reuses
+        # each pull's rows instead of fetching them again.
+        self._pulls: dict[CredentialTarget, Pull] = {}
+        total = self.many_options.max_total_requests_per_second
+        self._shared_rate = RequestRate(total) if total is not None else None
         # Files rendered at once: each holds a row group in memory while it is written.
         self._finish_gate = threading.BoundedSemaphore(FILES_RENDERED_AT_ONCE)
+        # Which run's progress a pull's figures go to: the thread that runs the pull says.
+        self._route = threading.local()
+
+    @property
+    def workers(self) -> int | None:
+        """Credentials pulled at once (None: the default)."""
+        return self.many_options.workers
+
+    @property
+    def on_error(self) -> Literal["continue", "raise"]:
+        """What a failed credential does to the job."""
+        return self.many_options.on_error
+
+    @property
+    def user_column(self) -> str:
+        """The column that holds each row's user id."""
+        return self.many_options.user_column
+
+    @property
+    def credential_column(self) -> str:
+        """The column that holds each row's credential id."""
+        return self.many_options.credential_column
+
+    @property
+    def max_total_requests_per_second(self) -> float | None:
+        """The cap on requests a second across every credential."""
+        return self.many_options.max_total_requests_per_second
 
     @property
     def client(self) -> ManyClient:
         """The client the credentials are pulled with."""
         return self._client
-
-    @property
-    def pull_options(self) -> dict[str, Any]:
-        """The options each credential's pull gets (``parameters``, ``paginator``,
-        ``page_size``, ``max_pages``, ``max_records``, ``concurrency``,
-        ``max_requests_per_second``, ``retries``, ``incremental``, ``timestamps``), as given;
-        a copy."""
-        return dict(self._pull_options)
 
     def __repr__(self) -> str:
         how_many = "all" if self._requested == "all" else f"{len(self._requested)}"
@@ -376,7 +337,7 @@ class MultiPull:
             shown = [target.credential_id for target in self._requested[:SHOWN_CREDENTIALS]]
             more = len(self._requested) - len(shown)
             credentials = ", ".join(shown) + (f" and {more} more" if more else "")
-        options = self._pull_options
+        options = self.options
         plan = _html.key_values(
             [
                 ("connector", self.connector_id),
@@ -384,15 +345,15 @@ class MultiPull:
                 ("credentials", credentials),
                 (
                     "parameters",
-                    json.dumps(public_parameters(options["parameters"] or {}), default=str),
+                    json.dumps(public_parameters(options.parameters), default=str),
                 ),
                 ("workers", self.workers or f"{DEFAULT_WORKERS} (the default)"),
                 ("on error", self.on_error),
-                ("max records", options["max_records"]),
-                ("max pages", options["max_pages"]),
+                ("max records", options.max_records),
+                ("max pages", options.max_pages),
                 ("max requests/s (all)", self.max_total_requests_per_second),
-                ("max requests/s (each)", options["max_requests_per_second"]),
-                ("timestamps", options["timestamps"]),
+                ("max requests/s (each)", options.max_requests_per_second),
+                ("timestamps", options.timestamps),
             ]
         )
         ran = self.stats.credentials or self.stats.notes
@@ -428,29 +389,48 @@ class MultiPull:
                     found.append(CredentialTarget(user.user_id, credential.credential_id))
         return found
 
-    def _pull_for(
-        self,
-        target: CredentialTarget,
-        shared: RequestRate | None,
-        on_update: Callable[[str, ProgressUpdate], None],
-    ) -> Pull:
-        pull = Pull(
-            self._client,
-            self.connector_id,
-            self.action_id,
-            credential_id=target.credential_id,
-            user_id=target.user_id,
-            progress=lambda update: on_update(target.credential_id, update),
-            **self._pull_options,
-        )
-        pull._tags = {
-            self.user_column: target.user_id or "",
-            self.credential_column: target.credential_id,
-        }
-        pull._shared_rate = shared
-        pull._chunk_records = self._chunk_records
-        pull._finish_gate = self._finish_gate
-        return pull
+    def pull_for(self, target: CredentialTarget, *, chunk_records: int) -> Pull:
+        """The pull of one credential: made once, kept for later runs (its rows are reused).
+
+        Returns:
+            The credential's :class:`~alloy_data.pull.Pull`, tagged with its user and
+            credential and taking part in this job's rate, progress and file rendering.
+        """
+        with self._lock:
+            pull = self._pulls.get(target)
+            if pull is None or pull.context.chunk_records != chunk_records:
+                context = PullContext(
+                    tags={
+                        self.user_column: target.user_id or "",
+                        self.credential_column: target.credential_id,
+                    },
+                    shared_rate=self._shared_rate,
+                    chunk_records=chunk_records,
+                    finish_gate=self._finish_gate,
+                    progress=functools.partial(self._progress, target.credential_id),
+                )
+                pull = Pull(
+                    self._client,
+                    self.connector_id,
+                    self.action_id,
+                    credential_id=target.credential_id,
+                    user_id=target.user_id,
+                    options=self.options,
+                    context=context,
+                )
+                self._pulls[target] = pull
+            return pull
+
+    def reset(self) -> None:
+        """Forget every credential's last run: the next sink fetches anew."""
+        with self._lock:
+            for pull in self._pulls.values():
+                pull.reset()
+
+    def _progress(self, credential_id: str, update: ProgressUpdate) -> None:
+        report = getattr(self._route, "report", None)
+        if report is not None:
+            report(credential_id, update)
 
     # -- running the job -----------------------------------------------------------------
 
@@ -468,17 +448,11 @@ class MultiPull:
         workers = min(self.workers or DEFAULT_WORKERS, max(1, len(targets)))
         # Each pull holds up to three chunks of records on their way to Arrow; with many at
         # once, smaller chunks keep the job's total near what a few pulls would hold.
-        from alloy_data.engine import CHUNK_RECORDS
-
-        self._chunk_records = min(CHUNK_RECORDS, max(MIN_CHUNK_RECORDS, CHUNK_BUDGET // workers))
-        shared = (
-            RequestRate(self.max_total_requests_per_second)
-            if self.max_total_requests_per_second is not None
-            else None
-        )
+        chunk_records = min(CHUNK_RECORDS, max(MIN_CHUNK_RECORDS, CHUNK_BUDGET // workers))
         figures: dict[str, ProgressUpdate] = {}
         reporter = make_reporter(
-            self.progress, description=f"{self.connector_id} {self.action_id} x{len(targets)}"
+            self.options.progress,
+            description=f"{self.connector_id} {self.action_id} x{len(targets)}",
         )
 
         def report(done: bool = False) -> None:
@@ -514,7 +488,8 @@ class MultiPull:
             nonlocal first_error
             if first_error is not None and self.on_error == "raise":
                 return  # stopping: credentials not started yet are not started
-            pull = self._pull_for(target, shared, on_update)
+            pull = self.pull_for(target, chunk_records=chunk_records)
+            self._route.report = on_update
             try:
                 results[index] = work(pull, target)
             except AlloyError as error:
@@ -534,6 +509,7 @@ class MultiPull:
                 with self._lock:
                     self.stats.done += 1
             finally:
+                self._route.report = None
                 with self._lock:
                     self.stats.per_credential[target.credential_id] = pull.stats
                 report()

@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from alloy_data._json import loads
+from alloy_data._tuning import CHUNK_RECORDS, MAX_CHUNKS_IN_FLIGHT
 from alloy_data.frames import TableBuilder
 from alloy_data.pagination import Page
 from alloy_data.pagination._records import records_at, same_records
@@ -35,12 +36,6 @@ __all__ = ["CHUNK_RECORDS", "ChunkedConversion", "Converted"]
 Converted = Callable[[list[tuple[Page, pa.RecordBatch]]], None]
 """Called in the worker with each converted chunk: (the chunk's last page covered, its batch)."""
 
-# Converting this many records in one go costs markedly less per record than page by page,
-# and holds only a few megabytes of decoded pages meanwhile.
-CHUNK_RECORDS = 2_000
-# Chunks handed to the worker and not yet converted, at most: fetching waits beyond that, so
-# memory stays bounded when converting is the slower side.
-MAX_CHUNKS_IN_FLIGHT = 2
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,7 @@ import contextlib
 import html
 import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -15,6 +15,16 @@ import ipywidgets as widgets
 
 from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
 from alloy_data.incremental import Incremental, IncrementalWarning, guess_incremental
+from alloy_data.options import (
+    CREDENTIAL_COLUMN,
+    MANY_OPTION_NAMES,
+    PULL_OPTION_NAMES,
+    USER_COLUMN,
+    ManyOptions,
+    PullOptions,
+    TimestampsOption,
+    documented,
+)
 from alloy_data.widgets._actions import ActionPicker
 from alloy_data.widgets._base import reported, show_error, show_info, unexpected_text
 from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
@@ -27,7 +37,7 @@ if TYPE_CHECKING:
     from alloy_data.many import MultiPull
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption, ProgressUpdate
-    from alloy_data.pull import Pull, TimestampsOption
+    from alloy_data.pull import Pull
 
 __all__ = ["Explorer"]
 
@@ -176,33 +186,73 @@ class Explorer(widgets.VBox):
             self.credential.connector_id = change["new"]
             self.action.connector_id = change["new"]
 
+    @documented(*PULL_OPTION_NAMES, *MANY_OPTION_NAMES)
     def pull(
         self,
         *,
+        parameters: Mapping[str, Any] | None = None,
         paginator: PaginatorOption = "auto",
         page_size: int | None = None,
         max_pages: int | None = None,
         max_records: int | None = None,
         concurrency: int | Literal["auto"] = "auto",
-        progress: ProgressOption = "auto",
         max_requests_per_second: float | None = None,
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
         timestamps: TimestampsOption = "auto",
-    ) -> Pull:
-        """Build the lazy ``Pull`` of the current selection (nothing is fetched yet).
+        progress: ProgressOption = "auto",
+        workers: int | None = None,
+        on_error: Literal["continue", "raise"] = "continue",
+        user_column: str = USER_COLUMN,
+        credential_column: str = CREDENTIAL_COLUMN,
+        max_total_requests_per_second: float | None = None,
+    ) -> Pull | MultiPull:
+        """Build the lazy pull of the current selection (nothing is fetched yet).
 
-        The connector, credential, user, action and parameters come from the pickers; the
-        keyword arguments are those of :meth:`alloy_data.AlloyClient.pull`, which says what
-        each does.
+        The connector, credential, user, action and parameters come from the pickers: the
+        chosen credential's ``Pull``, or with "All credentials" ticked a ``MultiPull`` of
+        every credential of the connector. The options are those of
+        :meth:`alloy_data.AlloyClient.pull` and :meth:`~alloy_data.AlloyClient.pull_many`
+        (the latter only matter with "All credentials").
+
+        Args:
+            parameters: Added to (and winning over) the parameters set in the action picker.
 
         Returns:
-            The ``Pull``.
+            The ``Pull`` or ``MultiPull``.
 
         Raises:
-            ConfigurationError: The connector, credential or action is not chosen yet, or a
-                parameter does not parse.
+            ConfigurationError: The connector, credential or action is not chosen yet, a
+                parameter does not parse, or an option is wrong.
         """
+        options = PullOptions(
+            parameters={**self.action.parameters, **(parameters or {})},
+            paginator=paginator,
+            page_size=page_size,
+            max_pages=max_pages,
+            max_records=max_records,
+            concurrency=concurrency,
+            max_requests_per_second=max_requests_per_second,
+            retries=retries,
+            incremental=incremental,
+            timestamps=timestamps,
+            progress=progress,
+        )
+        many = ManyOptions(
+            workers=workers,
+            on_error=on_error,
+            user_column=user_column,
+            credential_column=credential_column,
+            max_total_requests_per_second=max_total_requests_per_second,
+        )
+        if self.all_credentials.value:
+            return self._every_credential(options, many)
+        return self._one_credential(options)
+
+    def _one_credential(self, options: PullOptions) -> Pull:
+        """The pull of the chosen credential with ``options``."""
+        from alloy_data.pull import Pull
+
         missing = [
             name
             for name, value in (
@@ -216,23 +266,29 @@ class Explorer(widgets.VBox):
         credential_id = self.credential.value
         if missing or connector_id is None or action_id is None or credential_id is None:
             raise ConfigurationError(f"Choose {', '.join(missing)} first.")
-        return self._client.pull(
+        return Pull(
+            self._client,
             connector_id,
             action_id,
             credential_id=credential_id,
             user_id=self.user_id,
-            parameters=self.action.parameters,
-            paginator=paginator,
-            page_size=page_size,
-            max_pages=max_pages,
-            max_records=max_records,
-            concurrency=concurrency,
-            progress=progress,
-            max_requests_per_second=max_requests_per_second,
-            retries=retries,
-            incremental=incremental,
-            timestamps=timestamps,
+            options=options,
         )
+
+    def _every_credential(self, options: PullOptions, many: ManyOptions) -> MultiPull:
+        """The pull of every credential of the chosen connector with ``options``."""
+        from alloy_data.many import MultiPull
+
+        connector_id, action_id = self.connector.value, self.action.value
+        if connector_id is None or action_id is None:
+            raise ConfigurationError("Choose a connector and an action first.")
+        return MultiPull(
+            self._client, connector_id, action_id, credentials="all", options=options, many=many
+        )
+
+    def _picked_options(self, **changes: Any) -> PullOptions:
+        """The options of a pull of the selection: the picker's parameters, and ``changes``."""
+        return PullOptions(parameters=self.action.parameters, **changes)
 
     def _attempt(self, work: Callable[[], T], doing: str) -> T | None:
         self.error = None
@@ -269,7 +325,8 @@ class Explorer(widgets.VBox):
         """
 
         def first_page() -> pd.DataFrame:
-            return self.pull(max_pages=1, progress=self._show_progress).to_dataframe()
+            options = self._picked_options(max_pages=1, progress=self._show_progress)
+            return self._one_credential(options).to_dataframe()
 
         self._reset_progress()
         frame = self._attempt(first_page, "Fetching the first page…")
@@ -351,7 +408,8 @@ class Explorer(widgets.VBox):
             columns += self._preview_columns
         if not columns:
             with contextlib.suppress(AlloyError):
-                columns = list(self.pull(progress=False)._known_columns())
+                pull = self._one_credential(self._picked_options(progress=False))
+                columns = list(pull.known_columns())
         return guess_incremental(columns)
 
     def refresh(self) -> Path | str | None:
@@ -405,18 +463,7 @@ class Explorer(widgets.VBox):
 
     def _whole_pull(self, incremental: Incremental | None = None) -> Pull | MultiPull:
         """The pull that Pull and Export run: the chosen credential's, or every credential's."""
-        if not self.all_credentials.value:
-            return self.pull(progress=self._show_progress, incremental=incremental)
-        connector_id, action_id = self.connector.value, self.action.value
-        if connector_id is None or action_id is None:
-            raise ConfigurationError("Choose a connector and an action first.")
-        return self._client.pull_many(
-            connector_id,
-            action_id,
-            credentials="all",
-            parameters=self.action.parameters,
-            progress=self._show_progress,
-        )
+        return self.pull(progress=self._show_progress, incremental=incremental)
 
     def _default_path(self) -> str:
         parts = [part for part in (self.connector.value, self.action.value) if part]

@@ -49,7 +49,7 @@ def test_the_table_equals_page_by_page_conversion(
         )
         table = pull.to_arrow()
         drift, notes = pull.stats.drift, " ".join(pull.stats.notes)
-        one_by_one = TableBuilder(known_columns=pull._known_columns(), epochs=pull._epochs())
+        one_by_one = TableBuilder(known_columns=pull.known_columns(), epochs=pull.epochs())
         for page in pull.iter_pages():
             one_by_one.add_page(page.records, page.number)
     assert table.equals(one_by_one.to_table())

@@ -12,6 +12,7 @@ import alloy_data as ad
 from alloy_data import dask as alloy_dask
 from alloy_data.config import ClientConfig
 from alloy_data.many import CredentialTarget
+from alloy_data.options import PullOptions
 
 KEY = "sk_test_" + "dask0123" * 4  # 40 characters, made up
 
@@ -115,7 +116,7 @@ def job(schema: pa.Schema) -> alloy_dask._Job:
         client=alloy_dask.ClientSpec.from_config(config()),
         connector_id="hubspot",
         action_id="list-contacts",
-        pull_options={},
+        options=PullOptions(),
         user_column="_user_id",
         credential_column="_credential_id",
         on_error="continue",

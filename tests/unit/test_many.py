@@ -11,6 +11,7 @@ from alloy_data.config import ClientConfig
 from alloy_data.http import RetryPolicy
 from alloy_data.many import MultiPull
 from alloy_data.models import Action, ActionResult, Credential, User
+from alloy_data.options import MANY_OPTION_NAMES, ManyOptions, PullOptions
 
 RECORDS = {
     "cred_a": [{"id": 1, "amount": 5}, {"id": 2, "amount": 7, "note": "late"}],
@@ -57,8 +58,20 @@ class FakeClient:
         self.user_id = "u1"
 
 
-def many(**options: Any) -> MultiPull:
-    return MultiPull(FakeClient(), "shop", "list-orders", progress=False, **options)  # type: ignore[arg-type]
+def many(*, credentials: Any, **options: Any) -> MultiPull:
+    """A MultiPull over a fake client, built as client.pull_many builds one."""
+    many_options = ManyOptions(**{k: v for k, v in options.items() if k in MANY_OPTION_NAMES})
+    pull_options = PullOptions(
+        progress=False, **{k: v for k, v in options.items() if k not in MANY_OPTION_NAMES}
+    )
+    return MultiPull(
+        FakeClient(),  # type: ignore[arg-type]
+        "shop",
+        "list-orders",
+        credentials=credentials,
+        options=pull_options,
+        many=many_options,
+    )
 
 
 def test_credentials_of_different_shapes_become_one_table_with_drift_per_credential() -> None:
@@ -101,7 +114,7 @@ def test_records_carry_their_credential() -> None:
 
 def test_nothing_is_fetched_until_asked() -> None:
     client = FakeClient()
-    MultiPull(client, "shop", "list-orders", credentials="all", progress=False)  # type: ignore[arg-type]
+    MultiPull(client, "shop", "list-orders", credentials="all")  # type: ignore[arg-type]
     assert client.actions.calls == []
 
 
@@ -121,13 +134,13 @@ def test_many_pulls_in_flight_share_a_budget_of_records_in_conversion(
 ) -> None:
     job = many(credentials=[f"cred_{i}" for i in range(workers)], workers=workers)
     seen: set[int | None] = set()
-    original = job._pull_for
+    original = job.pull_for
 
-    def spy(*args: Any) -> Any:
-        pull = original(*args)
-        seen.add(pull._chunk_records)
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        pull = original(*args, **kwargs)
+        seen.add(pull.context.chunk_records)
         return pull
 
-    job._pull_for = spy  # type: ignore[method-assign]
+    job.pull_for = spy  # type: ignore[method-assign]
     job.to_arrow()
     assert seen == {chunk}

@@ -260,22 +260,17 @@ def test_public_parameters_mask_secret_names() -> None:
 def test_how_many_requests_a_pull_may_have_in_flight(
     concurrency: Any, rate: float | None, expected: tuple[int, int]
 ) -> None:
-    from alloy_data.pull import Pull
+    from alloy_data.options import PullOptions
+    from alloy_data.pull import Pull, PullRun
 
-    pull = Pull(
-        None,  # type: ignore[arg-type]  # nothing is fetched here
-        "box",
-        "list-files",
-        credential_id="cred",
-        concurrency=concurrency,
-        max_requests_per_second=rate,
-    )
-    assert pull._concurrency_range() == expected
+    options = PullOptions(concurrency=concurrency, max_requests_per_second=rate)
+    pull = Pull(None, "box", "list-files", credential_id="cred", options=options)  # type: ignore[arg-type]
+    assert PullRun(pull)._concurrency_range() == expected
 
 
-@pytest.mark.parametrize("bad", [0, -1, "many", 2.5, True])
+@pytest.mark.parametrize("bad", [0, -1, "many", 2.5, True, None])
 def test_a_concurrency_that_is_neither_auto_nor_a_count_is_refused(bad: Any) -> None:
-    from alloy_data.pull import Pull
+    from alloy_data.options import PullOptions
 
     with pytest.raises(ConfigurationError, match="concurrency"):
-        Pull(None, "box", "list-files", credential_id="cred", concurrency=bad)  # type: ignore[arg-type]
+        PullOptions(concurrency=bad)

@@ -1,0 +1,147 @@
+"""What the last run of a pull did, as figures, notes and a rich display."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from alloy_data import _html
+
+if TYPE_CHECKING:
+    from alloy_data.frames import SchemaDrift
+
+__all__ = ["PullStats"]
+
+
+@dataclass
+class PullStats:
+    """What the last run of a pull did.
+
+    Attributes:
+        pages: Pages fetched.
+        records: Records kept (after ``max_records``).
+        requests: HTTP requests made, retries included.
+        retries: Requests that were retried.
+        retry_reasons: How many retries each reason caused (``"HTTP 503"``,
+            ``"read timeout"``, ``"body not JSON"``, ...).
+        seconds_waited: Seconds spent waiting before retries (rate limits and backoff).
+        elapsed: Seconds the run took.
+        total: The total record count when the API said, else None.
+        page_size: The page size used, when the action has a page-size parameter.
+        page_size_reason: Why that page size: declared, stated in the parameter's description,
+            lowered after the app refused a larger one, or the app's own when it sent fewer.
+        refused_page_sizes: Requests the app answered with 400 for a page too large (each is
+            counted in ``requests`` too).
+        concurrency: The most requests allowed in flight at once as pages were fetched side by
+            side (1 when requests did not overlap).
+        paginator: The pagination convention used, such as ``"cursor"``.
+        detection: Why that paginator was chosen.
+        confident: False when auto-detection had to guess.
+        stop_reason: Why the pull stopped: ``"end"``, ``"max_pages"``, ``"max_records"``,
+            ``"repeated_cursor"``, ``"repeated_page"``, ...
+        stop_message: The stop in words.
+        drift: Columns that appeared late or widened, with the page where they did.
+        high_water_mark: With ``incremental=``: the latest cursor value seen (UTC), or None.
+        incremental: With ``incremental=``: how the run narrowed what it fetched —
+            ``"filter"`` (sent the mark in the action's filter parameter),
+            ``"newest_first"`` (stopped once past the mark), ``"full"`` (fetched every page
+            and kept what changed), or ``"first_run"`` (no mark yet).
+        reused: True when these rows came from the pull's last run instead of the API: a
+            second sink (``to_parquet`` after ``to_dataframe``, ...) makes no request.
+            ``pull.reset()`` makes the next sink fetch anew.
+        notes: Everything noteworthy, in order (detection, guards, drift).
+        warnings: The notes that mean data may be missing.
+    """
+
+    pages: int = 0
+    records: int = 0
+    requests: int = 0
+    retries: int = 0
+    retry_reasons: dict[str, int] = field(default_factory=dict)
+    seconds_waited: float = 0.0
+    elapsed: float = 0.0
+    total: int | None = None
+    page_size: int | None = None
+    page_size_reason: str | None = None
+    refused_page_sizes: int = 0
+    concurrency: int = 1
+    paginator: str | None = None
+    detection: str | None = None
+    confident: bool | None = None
+    stop_reason: str | None = None
+    stop_message: str | None = None
+    drift: list[SchemaDrift] = field(default_factory=list)
+    high_water_mark: datetime | None = None
+    incremental: str | None = None
+    reused: bool = False
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def records_per_second(self) -> float:
+        """Records per second of elapsed time."""
+        return self.records / self.elapsed if self.elapsed > 0 else 0.0
+
+    def __str__(self) -> str:
+        text = (
+            f"{self.records} records in {self.pages} pages, {self.requests} requests, "
+            f"{self.elapsed:.2f} s"
+        )
+        if self.retries:
+            text += f", {self.retries} retries ({self.seconds_waited:.1f} s waited)"
+        if self.paginator:
+            text += f", paginator {self.paginator}"
+        if self.stop_reason and self.stop_reason != "end":
+            text += f", stopped: {self.stop_reason}"
+        if self.reused:
+            text += ", reused from the last run"
+        return text
+
+    def _repr_html_(self) -> str:
+        return _html.block("Last run", self._html_body())
+
+    def _html_body(self) -> str:
+        """The figures as HTML (escaped): a table of figures, the warnings marked, the drift as
+        a table, the notes folded; :meth:`_repr_html_` and a pull's display show them."""
+        reasons = ", ".join(f"{reason} x{n}" for reason, n in self.retry_reasons.items())
+        retries = f"{self.retries} ({reasons})" if reasons else str(self.retries)
+        # The reason names the size ("page size 100 for 'limit', the most ... allows").
+        page_size = self.page_size_reason or self.page_size
+        paginator = self.paginator
+        if paginator and self.detection:
+            guessed = ", a guess" if self.confident is False else ""
+            paginator = f"{paginator} ({self.detection}{guessed})"
+        figures = _html.key_values(
+            [
+                ("records", f"{self.records:,}" + (f" of {self.total:,}" if self.total else "")),
+                ("pages", f"{self.pages:,}"),
+                ("requests", f"{self.requests:,}"),
+                ("retries", retries),
+                ("waited", f"{self.seconds_waited:.1f} s"),
+                ("elapsed", f"{self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)"),
+                ("paginator", paginator),
+                ("page size", page_size),
+                (
+                    "concurrency",
+                    f"up to {self.concurrency} requests at once"
+                    if self.concurrency > 1
+                    else "1 (one request after another)",
+                ),
+                ("stopped", self.stop_message if self.stop_reason != "end" else None),
+                ("source", "the last run's rows (no request made)" if self.reused else None),
+            ]
+        )
+        drift = _html.grid(
+            ("column", "page", "from", "to"),
+            [(d.column, d.page, d.old_type, d.new_type) for d in self.drift],
+        )
+        notes = [note for note in self.notes if note not in self.warnings]
+        return "".join(
+            [
+                _html.items(self.warnings, warning=True),
+                figures,
+                _html.details(f"Schema drift ({len(self.drift)})", drift, open_=True),
+                _html.details(f"Notes ({len(notes)})", _html.items(notes)),
+            ]
+        )
