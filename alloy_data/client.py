@@ -611,7 +611,9 @@ class AlloyClient:
     def close(self) -> None:
         """Close the client's connections (not those of a session you passed in).
 
-        Then run the callbacks given to :meth:`add_close_callback`, each once.
+        Then run the callbacks given to :meth:`add_close_callback`, each once. From then on
+        every call that would send a request raises :class:`~alloy_data.ClientClosedError` at
+        once; make a new client to go on.
         """
         self._transport.close()
         callbacks, self._close_callbacks = self._close_callbacks, []

@@ -4,6 +4,7 @@ Every error is an :class:`AlloyError`, so ``except ad.AlloyError`` catches them 
 
     AlloyError
     ├── ConfigurationError (also ValueError)   missing key, bad URL, wrong arguments
+    │   └── ClientClosedError                   the client was closed; it sends nothing more
     ├── PaginationError                         a pull could not page through its results
     ├── ExportError                             a file could not be written or read back
     ├── ResponseError                           a success status with an unreadable body
@@ -42,6 +43,7 @@ __all__ = [
     "AlloyTimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfigurationError",
     "ExportError",
     "NotFoundError",
@@ -81,6 +83,11 @@ class AlloyError(Exception):
 
 class ConfigurationError(AlloyError, ValueError):
     """The caller's configuration or arguments are wrong (missing key, bad URL, bad option)."""
+
+
+class ClientClosedError(ConfigurationError):
+    """The client was closed (``close()`` or the end of its ``with`` block), so it sends no
+    more requests; a new client (``ad.connect()`` or ``AlloyClient(...)``) does."""
 
 
 class PaginationError(AlloyError):

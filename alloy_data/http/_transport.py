@@ -25,6 +25,7 @@ from alloy_data.errors import (
     AlloyAPIError,
     AlloyConnectionError,
     AlloyTimeoutError,
+    ClientClosedError,
     ConfigurationError,
     ResponseError,
 )
@@ -151,7 +152,8 @@ class Transport:
         session: A session to use instead of a new one; the caller keeps ownership of it.
         logger: Where the one-line request log goes (default: ``alloy_data.http``).
         retry_policy: Backoff settings (``max_retries`` defaults to the config's).
-        sleep: The function that waits (replaceable in tests).
+        sleep: The function that waits before a retry (replaceable in tests); by default a
+            wait that :meth:`close` cuts short.
         rng: Random numbers for the jitter (seedable in tests).
     """
 
@@ -162,13 +164,15 @@ class Transport:
         session: requests.Session | None = None,
         logger: logging.Logger | None = None,
         retry_policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self.retry_policy = retry_policy or RetryPolicy(max_retries=config.max_retries)
         self.logger = logger or logging.getLogger(HTTP_LOGGER_NAME)
-        self._sleep = sleep
+        # Set by close(): a retry's wait on another thread ends then instead of running out.
+        self._closed = threading.Event()
+        self._sleep: Callable[[float], object] = sleep if sleep is not None else self._closed.wait
         self._rng = rng or random.Random()
         self._owns_session = session is None
         self.session = session if session is not None else self._new_session()
@@ -196,11 +200,30 @@ class Transport:
     def __repr__(self) -> str:
         return f"Transport(base_url={self.config.base_url!r})"
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran: every request raises ``ClientClosedError`` from then."""
+        return self._closed.is_set()
+
     def close(self) -> None:
-        """Close the session, unless the caller passed it in."""
+        """Refuse every request from now on; close the session, unless the caller passed it in.
+
+        A request waiting to retry stops waiting and raises ``ClientClosedError``.
+        """
+        self._closed.set()
         self._remove_filter()
         if self._owns_session:
             self.session.close()
+
+    def _refuse_if_closed(self, method: str, path: str) -> None:
+        if self._closed.is_set():
+            # A closed session would reopen its pool, but the server behind it (an embedded
+            # sandbox stopped by close) is gone: retrying "connection refused" only wastes time.
+            raise ClientClosedError(
+                f"{method} {self._shown(path)} was not sent: this client was closed "
+                "(close() or the end of its with block), so it sends no more requests. "
+                "Get a new one: ad.connect(), or ad.AlloyClient(...) with the same settings."
+            )
 
     def add_secret(self, value: str | None) -> None:
         """Remember a string (a user token, a credential field) to scrub from logs and errors."""
@@ -295,9 +318,12 @@ class Transport:
         Raises:
             AlloyAPIError: An error status (the subclass says which).
             AlloyConnectionError: Nothing answered (``AlloyTimeoutError`` when too slow).
+            ClientClosedError: The transport was closed, before this call or while it waited
+                to retry.
             ResponseError: A success status with a body that is cut short or not JSON.
         """
         method = method.upper()
+        self._refuse_if_closed(method, path)
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
         call_timeout = self.config.timeout if timeout is None else normalize_timeout(timeout)
@@ -310,6 +336,7 @@ class Transport:
             attempt += 1
             if before_attempt is not None:
                 before_attempt()
+            self._refuse_if_closed(method, path)
             sent = self._send_once(
                 method,
                 path,
@@ -321,6 +348,8 @@ class Transport:
             )
             may_retry = attempt <= policy.max_retries
             if sent.failure is not None:
+                # Closed while this attempt was out: the failure is the close's doing.
+                self._refuse_if_closed(method, path)
                 failure = sent.failure
                 if may_retry and failure.retryable and (idempotent or not failure.maybe_sent):
                     self._wait(

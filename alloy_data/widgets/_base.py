@@ -27,6 +27,7 @@ _ERROR_TITLES = {
     "AlloyConnectionError": "Connection failed",
     "AlloyTimeoutError": "Timed out",
     "ConfigurationError": "Check the settings",
+    "ClientClosedError": "Client closed",
     "ResponseError": "Unexpected answer",
     "PaginationError": "Pagination failed",
     "ExportError": "Export failed",

@@ -86,3 +86,37 @@ def test_notebook_runs_without_errors_or_secrets(
         assert not pattern.search(text), f"{name}: an output matches {pattern.pattern!r}"
     for value in secret_values:
         assert value not in text, f"{name}: an output contains ALLOY_API_KEY's value"
+
+
+def _run_with(name: str, tmp_path: Path, extra_cells: list[str]) -> list[str]:
+    """Run a notebook, then ``extra_cells`` after its last cell; return what each printed."""
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    notebook.cells += [nbformat.v4.new_code_cell(code) for code in extra_cells]
+    NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=CELL_TIMEOUT,
+        resources={"metadata": {"path": str(tmp_path)}},
+    ).execute()
+    return [
+        "".join(output.get("text", "") for output in cell.outputs)
+        for cell in notebook.cells[-len(extra_cells) :]
+    ]
+
+
+def test_the_explorer_still_works_after_its_notebook_ran(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Someone who ran every cell scrolls up and clicks Preview: the notebook must not have
+    # closed the client behind the widgets. Closing it, as its last cell explains, then says
+    # so in the status line.
+    monkeypatch.delenv("ALLOY_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    preview = "explorer.preview_button.click()\nprint(explorer.status.value)"
+    again, closed = _run_with(
+        "02-explorer",
+        tmp_path,
+        [f'explorer.connector.value = "zendesk"\n{preview}', f"client.close()\n{preview}"],
+    )
+    assert "Preview: the first page has" in again
+    assert "Client closed" in closed and "ad.connect()" in closed

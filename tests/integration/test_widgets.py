@@ -461,3 +461,25 @@ def test_every_credential_fills_the_bar_credential_by_credential(
     assert explorer.run() is not None, explorer.status.value
     assert 0.5 in values  # one of the two credentials done
     assert values[-1] == 1.0 and explorer.progress.bar_style == "success"
+
+
+def test_buttons_on_a_closed_client_say_so_at_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # As in a notebook whose last cell closed the client of an Explorer shown above it: the
+    # embedded sandbox is gone with the client.
+    monkeypatch.delenv("ALLOY_API_KEY", raising=False)
+    client = ad.connect(sandbox=True, announce=io.StringIO())
+    explorer = Explorer(client)
+    explorer.connector.value = "stripe"
+    explorer.export_path.value = str(tmp_path / "charges.parquet")
+    client.close()
+    for button in (explorer.preview_button, explorer.pull_button, explorer.export_button):
+        explorer.status.value = ""
+        button.click()
+        assert isinstance(explorer.error, ad.ClientClosedError), button.description
+        assert "Client closed" in explorer.status.value
+        assert "ad.connect()" in explorer.status.value
+        assert client.config.api_key not in explorer.status.value
+        assert explorer.progress.bar_style == "danger"
+    assert not (tmp_path / "charges.parquet").exists()

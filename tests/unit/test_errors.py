@@ -27,6 +27,7 @@ from alloy_data import errors
         errors.AlloyTimeoutError("no answer", method="GET", path="/users", attempts=3),
         errors.PaginationError("cursor is an object"),
         errors.ConfigurationError("bad option"),
+        errors.ClientClosedError("client closed"),
     ],
     ids=lambda error: type(error).__name__,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from alloy_data.errors import (
     AlloyConnectionError,
     AlloyTimeoutError,
     BadRequestError,
+    ClientClosedError,
     RateLimitError,
     ResponseError,
     ServerError,
@@ -542,3 +544,63 @@ def test_a_callers_session_keeps_its_headers_and_cookies() -> None:
     assert sent.headers["X-Team"] == "analytics"
     assert sent.headers["Cookie"] == "route=a"
     assert sent.headers["Authorization"] == f"Bearer {KEY}"
+
+
+def test_a_closed_transport_sends_nothing_and_says_how_to_get_a_new_client() -> None:
+    harness = Harness([respond(200, {"ok": True})])
+    harness.transport.close()
+    with pytest.raises(ClientClosedError) as caught:
+        harness.transport.request("GET", encode_path("connectors", KEY))
+    message = str(caught.value)
+    assert "closed" in message and "ad.connect()" in message and "AlloyClient(" in message
+    assert KEY not in message
+    assert isinstance(caught.value, ValueError)
+    assert harness.calls == 0 and harness.waits == []
+    assert harness.transport.closed
+
+
+def test_closing_during_a_retry_wait_stops_the_retries() -> None:
+    harness = Harness([fail(refused())])
+    harness.transport._sleep = lambda seconds: harness.transport.close()
+    with pytest.raises(ClientClosedError):
+        harness.transport.request("GET", "/connectors")
+    assert harness.calls == 1
+
+
+def test_a_failure_caused_by_closing_mid_request_is_reported_as_the_close() -> None:
+    def close_then_refuse(request: requests.PreparedRequest) -> requests.Response:
+        harness.transport.close()
+        raise refused()
+
+    harness = Harness([close_then_refuse])
+    with pytest.raises(ClientClosedError):
+        harness.transport.request("GET", "/connectors")
+    assert harness.calls == 1 and harness.waits == []
+
+
+def test_closing_ends_a_retry_wait_on_another_thread() -> None:
+    first_answer = threading.Event()
+
+    def busy(request: requests.PreparedRequest) -> requests.Response:
+        first_answer.set()
+        return respond(503, {"message": "busy"}, headers={"Retry-After": "60"})(request)
+
+    session = requests.Session()
+    session.mount("https://", FakeAdapter([busy]))
+    transport = Transport(ClientConfig.resolve(KEY, base_url=BASE, environ={}), session=session)
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            transport.request("GET", "/connectors")
+        except BaseException as error:  # handed to the test's thread
+            raised.append(error)
+
+    # Daemon, so that a wait close() fails to end cannot hold the test run for its 60 s.
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    assert first_answer.wait(10)
+    transport.close()
+    caller.join(10)
+    assert not caller.is_alive(), "the retry wait went on after close()"
+    assert len(raised) == 1 and isinstance(raised[0], ClientClosedError)

@@ -93,6 +93,26 @@ def test_configuration_error_is_a_value_error() -> None:
     assert issubclass(errors.ConfigurationError, errors.AlloyError)
 
 
+def test_every_error_class_is_drawn_in_the_tree_under_its_base() -> None:
+    tree = (errors.__doc__ or "").split("Warnings:")[0]
+    depth = {}
+    for line in tree.splitlines():
+        words = line.replace("─", " ").replace("│", " ").replace("├", " ").replace("└", " ")
+        if words.strip():
+            name = words.split()[0]
+            depth[name] = len(words) - len(words.lstrip())
+    for name, value in vars(errors).items():
+        if isinstance(value, type) and issubclass(value, errors.AlloyError):
+            assert name in depth, f"{name} is not drawn in the errors module's tree"
+            base = value.__mro__[1].__name__
+            if value is not errors.AlloyError:
+                assert depth[name] > depth[base], f"{name} is not drawn under {base}"
+
+
+def test_a_closed_client_error_is_a_configuration_error() -> None:
+    assert issubclass(errors.ClientClosedError, errors.ConfigurationError)
+
+
 def test_import_is_light() -> None:
     # alloy_data.dask is the optional extra's module: importing it must not import Dask.
     code = (
