@@ -33,7 +33,7 @@ from alloy_data._tuning import (
 )
 from alloy_data.config import redact
 from alloy_data.engine import RequestRate
-from alloy_data.errors import AlloyError, ConfigurationError
+from alloy_data.errors import AlloyError, ClientClosedError, ConfigurationError
 from alloy_data.options import CREDENTIAL_COLUMN, USER_COLUMN, ManyOptions, PullOptions
 from alloy_data.progress import ProgressUpdate, make_reporter
 from alloy_data.pull import Pull, PullClient, PullContext, PullStats, public_parameters
@@ -169,9 +169,9 @@ class MultiPullStats:
         return text
 
     def _repr_html_(self) -> str:
-        return _html.block("Last run", self._html_body())
+        return _html.block("Last run", self.html_body())
 
-    def _html_body(self) -> str:
+    def html_body(self) -> str:
         """The figures as HTML (escaped): totals, warnings marked, failures and drift as tables,
         each credential's figures and the notes folded."""
         warnings = [
@@ -360,7 +360,7 @@ class MultiPull:
         page = _html.block(
             f"MultiPull: {self.connector_id} {self.action_id}",
             plan,
-            _html.details("Last run", self.stats._html_body(), open_=True) if ran else "",
+            _html.details("Last run", self.stats.html_body(), open_=True) if ran else "",
         )
         secrets = tuple(getattr(self._client.config, "secrets", ()) or ())
         return redact(page, [*secrets, *(_html.text(secret) for secret in secrets)])
@@ -484,9 +484,15 @@ class MultiPull:
         results: dict[int, Any] = {}
         first_error: AlloyError | None = None
 
+        def stopping() -> bool:
+            # A closed client fails every credential alike: that is the job's error, not theirs.
+            return first_error is not None and (
+                self.on_error == "raise" or isinstance(first_error, ClientClosedError)
+            )
+
         def one(index: int, target: CredentialTarget) -> None:
             nonlocal first_error
-            if first_error is not None and self.on_error == "raise":
+            if stopping():
                 return  # stopping: credentials not started yet are not started
             pull = self.pull_for(target, chunk_records=chunk_records)
             self._route.report = on_update
@@ -500,7 +506,7 @@ class MultiPull:
                             target.user_id, target.credential_id, error, pull.stats.records
                         )
                     )
-                    if first_error is None:
+                    if first_error is None or isinstance(error, ClientClosedError):
                         first_error = error
                 logger.info(
                     "pull_many %s: %s failed: %s", self.action_id, target.credential_id, error
@@ -519,7 +525,7 @@ class MultiPull:
             futures: list[Future[None]] = [pool.submit(one, i, t) for i, t in enumerate(targets)]
             for future in futures:
                 future.result()
-                if first_error is not None and self.on_error == "raise":
+                if stopping():
                     for pending in futures:
                         pending.cancel()
                     break
@@ -528,7 +534,7 @@ class MultiPull:
             self._total(started)
             report(done=True)
             reporter.close()
-        if first_error is not None and self.on_error == "raise":
+        if first_error is not None and stopping():
             raise first_error
         return [(targets[index], results[index]) for index in sorted(results)]
 

@@ -28,8 +28,7 @@ import pyarrow as pa
 from alloy_data._json import loads
 from alloy_data._tuning import CHUNK_RECORDS, MAX_CHUNKS_IN_FLIGHT
 from alloy_data.frames import TableBuilder
-from alloy_data.pagination import Page
-from alloy_data.pagination._records import records_at, same_records
+from alloy_data.pagination import Page, records_at, same_records
 
 __all__ = ["CHUNK_RECORDS", "ChunkedConversion", "Converted"]
 

@@ -15,6 +15,7 @@ action's parameters and the first answer.
 """
 
 from alloy_data.pagination._page_size import PROBE_PAGE_SIZE, maximum_in_words, stated_maximum
+from alloy_data.pagination._records import records_at, same_records
 from alloy_data.pagination._walker import (
     AlloyOffsetPaginator,
     CursorPaginator,
@@ -68,6 +69,8 @@ __all__ = [
     "find_records",
     "maximum_in_words",
     "plan_request",
+    "records_at",
     "resolve_paginator",
+    "same_records",
     "stated_maximum",
 ]

@@ -299,7 +299,7 @@ def _write(pull: Pull, run: PullRun, writer: Any, *, resume: bool, keep: bool = 
 
 def _replay(pull: Pull, rows: pa.Table, stats: PullStats, writer: Any) -> Any:
     """Write the last run's rows into ``writer``: no request, the same rows."""
-    from alloy_data.export._spool import remove_path
+    import shutil
 
     checkpoint = writer.open()
     if checkpoint is not None:  # pragma: no cover - a replay never resumes
@@ -313,7 +313,8 @@ def _replay(pull: Pull, rows: pa.Table, stats: PullStats, writer: Any) -> Any:
             path = writer.finish(schema=rows.schema, metadata=_metadata(pull, run))
     except BaseException:
         writer.abort()
-        remove_path(writer.checkpoint_dir)
+        # The rows are still in the last run: a replay leaves no checkpoint to resume.
+        shutil.rmtree(writer.checkpoint_dir, ignore_errors=True)
         raise
     pull.served(stats)
     return path

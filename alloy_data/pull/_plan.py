@@ -155,7 +155,7 @@ class Pull:
         page = _html.block(
             f"Pull: {self.connector_id} {self.action_id}",
             self._plan_html(getattr(config, "user_id", None)),
-            _html.details("Last run", stats._html_body(), open_=True) if ran else "",
+            _html.details("Last run", stats.html_body(), open_=True) if ran else "",
         )
         secrets = tuple(getattr(config, "secrets", ()) or ())
         # The parameters are masked by name; a key of the client's own is masked wherever.

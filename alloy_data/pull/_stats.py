@@ -99,9 +99,9 @@ class PullStats:
         return text
 
     def _repr_html_(self) -> str:
-        return _html.block("Last run", self._html_body())
+        return _html.block("Last run", self.html_body())
 
-    def _html_body(self) -> str:
+    def html_body(self) -> str:
         """The figures as HTML (escaped): a table of figures, the warnings marked, the drift as
         a table, the notes folded; :meth:`_repr_html_` and a pull's display show them."""
         reasons = ", ".join(f"{reason} x{n}" for reason, n in self.retry_reasons.items())

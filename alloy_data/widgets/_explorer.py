@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import html
-import json
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import urlsplit
 
 import ipywidgets as widgets
 
@@ -27,7 +25,9 @@ from alloy_data.options import (
 )
 from alloy_data.widgets._actions import ActionPicker
 from alloy_data.widgets._base import reported, show_error, show_info, unexpected_text
+from alloy_data.widgets._code import count, literal, reproducing_code
 from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
+from alloy_data.widgets._progress import end_bar, reset_bar, show_figures
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,10 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["Explorer"]
 
 T = TypeVar("T")
-
-# The production API: generated code for it (and for the local sandbox) is `ad.connect()`.
-_PRODUCTION_URL = "https://production.runalloy.com"
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class Explorer(widgets.VBox):
@@ -333,8 +329,8 @@ class Explorer(widgets.VBox):
         self._end_progress(ok=frame is not None)
         if frame is not None:
             self._preview_columns = list(frame.columns)
-            self._show_table(frame, f"First page: {_count(len(frame), 'row')}")
-            show_info(self.status, f"Preview: the first page has {_count(len(frame), 'record')}.")
+            self._show_table(frame, f"First page: {count(len(frame), 'row')}")
+            show_info(self.status, f"Preview: the first page has {count(len(frame), 'record')}.")
         return frame
 
     def run(self) -> pd.DataFrame | None:
@@ -456,8 +452,8 @@ class Explorer(widgets.VBox):
         if not self.status.value:
             show_info(
                 self.status,
-                f"Refreshed {where}: {_count(stats.records, 'changed record')} in "
-                f"{_count(stats.pages, 'page')} ({how}).",
+                f"Refreshed {where}: {count(stats.records, 'changed record')} in "
+                f"{count(stats.pages, 'page')} ({how}).",
             )
         return written
 
@@ -477,51 +473,21 @@ class Explorer(widgets.VBox):
             Lines that import alloy_data, make a client, pull and build a DataFrame ``df``.
         """
         try:
-            parameters = _literal(self.action.parameters)
+            parameters = literal(self.action.parameters)
         except ConfigurationError as error:
             parameters = f"{{}},  # {error}"
-        lines = [
-            "import alloy_data as ad",
-            "",
-            self._client_line(),
-            "pull = client.pull_many(" if self.all_credentials.value else "pull = client.pull(",
-            f"    {_literal(self.connector.value)},",
-            f"    {_literal(self.action.value)},",
-        ]
-        if self.all_credentials.value:
-            lines.append('    credentials="all",')
-        else:
-            lines.append(f"    credential_id={_literal(self.credential.value)},")
-            if self.user_id:
-                lines.append(f"    user_id={_literal(self.user_id)},")
-        lines.append(f"    parameters={parameters},")
-        refreshed = self._exported_code()
-        if refreshed:
-            lines.append(refreshed[0])
-        lines += [")", "df = pull.to_dataframe()"]
-        lines += refreshed[1:]
-        lines.append("")
-        return "\n".join(lines)
-
-    def _exported_code(self) -> list[str]:
-        """After an export that Refresh can update: the ``incremental=`` line, and the line that
-        refreshes the file; else nothing."""
-        if self._exported is None or self.all_credentials.value:
-            return []
-        target, incremental = self._exported
-        keys = incremental.keys[0] if len(incremental.keys) == 1 else list(incremental.keys)
-        return [
-            f"    incremental=ad.Incremental({_literal(incremental.cursor_field)}, "
-            f"primary_key={_literal(keys)}),",
-            f'pull.to_parquet({_literal(str(target))}, mode="merge")  # what Refresh does',
-        ]
-
-    def _client_line(self) -> str:
-        base_url = self._client.base_url.rstrip("/")
-        host = urlsplit(base_url).hostname or ""
-        if base_url == _PRODUCTION_URL or host in _LOOPBACK_HOSTS:
-            return "client = ad.connect()  # ALLOY_API_KEY, or else the offline sandbox"
-        return f"client = ad.AlloyClient(base_url={_literal(base_url)})  # the key: ALLOY_API_KEY"
+        refreshed = None
+        if self._exported is not None and not self.all_credentials.value:
+            refreshed = self._exported
+        return reproducing_code(
+            base_url=self._client.base_url,
+            connector_id=self.connector.value,
+            action_id=self.action.value,
+            credential_id=None if self.all_credentials.value else self.credential.value,
+            user_id=self.user_id,
+            parameters=parameters,
+            refreshed=refreshed,
+        )
 
     def show_code(self) -> str:
         """Show :attr:`code` below the buttons (what "Show code" does).
@@ -557,39 +523,13 @@ class Explorer(widgets.VBox):
         )
 
     def _reset_progress(self) -> None:
-        self.progress.value = 0.0
-        self.progress.bar_style = ""
-        self.progress_label.value = ""
+        reset_bar(self.progress, self.progress_label)
 
     def _end_progress(self, *, ok: bool) -> None:
-        # A pull sends its last figures also when it fails: only the outcome says which colour.
-        if ok:
-            self.progress.value = 1.0
-        self.progress.bar_style = "success" if ok else "danger"
+        end_bar(self.progress, ok=ok)
 
     def _show_progress(self, figures: ProgressUpdate) -> None:
-        if figures.total:
-            self.progress.value = min(figures.records / figures.total, 1.0)
-        elif figures.credentials_total:
-            self.progress.value = (figures.credentials_done or 0) / figures.credentials_total
-        elif not figures.done:
-            # No total to measure against: full and blue while it runs, as tqdm's notebook bar
-            # shows an unknown total, so that a running pull does not look stalled.
-            self.progress.value = 1.0
-            self.progress.bar_style = "info"
-        text = (
-            f"{_count(figures.records, 'record')} · {_count(figures.pages, 'page')} · "
-            f"{figures.records_per_second:,.0f} records/s"
-        )
-        if figures.retries:
-            text += f" · {figures.retries} retries ({figures.seconds_waited:.1f} s waited)"
-        if figures.credentials_total is not None:
-            text = (
-                f"{figures.credentials_done or 0}/{figures.credentials_total} credentials · " + text
-            )
-            if figures.credentials_failed:
-                text += f" · {figures.credentials_failed} failed"
-        self.progress_label.value = html.escape(text)
+        show_figures(self.progress, self.progress_label, figures)
 
 
 def _has_mark(path: Path) -> bool:
@@ -597,24 +537,3 @@ def _has_mark(path: Path) -> bool:
     from alloy_data.export import read_incremental_state
 
     return read_incremental_state(path) is not None
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
-
-
-def _literal(value: Any) -> str:
-    """Write a value as Python source, strings in double quotes as formatters leave them."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, dict):
-        items = ", ".join(f"{_literal(key)}: {_literal(item)}" for key, item in value.items())
-        return f"{{{items}}}"
-    if isinstance(value, (list, tuple)):
-        items = ", ".join(_literal(item) for item in value)
-        return (
-            f"[{items}]"
-            if isinstance(value, list)
-            else f"({items}{',' if len(value) == 1 else ''})"
-        )
-    return repr(value)

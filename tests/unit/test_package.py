@@ -45,14 +45,14 @@ def test_the_layer_contracts_are_kept() -> None:
     ("module", "line", "contract"),
     [
         ("pagination/_base.py", "from alloy_data.client import AlloyClient", "down the layers"),
-        ("pull.py", "from alloy_data.client import AlloyClient", "down the layers"),
+        ("pull/_plan.py", "from alloy_data.client import AlloyClient", "down the layers"),
         ("frames/_page.py", "from alloy_data.http import Transport", "down the layers"),
         ("sandbox/store.py", "from alloy_data.models import User", "sandbox imports nothing"),
         ("export/_spool.py", "import ipywidgets", "Only the front ends"),
-        ("client.py", "import argparse", "Only the front ends"),
+        ("client/_client.py", "import argparse", "Only the front ends"),
         ("http/_transport.py", "import socket", "requests alone"),
         ("http/_transport.py", "import ssl", "requests alone"),
-        ("pull.py", "import http.client", "requests alone"),
+        ("pull/_run.py", "import http.client", "requests alone"),
     ],
     ids=lambda value: str(value).split("/")[-1].split(" ")[-1],
 )
@@ -150,25 +150,27 @@ def _keyword_options(function: object, skip: int) -> list[tuple[str, object, obj
     return [(p.name, p.default, p.annotation) for p in parameters]
 
 
-def test_client_pull_takes_every_option_of_pull_by_name_and_type() -> None:
+def test_client_pull_takes_every_option_of_pull_by_name_in_the_options_order() -> None:
     from alloy_data.client import AlloyClient
-    from alloy_data.pull import Pull
+    from alloy_data.options import PULL_OPTION_NAMES
 
-    # (self, connector_id, action_id) against (self, client, connector_id, action_id)
-    assert _keyword_options(AlloyClient.pull, 1) == _keyword_options(Pull.__init__, 2)
+    # (self, connector_id, action_id, credential_id, user_id, then the options)
+    names = [name for name, _, _ in _keyword_options(AlloyClient.pull, 5)]
+    assert names == list(PULL_OPTION_NAMES)
     assert inspect.signature(AlloyClient.pull).return_annotation == "Pull"
     documented = inspect.getdoc(AlloyClient.pull) or ""
     for name, _, _ in _keyword_options(AlloyClient.pull, 1):
         assert f"    {name}: " in documented, f"{name} is not described in the docstring"
 
 
-def test_the_explorer_pulls_with_every_option_the_pickers_do_not_set() -> None:
+def test_the_explorer_pulls_with_every_option_of_one_and_many_credentials() -> None:
     from alloy_data.client import AlloyClient
     from alloy_data.widgets import Explorer
 
-    set_by_pickers = {"connector_id", "action_id", "credential_id", "user_id", "parameters"}
-    expected = [o for o in _keyword_options(AlloyClient.pull, 1) if o[0] not in set_by_pickers]
-    assert _keyword_options(Explorer.pull, 1) == expected
+    # The pickers set the connector, action and credentials; the rest is the same.
+    single = dict((o[0], o) for o in _keyword_options(AlloyClient.pull, 5))
+    many = dict((o[0], o) for o in _keyword_options(AlloyClient.pull_many, 4))
+    assert dict((o[0], o) for o in _keyword_options(Explorer.pull, 1)) == {**single, **many}
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 import traitlets
 
 from alloy_data.errors import ConfigurationError, NotFoundError, PermissionDeniedError
+from alloy_data.http import RetryPolicy
 from alloy_data.models import (
     Action,
     ActionParameter,
@@ -89,6 +90,7 @@ class FakeClient:
 
     base_url = "http://127.0.0.1:8080"
     user_id = "usr_1"
+    retry_policy = RetryPolicy()
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
@@ -523,10 +525,6 @@ def test_explorer_code_says_when_a_parameter_does_not_parse(client: FakeClient) 
 # -- Errors in what the browser calls -------------------------------------------------------
 
 
-def _broken_pull(*args: Any, **kwargs: Any) -> Any:
-    raise RuntimeError("the kernel ran out of something")
-
-
 @pytest.mark.parametrize(
     ("button", "method"),
     [("preview_button", "preview"), ("pull_button", "run"), ("export_button", "export")],
@@ -534,9 +532,9 @@ def _broken_pull(*args: Any, **kwargs: Any) -> Any:
 def test_an_unexpected_error_in_a_click_shows_in_the_status_line(
     client: FakeClient, button: str, method: str
 ) -> None:
-    client.pull = _broken_pull  # type: ignore[attr-defined]
     explorer = Explorer(client)
     explorer.connector.value = "stripe"
+    client.failures["actions.get"] = RuntimeError("the kernel ran out of something")
     getattr(explorer, button).click()
     assert "Unexpected RuntimeError: the kernel ran out of something" in explorer.status.value
     assert f"explorer.{method}()" in explorer.status.value
