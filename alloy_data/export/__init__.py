@@ -20,6 +20,14 @@ locally the same way under :func:`staging_dir_for` the URL, then uploaded whole
 published with ``_SUCCESS`` last (:class:`RemoteDatasetWriter`); fsspec is imported only then.
 """
 
+from alloy_data.export._dataset import (
+    MANIFEST,
+    SUCCESS,
+    DatasetPublisher,
+    Part,
+    PartWriter,
+    concatenate_parts,
+)
 from alloy_data.export._merge import (
     INCREMENTAL_KEY,
     WRITE_MODES,
@@ -50,16 +58,22 @@ from alloy_data.export._writers import (
 __all__ = [
     "CACHE_DIR_ENV",
     "INCREMENTAL_KEY",
+    "MANIFEST",
     "METADATA_KEY",
+    "SUCCESS",
     "WRITE_MODES",
     "Checkpoint",
     "CsvWriter",
+    "DatasetPublisher",
     "JsonlWriter",
     "MergingParquetWriter",
     "ParquetWriter",
+    "Part",
+    "PartWriter",
     "Remote",
     "RemoteDatasetWriter",
     "RemoteFileWriter",
+    "concatenate_parts",
     "display_url",
     "is_url",
     "open_writer",
