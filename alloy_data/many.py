@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +19,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import quote
 
 from alloy_data import _html
 from alloy_data._tuning import (
@@ -42,7 +40,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from alloy_data.export import Remote
+    from alloy_data.export import DatasetPublisher, Part, Remote
     from alloy_data.models import Credential, User
 
 __all__ = [
@@ -57,8 +55,6 @@ __all__ = [
 
 logger = logging.getLogger("alloy_data.many")
 
-_SUCCESS = "_SUCCESS"
-_MANIFEST = "_alloy_manifest.json"
 
 
 class _Users(Protocol):
@@ -650,8 +646,10 @@ class MultiPull:
             storage_options: For a URL: the fsspec filesystem's options (credentials,
                 endpoint, region), as pandas takes them. Never shown in errors or logs.
             mode: ``"replace"``, or with ``incremental=`` ``"merge"`` or ``"append"``: each
-                credential's file in a local dataset directory is updated from its own
-                high-water mark, as :meth:`Pull.to_parquet` does for one file.
+                credential's file in a dataset directory or prefix is updated from its own
+                high-water mark, as :meth:`Pull.to_parquet` does for one file (for a URL, a
+                copy of each object is updated on local disk and uploaded), and the manifest
+                lists each mark.
 
         Returns:
             The path written, or the URL for a URL other than ``file://``.
@@ -661,7 +659,7 @@ class MultiPull:
                 or a URL whose filesystem package is not installed.
             ExportError: If the target cannot be written, with what to do.
         """
-        from alloy_data.export import resolve_target
+        from alloy_data.export import WRITE_MODES, resolve_target
 
         target = resolve_target(path, storage_options)
         columns = list(partition_cols or [])
@@ -674,10 +672,12 @@ class MultiPull:
             dataset = not target.suffix
         else:
             dataset = str(path).endswith("/") or not Path(target.name).suffix
-        if mode != "replace" and not (isinstance(target, Path) and (columns or dataset)):
+        if mode not in WRITE_MODES:
+            raise ConfigurationError(f"Unknown mode {mode!r}: use 'replace', 'merge' or 'append'.")
+        if mode != "replace" and not (columns or dataset):
             raise ConfigurationError(
-                f"mode={mode!r} updates a local dataset directory, one file per credential: "
-                "give a path without a suffix (and no URL)."
+                f"mode={mode!r} updates a dataset, one file per credential: give a directory "
+                "(a path without a suffix) or a prefix (a URL ending in '/')."
             )
         if columns or dataset:
             return self._write_dataset(target, overwrite=overwrite, resume=resume, mode=mode)
@@ -716,162 +716,61 @@ class MultiPull:
         resume: bool,
         mode: Literal["replace", "merge", "append"] = "replace",
     ) -> Path | str:
-        import pyarrow.parquet as pq
+        from alloy_data.export import DatasetPublisher
 
-        from alloy_data.export import staging_dir_for
-
-        if isinstance(target, Path):
-            directory, remote = target, None
-            if directory.exists() and not directory.is_dir():
-                raise ConfigurationError(
-                    f"{directory} is a file; a dataset needs a directory there."
-                )
-            complete = (directory / _SUCCESS).exists()
-        else:
-            # Staged and checkpointed locally; each file is uploaded when complete.
-            directory, remote = staging_dir_for(target.url), target
-            remote.check_bucket()
-            if remote.exists() and not remote.is_dir():
-                raise ConfigurationError(f"{remote} is an object; a dataset needs a prefix there.")
-            complete = remote.child(_SUCCESS).exists()
-        if complete and not overwrite and not resume and mode == "replace":
-            raise ConfigurationError(
-                f"{target} already holds a complete dataset: pass overwrite=True to replace it."
-            )
-        if remote is not None:
-            # Unpublished first, so that no reader takes what follows for a finished dataset.
-            remote.child(_SUCCESS).remove()
-            if overwrite and not resume:
-                remote.remove()
-            if not resume and directory.exists():
-                shutil.rmtree(directory)
-        if overwrite and not resume and directory.exists() and mode == "replace":
-            shutil.rmtree(directory)
-        (directory / _SUCCESS).unlink(missing_ok=True)
-        directory.mkdir(parents=True, exist_ok=True)
-
-        def write(pull: Pull, target: CredentialTarget) -> tuple[dict[str, Any], int]:
-            # One file per credential, holding its user and credential columns itself: Hive
-            # directories named "_credential_id=..." would be skipped by pyarrow and pandas,
-            # which ignore paths that start with an underscore.
-            name = f"part-{quote(target.credential_id, safe='')}.parquet"
-            file = directory / name
-            entry: dict[str, Any] = {"file": name}
-            # An update starts from each file's own mark, so a file already updated by the run
-            # that stopped costs only a request or two to bring up to date again.
-            started_here = mode != "replace" or not (
-                resume and file.exists() and not _checkpoint_of(file).exists()
-            )
-            if not started_here:
-                entry["skipped"] = True
-            elif (
-                remote is not None
-                and resume
-                and not _checkpoint_of(file).exists()
-                and remote.child(name).exists()
-            ):
-                # Uploaded by the run that stopped, whose staged copy is gone.
-                with remote.child(name).open() as handle:
-                    return {**entry, "skipped": True}, pq.read_metadata(handle).num_rows
-            else:
-                pull.to_parquet(file, overwrite=True, resume=resume, mode=mode)
-                if pull.stats.high_water_mark is not None:
-                    entry["high_water_mark"] = pull.stats.high_water_mark.isoformat()
-            rows = pq.read_metadata(file).num_rows
-            if remote is not None:
-                remote.child(name).upload(file)
-            return entry, rows
-
-        written = self._run(write)
-        self.stats.records = sum(rows for _, (_, rows) in written)
+        publisher = DatasetPublisher(target, overwrite=overwrite, resume=resume, mode=mode)
+        publisher.open()
+        written = self._write_parts(publisher)
         if self.stats.failures:
             # Not published: a reader must not take an incomplete dataset for the whole.
             self.stats.notes.append(
-                f"{target} was not published (no {_SUCCESS}): {self.stats.failed} credentials "
+                f"{target} was not published (no _SUCCESS): {self.stats.failed} credentials "
                 "failed; run again with resume=True to retry them"
             )
-            return directory if remote is None else remote.url
-        manifest = {
-            "connector": self.connector_id,
-            "action": self.action_id,
-            "credentials": [
-                {"user_id": t.user_id, "credential_id": t.credential_id, **entry}
-                for t, (entry, _) in written
-            ],
-            "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        text = json.dumps(manifest, indent=2)
-        if remote is not None:
-            remote.child(_MANIFEST).write_bytes(text.encode())
-            remote.child(_SUCCESS).write_bytes(b"")
-            shutil.rmtree(directory, ignore_errors=True)
-            return remote.url
-        (directory / _MANIFEST).write_text(text, encoding="utf-8")
-        (directory / _SUCCESS).write_text("", encoding="utf-8")
-        return directory
+            return publisher.location
+        credentials = [
+            {"user_id": t.user_id, "credential_id": t.credential_id, **part.entry}
+            for t, part in written
+        ]
+        extra = {"connector": self.connector_id, "action": self.action_id}
+        return publisher.publish(
+            [part for _, part in written], {**extra, "credentials": credentials}
+        )
+
+    def _write_parts(self, publisher: DatasetPublisher) -> list[tuple[CredentialTarget, Part]]:
+        """Writes each credential's part through ``publisher``; counts the rows written."""
+        from alloy_data.export import DatasetPublisher
+
+        def write(pull: Pull, target: CredentialTarget) -> Part:
+            def part(file: Path) -> dict[str, Any]:
+                pull.to_parquet(file, overwrite=True, resume=publisher.resume, mode=publisher.mode)
+                mark = pull.stats.high_water_mark
+                return {} if mark is None else {"high_water_mark": mark.isoformat()}
+
+            # One file per credential, holding its user and credential columns itself: Hive
+            # directories named "_credential_id=..." would be skipped by pyarrow and pandas,
+            # which ignore paths that start with an underscore.
+            return publisher.write_part(DatasetPublisher.part_name(target.credential_id), part)
+
+        written = self._run(write)
+        self.stats.records = sum(part.rows for _, part in written)
+        return written
 
     def _write_merged(self, target: Path | Remote, *, overwrite: bool, resume: bool) -> Path | str:
-        import pyarrow.parquet as pq
+        from alloy_data.export import DatasetPublisher
 
-        from alloy_data.export import open_writer, staging_dir_for
-        from alloy_data.frames import TableBuilder
-
-        if isinstance(target, Path):
-            path, remote = target, None
-            exists = path.exists()
-        else:
-            remote = target
-            path = staging_dir_for(remote.url) / (remote.name or "data")
-            # The suffix picks the format: refused now rather than after the pull.
-            open_writer(path)
-            remote.check_bucket()
-            exists = remote.exists()
-        if exists and not overwrite and not resume:
-            raise ConfigurationError(f"{target} already exists: pass overwrite=True to replace it.")
         # Each credential is staged as a file of its own (resumable on its own), then the files
         # are streamed into the one target, a batch at a time.
-        staging = path.with_name(path.name + ".alloy-staging")
-        self._write_dataset(staging, overwrite=True, resume=resume)
-        if not (staging / _SUCCESS).exists():
-            failure = self.stats.failures[0]
+        publisher = DatasetPublisher.for_file(target, overwrite=overwrite, resume=resume)
+        written = self._write_parts(publisher)
+        if self.stats.failures:
             raise AlloyError(
                 f"{self.stats.failed} of {self.stats.credentials} credentials failed, the first "
-                f"{failure}. What the others fetched is kept in {staging}: run the same call "
-                "with resume=True to retry the failed ones, or pull_many(...) without them."
+                f"{self.stats.failures[0]}. What the others fetched is kept in "
+                f"{publisher.directory}: run the same call with resume=True to retry the failed "
+                "ones, or pull_many(...) without them."
             )
-        order = {
-            f"part-{quote(t.credential_id, safe='')}.parquet": i
-            # The run's own targets: listing "all" again would ask the API once more per user.
-            for i, t in enumerate(self._last_targets)
-        }
-        files = sorted(staging.glob("part-*.parquet"), key=lambda f: order.get(f.name, len(order)))
-        schema = (
-            TableBuilder().to_table([_empty_batch(pq.read_schema(file)) for file in files]).schema
-        )
-        writer = open_writer(path, overwrite=True, metadata=self._metadata())
-        writer.open()
-        number = 0
-        try:
-            for file in files:
-                for batch in pq.ParquetFile(file).iter_batches():
-                    number += 1
-                    writer.write_page(number, batch, schema=schema, next_parameters=None)
-        except BaseException:
-            writer.abort()
-            raise
-        self.stats.records = sum(pq.read_metadata(file).num_rows for file in files)
-        result: Path = writer.finish(schema=schema, metadata=self._metadata())
-        if remote is not None:
-            # The staged credentials stay until the upload is done: resume=True skips them.
-            remote.upload(
-                result,
-                advice=f"The credentials' files are kept in {staging}: run the same call with "
-                "resume=True to upload without pulling them again.",
-            )
-            shutil.rmtree(path.parent, ignore_errors=True)
-            return remote.url
-        shutil.rmtree(staging, ignore_errors=True)
-        return result
+        return publisher.publish_file([part for _, part in written], self._metadata())
 
     def _metadata(self) -> dict[str, str]:
         from alloy_data._version import __version__
@@ -879,22 +778,8 @@ class MultiPull:
         return {
             "connector": self.connector_id,
             "action": self.action_id,
-            "credentials": json.dumps(
-                [s for s in sorted(self.stats.per_credential)], separators=(",", ":")
-            ),
+            "credentials": json.dumps(sorted(self.stats.per_credential), separators=(",", ":")),
             "pulled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "row_count": str(self.stats.records),
             "alloy_data_version": __version__,
         }
-
-
-def _checkpoint_of(file: Path) -> Path:
-    return file.with_name(file.name + ".alloy-checkpoint")
-
-
-def _empty_batch(schema: Any) -> Any:
-    import pyarrow as pa
-
-    if schema is None:
-        schema = pa.schema([])
-    return pa.RecordBatch.from_pylist([], schema=schema)

@@ -16,10 +16,25 @@ Parquet files carry the pull's provenance in their footer (see :func:`read_metad
 
 A URL other than ``file://`` (``s3://``, ``gs://``, ``abfs://``, any fsspec protocol) is staged
 locally the same way under :func:`staging_dir_for` the URL, then uploaded whole
-(:class:`RemoteFileWriter`), or, for a partitioned dataset, uploaded under a temporary prefix and
-published with ``_SUCCESS`` last (:class:`RemoteDatasetWriter`); fsspec is imported only then.
+(:class:`RemoteFileWriter`); fsspec is imported only then.
+
+Datasets (many files: one per credential, or Hive partitions) have one publisher,
+:class:`DatasetPublisher`, for a local directory and an object store's prefix alike. It stages
+the parts (each written by a callback, through the writers above), skips complete ones on
+``resume=True``, updates each part from a copy of its object in ``mode="merge"``/``"append"``,
+unpublishes before a rewrite, and writes the manifest (:data:`MANIFEST`), then :data:`SUCCESS`
+last. A partitioned export to a URL (:class:`RemoteDatasetWriter`) is published whole through
+it: uploaded under a temporary prefix, then moved into place.
 """
 
+from alloy_data.export._dataset import (
+    MANIFEST,
+    SUCCESS,
+    DatasetPublisher,
+    Part,
+    PartWriter,
+    concatenate_parts,
+)
 from alloy_data.export._merge import (
     INCREMENTAL_KEY,
     WRITE_MODES,
@@ -50,16 +65,22 @@ from alloy_data.export._writers import (
 __all__ = [
     "CACHE_DIR_ENV",
     "INCREMENTAL_KEY",
+    "MANIFEST",
     "METADATA_KEY",
+    "SUCCESS",
     "WRITE_MODES",
     "Checkpoint",
     "CsvWriter",
+    "DatasetPublisher",
     "JsonlWriter",
     "MergingParquetWriter",
     "ParquetWriter",
+    "Part",
+    "PartWriter",
     "Remote",
     "RemoteDatasetWriter",
     "RemoteFileWriter",
+    "concatenate_parts",
     "display_url",
     "is_url",
     "open_writer",

@@ -482,3 +482,82 @@ def test_an_incremental_merge_updates_an_object(s3, cache):
         assert kept == second.stats.high_water_mark
         assert second.stats.high_water_mark > first.stats.high_water_mark
     assert not any(cache.rglob("*.parquet"))  # the merged copy was uploaded and cleared
+
+
+def test_pull_many_merges_each_credentials_object_from_its_own_mark(s3, cache):
+    url = f"s3://{BUCKET}/merged-orders/"
+    prefix = "merged-orders"
+    incremental = ad.Incremental("updated_at", primary_key="id")
+    published_while_running: list[bool] = []
+
+    def look_once(update: ProgressUpdate) -> None:
+        if not update.done and not published_while_running:
+            published_while_running.append("_SUCCESS" in listing(s3, prefix))
+
+    with (
+        serve(tenants=3, tenant_records=[3_000, 1_000, 2_000], seed=3) as shop,
+        client_for(shop) as client,
+    ):
+
+        def run(**options: Any) -> Any:
+            many = client.pull_many(
+                "shopify", "list-orders", credentials="all", incremental=incremental, **options
+            )
+            assert many.to_parquet(url, mode="merge", storage_options=s3) == url
+            return many
+
+        first = run(progress=False)
+        assert "_SUCCESS" in listing(s3, prefix)
+        shop.advance_clock(86_400, updates=0.01, inserts=0.01)
+        second = run(progress=look_once)
+        fresh = client.pull_many("shopify", "list-orders", credentials="all", progress=False)
+        expected = fresh.to_arrow()
+    # The dataset was unpublished while its objects were updated (the first look of each
+    # worker that got there at once), and published again.
+    assert published_while_running and not any(published_while_running)
+    credentials = sorted(second.stats.per_credential)
+    assert len(credentials) >= 3
+    assert listing(s3, prefix) == [
+        "_SUCCESS",
+        "_alloy_manifest.json",
+        *sorted(f"part-{credential}.parquet" for credential in credentials),
+    ]
+    # Each credential was updated from its own mark: a few pages, not the whole list again.
+    assert second.stats.pages <= first.stats.pages / 4
+    for credential in credentials:
+        assert second.stats.per_credential[credential].incremental == "filter"
+    keys = [("_credential_id", "ascending"), ("id", "ascending")]
+    fs = fsspec.filesystem("s3", skip_instance_cache=True, use_listings_cache=False, **s3)
+    merged = pq.read_table(f"{BUCKET}/{prefix}", filesystem=fs).sort_by(keys)
+    expected = expected.sort_by(keys)
+    assert merged.num_rows == expected.num_rows > 6_000  # inserts included
+    for name in ("_credential_id", "id", "updated_at", "total_price"):
+        assert merged.column(name).to_pylist() == expected.column(name).to_pylist(), name
+    manifest = json.loads(fs.cat(f"{BUCKET}/{prefix}/_alloy_manifest.json"))
+    marks = {entry["credential_id"]: entry["high_water_mark"] for entry in manifest["credentials"]}
+    for credential in credentials:
+        mark = second.stats.per_credential[credential].high_water_mark
+        assert mark > first.stats.per_credential[credential].high_water_mark
+        assert datetime.fromisoformat(marks[credential]) == mark
+        part = f"s3://{BUCKET}/{prefix}/part-{credential}.parquet"
+        state = json.loads(ad.read_metadata(part, storage_options=s3)["incremental"])
+        assert datetime.fromisoformat(state["high_water_mark"].replace("Z", "+00:00")) == mark
+    assert manifest["row_count"] == expected.num_rows
+    assert not any(cache.rglob("*.parquet"))  # the merged copies were uploaded and cleared
+
+
+def test_pull_many_merges_only_into_a_dataset(sb, s3):
+    with client_for(sb) as client:
+        many = client.pull_many(
+            "shopify",
+            "list-orders",
+            credentials="all",
+            incremental=ad.Incremental("updated_at", primary_key="id"),
+            progress=False,
+        )
+        before = sb.request_count
+        with pytest.raises(ad.ConfigurationError, match="one file per credential"):
+            many.to_parquet(f"s3://{BUCKET}/orders.parquet", mode="merge", storage_options=s3)
+        with pytest.raises(ad.ConfigurationError, match="Unknown mode"):
+            many.to_parquet(f"s3://{BUCKET}/orders/", mode="upsert", storage_options=s3)  # type: ignore[arg-type]
+        assert sb.request_count == before
