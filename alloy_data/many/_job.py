@@ -16,9 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from alloy_data import _html
 from alloy_data._tuning import (
@@ -31,228 +30,21 @@ from alloy_data._tuning import (
 )
 from alloy_data.config import redact
 from alloy_data.engine import RequestRate
-from alloy_data.errors import AlloyError, ClientClosedError, ConfigurationError
-from alloy_data.options import CREDENTIAL_COLUMN, USER_COLUMN, ManyOptions, PullOptions
+from alloy_data.errors import AlloyError, ClientClosedError
+from alloy_data.many._export import export_file, export_parquet
+from alloy_data.many._stats import CredentialFailure, MultiPullStats
+from alloy_data.many._targets import CredentialTarget, ManyClient, check_targets, find_targets
+from alloy_data.options import ManyOptions, PullOptions
 from alloy_data.progress import ProgressUpdate, make_reporter
-from alloy_data.pull import Pull, PullClient, PullContext, PullStats, public_parameters
+from alloy_data.pull import Pull, PullContext, public_parameters
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from alloy_data.export import DatasetPublisher, Part, Remote
-    from alloy_data.models import Credential, User
-
-__all__ = [
-    "CREDENTIAL_COLUMN",
-    "USER_COLUMN",
-    "CredentialFailure",
-    "CredentialTarget",
-    "ManyClient",
-    "MultiPull",
-    "MultiPullStats",
-]
+__all__ = ["MultiPull"]
 
 logger = logging.getLogger("alloy_data.many")
-
-
-
-class _Users(Protocol):
-    def list(self) -> list[User]: ...
-
-
-class _Credentials(Protocol):
-    def list(self, connector_id: str, *, user_id: str) -> list[Credential]: ...
-
-
-class ManyClient(PullClient, Protocol):
-    """What a MultiPull needs of its client: a pull's needs, plus listing users and their
-    credentials (for ``credentials="all"``)."""
-
-    @property
-    def users(self) -> _Users:
-        """The client's users."""
-        ...
-
-    @property
-    def credentials(self) -> _Credentials:
-        """The client's credentials."""
-        ...
-
-    @property
-    def user_id(self) -> str | None:
-        """The user calls act for by default."""
-        ...
-
-
-@dataclass(frozen=True)
-class CredentialTarget:
-    """One credential to pull, and the user who owns it (None: the client's user)."""
-
-    user_id: str | None
-    credential_id: str
-
-
-@dataclass(frozen=True)
-class CredentialFailure:
-    """A credential whose pull failed; the others went on.
-
-    Attributes:
-        user_id: The user who owns the credential.
-        credential_id: The credential.
-        error: The error that ended its pull (an :class:`~alloy_data.AlloyError`).
-        records_fetched: Records fetched before the error; they are not in the result.
-    """
-
-    user_id: str | None
-    credential_id: str
-    error: AlloyError
-    records_fetched: int
-
-    def __str__(self) -> str:
-        return f"{self.credential_id}: {type(self.error).__name__}: {self.error}"
-
-
-@dataclass
-class MultiPullStats:
-    """What the last run of a MultiPull did.
-
-    Attributes:
-        credentials: Credentials pulled (or tried).
-        done: Credentials pulled in full.
-        failed: Credentials whose pull failed (see ``failures``).
-        pages: Pages fetched, all credentials together.
-        records: Records in the result.
-        requests: HTTP requests made, retries included.
-        retries: Requests that were retried.
-        seconds_waited: Seconds spent waiting before retries and for rate limits.
-        elapsed: Seconds the run took.
-        per_credential: Each credential's own :class:`~alloy_data.pull.PullStats`.
-        failures: The credentials that failed, with their errors.
-        drift: Per credential, how its columns differ from the dataset's: columns it lacks
-            and columns whose type was widened to fit the others'.
-        notes: Everything noteworthy, in order.
-    """
-
-    credentials: int = 0
-    done: int = 0
-    failed: int = 0
-    pages: int = 0
-    records: int = 0
-    requests: int = 0
-    retries: int = 0
-    seconds_waited: float = 0.0
-    elapsed: float = 0.0
-    per_credential: dict[str, PullStats] = field(default_factory=dict)
-    failures: list[CredentialFailure] = field(default_factory=list)
-    drift: dict[str, list[str]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def records_per_second(self) -> float:
-        """Records per second of elapsed time."""
-        return self.records / self.elapsed if self.elapsed > 0 else 0.0
-
-    def __str__(self) -> str:
-        text = (
-            f"{self.records} records from {self.done} of {self.credentials} credentials in "
-            f"{self.pages} pages, {self.requests} requests, {self.elapsed:.2f} s"
-        )
-        if self.retries:
-            text += f", {self.retries} retries"
-        if self.failed:
-            text += f", {self.failed} failed"
-        return text
-
-    def _repr_html_(self) -> str:
-        return _html.block("Last run", self.html_body())
-
-    def html_body(self) -> str:
-        """The figures as HTML (escaped): totals, warnings marked, failures and drift as tables,
-        each credential's figures and the notes folded."""
-        warnings = [
-            f"{credential}: {warning}"
-            for credential, stats in self.per_credential.items()
-            for warning in stats.warnings
-        ]
-        figures = _html.key_values(
-            [
-                ("credentials", f"{self.done} of {self.credentials} pulled, {self.failed} failed"),
-                ("records", f"{self.records:,}"),
-                ("pages", f"{self.pages:,}"),
-                ("requests", f"{self.requests:,}"),
-                ("retries", f"{self.retries:,}"),
-                ("waited", f"{self.seconds_waited:.1f} s"),
-                ("elapsed", f"{self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)"),
-            ]
-        )
-        failures = _html.grid(
-            ("credential", "user", "error", "records fetched (dropped)"),
-            [
-                (
-                    f.credential_id,
-                    f.user_id,
-                    f"{type(f.error).__name__}: {f.error}",
-                    f.records_fetched,
-                )
-                for f in self.failures[:SHOWN_CREDENTIALS]
-            ],
-        )
-        drift = _html.grid(
-            ("credential", "columns that differ from the dataset's"),
-            [
-                (credential, "; ".join(differences))
-                for credential, differences in list(self.drift.items())[:SHOWN_CREDENTIALS]
-            ],
-        )
-        each = _html.grid(
-            ("credential", "records", "pages", "requests", "retries", "paginator", "stopped"),
-            [
-                (credential, s.records, s.pages, s.requests, s.retries, s.paginator, s.stop_reason)
-                for credential, s in list(self.per_credential.items())[:SHOWN_CREDENTIALS]
-            ],
-        )
-        return "".join(
-            [
-                _html.items(warnings, warning=True),
-                figures,
-                _html.details(f"Failures ({len(self.failures)})", failures, open_=True),
-                _html.details(f"Schema drift ({len(self.drift)} credentials)", drift, open_=True),
-                _html.details(f"Each credential ({len(self.per_credential)})", each),
-                _html.details(f"Notes ({len(self.notes)})", _html.items(self.notes)),
-            ]
-        )
-
-
-def _targets(credentials: Any) -> list[CredentialTarget] | Literal["all"]:
-    if credentials == "all":
-        return "all"
-    if isinstance(credentials, (str, bytes)) or not isinstance(credentials, Sequence):
-        raise ConfigurationError(
-            'credentials must be "all", a list of credential ids, or a list of (user_id, '
-            f"credential_id) pairs, not {credentials!r}."
-        )
-    targets: list[CredentialTarget] = []
-    for item in credentials:
-        if isinstance(item, str) and item.strip():
-            targets.append(CredentialTarget(None, item))
-        elif (
-            isinstance(item, tuple)
-            and len(item) == 2
-            and all(isinstance(part, str) and part.strip() for part in item)
-        ):
-            targets.append(CredentialTarget(item[0], item[1]))
-        else:
-            raise ConfigurationError(
-                f"{item!r} is not a credential id or a (user_id, credential_id) pair of strings."
-            )
-    if not targets:
-        raise ConfigurationError('credentials is empty: pass credential ids, or "all".')
-    seen = [target.credential_id for target in targets]
-    repeated = sorted({cid for cid in seen if seen.count(cid) > 1})
-    if repeated:
-        raise ConfigurationError(f"credentials names {', '.join(repeated)} more than once.")
-    return targets
 
 
 class MultiPull:
@@ -276,12 +68,13 @@ class MultiPull:
         self._client = client
         self.connector_id = connector_id
         self.action_id = action_id
-        self._requested = _targets(credentials)
+        self._requested = check_targets(credentials)
         self.options = options if options is not None else PullOptions()
         self.many_options = many if many is not None else ManyOptions()
         self.stats = MultiPullStats()
         self._lock = threading.Lock()
-        self._last_targets: list[CredentialTarget] = []
+        #: The credentials of the last run, in order.
+        self.last_targets: list[CredentialTarget] = []
         # One pull per credential, kept from run to run: a sink after a complete run reuses
         # each pull's rows instead of fetching them again.
         self._pulls: dict[CredentialTarget, Pull] = {}
@@ -370,20 +163,7 @@ class MultiPull:
         Returns:
             The targets, with their users.
         """
-        if self._requested != "all":
-            default_user = self._client.user_id
-            return [
-                CredentialTarget(target.user_id or default_user, target.credential_id)
-                for target in self._requested
-            ]
-        found: list[CredentialTarget] = []
-        for user in self._client.users.list():
-            for credential in self._client.credentials.list(
-                self.connector_id, user_id=user.user_id
-            ):
-                if credential.credential_id:
-                    found.append(CredentialTarget(user.user_id, credential.credential_id))
-        return found
+        return find_targets(self._client, self.connector_id, self._requested)
 
     def pull_for(self, target: CredentialTarget, *, chunk_records: int) -> Pull:
         """The pull of one credential: made once, kept for later runs (its rows are reused).
@@ -430,14 +210,18 @@ class MultiPull:
 
     # -- running the job -----------------------------------------------------------------
 
-    def _run(
+    def run_each(
         self, work: Callable[[Pull, CredentialTarget], Any]
     ) -> list[tuple[CredentialTarget, Any]]:
-        """Run ``work(pull, target)`` for every credential, side by side; return the results of
-        the ones that succeeded, in the targets' order."""
+        """Run ``work(pull, target)`` for every credential, side by side, as one run of the job
+        (its figures in :attr:`stats`, its progress in one bar).
+
+        Returns:
+            ``[(target, result)]`` of the credentials that succeeded, in the targets' order.
+        """
         started = time.monotonic()
         targets = self.targets()
-        self._last_targets = targets
+        self.last_targets = targets
         self.stats = MultiPullStats(credentials=len(targets))
         if not targets:
             self.stats.notes.append(f"no credential of {self.connector_id!r} was found")
@@ -554,7 +338,7 @@ class MultiPull:
 
         The credentials are fetched side by side; the records of each come in page order.
         """
-        for target, records in self._run(lambda pull, _: list(pull.iter_records())):
+        for target, records in self.run_each(lambda pull, _: list(pull.iter_records())):
             tags = {self.user_column: target.user_id, self.credential_column: target.credential_id}
             for record in records:
                 yield {**record, **tags}
@@ -568,7 +352,7 @@ class MultiPull:
         """
         from alloy_data.frames import TableBuilder
 
-        tables = self._run(lambda pull, _: pull.to_arrow())
+        tables = self.run_each(lambda pull, _: pull.to_arrow())
         batches = [batch for _, table in tables for batch in table.to_batches()]
         combined = TableBuilder().to_table(batches) if batches else self._empty(tables)
         self._record_drift(tables, combined.schema)
@@ -632,7 +416,7 @@ class MultiPull:
         one dataset. With ``resume=True`` a job that stopped skips the
         credentials whose files are complete and resumes the one that was cut. With a
         ``.parquet`` path the credentials are staged that way beside it, then streamed into one
-        file.
+        file. After a complete run, each credential's rows are written without a request.
 
         Args:
             path: A local path, a ``file://`` URL, or the URL of an object store or other
@@ -659,29 +443,15 @@ class MultiPull:
                 or a URL whose filesystem package is not installed.
             ExportError: If the target cannot be written, with what to do.
         """
-        from alloy_data.export import WRITE_MODES, resolve_target
-
-        target = resolve_target(path, storage_options)
-        columns = list(partition_cols or [])
-        if columns and columns != [self.credential_column]:
-            raise ConfigurationError(
-                f"partition_cols can be [{self.credential_column!r}] (one directory per "
-                "credential) or None."
-            )
-        if isinstance(target, Path):
-            dataset = not target.suffix
-        else:
-            dataset = str(path).endswith("/") or not Path(target.name).suffix
-        if mode not in WRITE_MODES:
-            raise ConfigurationError(f"Unknown mode {mode!r}: use 'replace', 'merge' or 'append'.")
-        if mode != "replace" and not (columns or dataset):
-            raise ConfigurationError(
-                f"mode={mode!r} updates a dataset, one file per credential: give a directory "
-                "(a path without a suffix) or a prefix (a URL ending in '/')."
-            )
-        if columns or dataset:
-            return self._write_dataset(target, overwrite=overwrite, resume=resume, mode=mode)
-        return self._write_merged(target, overwrite=overwrite, resume=resume)
+        return export_parquet(
+            self,
+            path,
+            partition_cols=partition_cols,
+            overwrite=overwrite,
+            resume=resume,
+            storage_options=storage_options,
+            mode=mode,
+        )
 
     def to_file(
         self,
@@ -703,83 +473,6 @@ class MultiPull:
         Returns:
             The path written, or the URL for a URL other than ``file://``.
         """
-        from alloy_data.export import resolve_target
-
-        target = resolve_target(path, storage_options)
-        return self._write_merged(target, overwrite=overwrite, resume=resume)
-
-    def _write_dataset(
-        self,
-        target: Path | Remote,
-        *,
-        overwrite: bool,
-        resume: bool,
-        mode: Literal["replace", "merge", "append"] = "replace",
-    ) -> Path | str:
-        from alloy_data.export import DatasetPublisher
-
-        publisher = DatasetPublisher(target, overwrite=overwrite, resume=resume, mode=mode)
-        publisher.open()
-        written = self._write_parts(publisher)
-        if self.stats.failures:
-            # Not published: a reader must not take an incomplete dataset for the whole.
-            self.stats.notes.append(
-                f"{target} was not published (no _SUCCESS): {self.stats.failed} credentials "
-                "failed; run again with resume=True to retry them"
-            )
-            return publisher.location
-        credentials = [
-            {"user_id": t.user_id, "credential_id": t.credential_id, **part.entry}
-            for t, part in written
-        ]
-        extra = {"connector": self.connector_id, "action": self.action_id}
-        return publisher.publish(
-            [part for _, part in written], {**extra, "credentials": credentials}
+        return export_file(
+            self, path, overwrite=overwrite, resume=resume, storage_options=storage_options
         )
-
-    def _write_parts(self, publisher: DatasetPublisher) -> list[tuple[CredentialTarget, Part]]:
-        """Writes each credential's part through ``publisher``; counts the rows written."""
-        from alloy_data.export import DatasetPublisher
-
-        def write(pull: Pull, target: CredentialTarget) -> Part:
-            def part(file: Path) -> dict[str, Any]:
-                pull.to_parquet(file, overwrite=True, resume=publisher.resume, mode=publisher.mode)
-                mark = pull.stats.high_water_mark
-                return {} if mark is None else {"high_water_mark": mark.isoformat()}
-
-            # One file per credential, holding its user and credential columns itself: Hive
-            # directories named "_credential_id=..." would be skipped by pyarrow and pandas,
-            # which ignore paths that start with an underscore.
-            return publisher.write_part(DatasetPublisher.part_name(target.credential_id), part)
-
-        written = self._run(write)
-        self.stats.records = sum(part.rows for _, part in written)
-        return written
-
-    def _write_merged(self, target: Path | Remote, *, overwrite: bool, resume: bool) -> Path | str:
-        from alloy_data.export import DatasetPublisher
-
-        # Each credential is staged as a file of its own (resumable on its own), then the files
-        # are streamed into the one target, a batch at a time.
-        publisher = DatasetPublisher.for_file(target, overwrite=overwrite, resume=resume)
-        written = self._write_parts(publisher)
-        if self.stats.failures:
-            raise AlloyError(
-                f"{self.stats.failed} of {self.stats.credentials} credentials failed, the first "
-                f"{self.stats.failures[0]}. What the others fetched is kept in "
-                f"{publisher.directory}: run the same call with resume=True to retry the failed "
-                "ones, or pull_many(...) without them."
-            )
-        return publisher.publish_file([part for _, part in written], self._metadata())
-
-    def _metadata(self) -> dict[str, str]:
-        from alloy_data._version import __version__
-
-        return {
-            "connector": self.connector_id,
-            "action": self.action_id,
-            "credentials": json.dumps(sorted(self.stats.per_credential), separators=(",", ":")),
-            "pulled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "row_count": str(self.stats.records),
-            "alloy_data_version": __version__,
-        }
