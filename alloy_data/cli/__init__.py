@@ -5,8 +5,16 @@ non-zero exit; ``--debug`` shows the traceback too. ``--sandbox`` runs a command
 embedded offline sandbox instead of the real API.
 """
 
-from alloy_data.cli._main import COMMANDS, main
-from alloy_data.cli._pull import parse_params
+from alloy_data.cli._main import COMMANDS, main, parse_args
+from alloy_data.cli._pull_options import OPTION_FLAGS, options_from_args, parse_params
 from alloy_data.cli._storage import parse_storage_options
 
-__all__ = ["COMMANDS", "main", "parse_params", "parse_storage_options"]
+__all__ = [
+    "COMMANDS",
+    "OPTION_FLAGS",
+    "main",
+    "options_from_args",
+    "parse_args",
+    "parse_params",
+    "parse_storage_options",
+]

@@ -12,11 +12,12 @@ from typing import Any, TextIO
 
 from alloy_data._version import __version__
 from alloy_data.cli._output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, print_rows
-from alloy_data.cli._pull import add_pull_arguments, run_pull
+from alloy_data.cli._pull import run_pull
+from alloy_data.cli._pull_options import add_pull_arguments
 from alloy_data.cli._storage import without_secrets
 from alloy_data.errors import AlloyError, ConfigurationError
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "main", "parse_args"]
 
 # Every command with its one-line help; docs/cli.md documents each (a test checks).
 COMMANDS: dict[str, str] = {
@@ -81,6 +82,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """Parse a command line (without the program's name), as ``main`` does.
+
+    Raises:
+        SystemExit: With status 2 and a usage message, for a command line argparse refuses.
+    """
+    return _parser().parse_args(list(argv))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -95,8 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from alloy_data.sandbox import main as sandbox_main
 
         return sandbox_main(args_list[1:])
-    parser = _parser()
-    args = parser.parse_args(args_list)
+    args = parse_args(args_list)
     debug = bool(getattr(args, "debug", False))
     if debug:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
