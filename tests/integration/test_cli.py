@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from alloy_data.cli import COMMANDS, main, parse_params, parse_storage_options
+from alloy_data.cli import COMMANDS, OPTION_FLAGS, main, parse_params, parse_storage_options
 from alloy_data.export import CACHE_DIR_ENV
 from alloy_data.sandbox import serve
 from tests.integration._s3 import BUCKET, SECRET, options_for, start_moto
@@ -586,3 +586,11 @@ def test_values_the_options_refuse_are_usage_errors(capsys, sandbox, tmp_path, f
     assert code == 2 and out == ""
     assert err.startswith("alloy-data: error: ") and message in err and err.count("\n") == 1
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_every_option_flag_is_documented():
+    guide = (DOCS / "cli.md").read_text(encoding="utf-8")
+    reference = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    for flag in OPTION_FLAGS.values():
+        assert f"`{flag}" in guide, f"{flag} is not in docs/cli.md"
+        assert f"`{flag}" in reference, f"{flag} is not in docs/reference/cli.md"
