@@ -36,7 +36,6 @@ Converted = Callable[[list[tuple[Page, pa.RecordBatch]]], None]
 """Called in the worker with each converted chunk: (the chunk's last page covered, its batch)."""
 
 
-
 @dataclasses.dataclass(frozen=True)
 class _Waiting:
     """A page waiting for the worker: with its records, or with only its bytes and count."""

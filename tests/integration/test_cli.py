@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from alloy_data.cli import COMMANDS, main, parse_params, parse_storage_options
+from alloy_data.cli import COMMANDS, OPTION_FLAGS, main, parse_params, parse_storage_options
 from alloy_data.export import CACHE_DIR_ENV
+from alloy_data.sandbox import serve
 from tests.integration._s3 import BUCKET, SECRET, options_for, start_moto
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -484,3 +486,111 @@ def test_pull_timestamps_option_decides_stripe_s_created(capsys, sandbox, tmp_pa
     )
     assert code == 0, err
     assert str(pq.read_schema(out_file).field("created").type) == kind
+
+
+def test_pull_many_stops_at_the_first_failure_with_one_worker_and_on_error_raise(
+    capsys, sandbox, tmp_path
+):
+    target = tmp_path / "charges"
+    code, _, err = run(
+        capsys, "pull", "stripe", "list-charges", "--credential", "cred_nope",
+        "--credential", sandbox.fixtures.credentials["stripe"], "--workers", "1",
+        "--on-error", "raise", "--no-progress", "--out", str(target), *api_args(sandbox),
+    )  # fmt: skip
+    assert code == 1 and "cred_nope" in err and err.count("\n") == 1
+    # One worker: the good credential, second in line, was never started.
+    assert not list(target.glob("*.parquet"))
+
+
+def test_pull_many_names_its_columns(capsys, sandbox, tmp_path):
+    target = tmp_path / "contacts"
+    code, _, err = run(
+        capsys, "pull", "hubspot", "list-contacts", "--all-credentials", "--max-records", "5",
+        "--user-column", "owner", "--credential-column", "connection", "--no-progress",
+        "--out", str(target), *api_args(sandbox),
+    )  # fmt: skip
+    assert code == 0, err
+    frame = pd.read_parquet(target)
+    assert {"owner", "connection"} <= set(frame.columns)
+    assert not {"_user_id", "_credential_id"} & set(frame.columns)
+    assert set(frame["connection"]) == {
+        sandbox.fixtures.credentials["hubspot"],
+        sandbox.fixtures.other_credentials["hubspot"],
+    }
+    assert set(frame["owner"]) == {sandbox.fixtures.user_id, sandbox.fixtures.other_user_id}
+
+
+def _rate_limited_pull(sb, *flags: str) -> list[str]:
+    return [
+        "pull", "hubspot", "list-contacts", "--page-size", "10", "--retries", "0",
+        "--no-progress", "--json", "--overwrite", *flags,
+        "--base-url", sb.url, "--api-key", sb.api_key, "--user", sb.fixtures.user_id,
+    ]  # fmt: skip
+
+
+def test_max_requests_per_second_keeps_a_pull_under_the_app_s_limit(capsys, tmp_path):
+    # The app answers more than 4 requests a second (bursts of 4) with 429; no retries.
+    out_file = str(tmp_path / "contacts.parquet")
+    with serve(port=0, rate_limit=4) as sb:
+        credential = sb.fixtures.credentials["hubspot"]
+        argv = _rate_limited_pull(
+            sb, "--credential", credential, "--max-pages", "6", "--out", out_file
+        )
+        code, out, err = run(capsys, *argv, "--max-requests-per-second", "3")
+        assert code == 0, err
+        summary = json.loads(out)[0]
+        assert (summary["pages"], summary["retries"]) == (6, 0)
+        assert summary["seconds"] >= (summary["requests"] - 1) / 3 - 0.05
+        time.sleep(1.1)  # the app's burst back
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and "429" in err  # uncapped, the same pull outruns the app
+
+
+def test_max_total_requests_per_second_keeps_several_credentials_under_the_app_s_limit(
+    capsys, tmp_path
+):
+    # 8 requests a second (bursts of 8); finding the credentials and the action takes 5.
+    target = str(tmp_path / "contacts")
+    with serve(port=0, rate_limit=8) as sb:
+        argv = _rate_limited_pull(sb, "--all-credentials", "--max-pages", "4", "--out", target)
+        code, out, err = run(capsys, *argv, "--max-total-requests-per-second", "4")
+        assert code == 0, err
+        summary = json.loads(out)[0]
+        assert (summary["credentials"], summary["failed"], summary["pages"]) == (2, 0, 8)
+        assert summary["seconds"] >= 7 / 4 - 0.05
+        time.sleep(1.1)
+        code, out, err = run(capsys, *argv)
+        assert code == 3 and "429" in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--page-size", "0"], "page_size must be a positive whole number"),
+        (["--max-requests-per-second", "0"], "max_requests_per_second must be a positive number"),
+        (["--paginator", "sideways"], "Unknown paginator"),
+        (["--timestamps", "sometimes"], "timestamps must be"),
+        (["--all-credentials", "--on-error", "ignore"], "on_error must be"),
+        (["--all-credentials", "--workers", "0"], "workers must be a positive whole number"),
+        (["--all-credentials", "--user-column", "x", "--credential-column", "x"], "must differ"),
+        (["--workers", "2"], "go with several credentials"),
+        (["--lookback", "60"], "go with --incremental"),
+    ],
+    ids=lambda value: value[0].lstrip("-") if isinstance(value, list) else None,
+)
+def test_values_the_options_refuse_are_usage_errors(capsys, sandbox, tmp_path, flags, message):
+    code, out, err = run(
+        capsys, "pull", "hubspot", "list-contacts", *flags, "--out", str(tmp_path / "x.parquet"),
+        "--credential", sandbox.fixtures.credentials["hubspot"], *api_args(sandbox),
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert err.startswith("alloy-data: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x.parquet").exists()
+
+
+def test_every_option_flag_is_documented():
+    guide = (DOCS / "cli.md").read_text(encoding="utf-8")
+    reference = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    for flag in OPTION_FLAGS.values():
+        assert f"`{flag}" in guide, f"{flag} is not in docs/cli.md"
+        assert f"`{flag}" in reference, f"{flag} is not in docs/reference/cli.md"

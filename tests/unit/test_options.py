@@ -148,3 +148,53 @@ def test_client_pull_and_pull_many_hand_down_every_option(sandbox: Any = None) -
     assert many.options == PullOptions(**pull_values)
     assert many.many_options == ManyOptions(**many_values)
     client.close()
+
+
+def _command_line(option: str, value: Any) -> list[str]:
+    """The words of ``alloy-data pull`` that give ``option`` the value ``value``."""
+    from alloy_data.cli import OPTION_FLAGS
+
+    flag = OPTION_FLAGS[option]
+    if option == "parameters":
+        return [word for key, item in value.items() for word in (flag, f"{key}={item}")]
+    if option == "incremental":
+        return [flag, value.cursor_field, "--primary-key", value.primary_key]
+    if option == "progress":
+        assert value is False  # the command line's only other choice is its default bar
+        return [flag]
+    return [flag, str(value)]
+
+
+def _options_of(*words: str) -> tuple[PullOptions, ManyOptions]:
+    from alloy_data.cli import options_from_args, parse_args
+
+    return options_from_args(parse_args(["pull", "shop", "list-orders", "--out", "x", *words]))
+
+
+def test_the_command_line_has_a_flag_for_every_option() -> None:
+    from alloy_data.cli import OPTION_FLAGS
+
+    assert set(OPTION_FLAGS) == {*PULL_OPTION_NAMES, *MANY_OPTION_NAMES}
+    assert len(set(OPTION_FLAGS.values())) == len(OPTION_FLAGS)
+
+
+def test_the_command_line_s_defaults_are_the_options_own_but_a_terminal_bar() -> None:
+    assert _options_of() == (PullOptions(progress="terminal"), ManyOptions())
+
+
+@pytest.mark.parametrize("option", sorted({*PULL_OPTION_NAMES, *MANY_OPTION_NAMES}))
+def test_each_flag_hands_its_option_down_and_nothing_else(option: str) -> None:
+    options, many = _options_of(*_command_line(option, NOT_DEFAULT[option]))
+    if option in PULL_OPTION_NAMES:
+        assert options == PullOptions(progress="terminal").replace(**{option: NOT_DEFAULT[option]})
+        assert many == ManyOptions()
+    else:
+        assert options == PullOptions(progress="terminal")
+        assert many == ManyOptions(**{option: NOT_DEFAULT[option]})
+
+
+def test_a_command_line_with_every_flag_gives_the_options_built_from_its_values() -> None:
+    words = [w for name in NOT_DEFAULT for w in _command_line(name, NOT_DEFAULT[name])]
+    options, many = _options_of(*words)
+    assert options == PullOptions(**{name: NOT_DEFAULT[name] for name in PULL_OPTION_NAMES})
+    assert many == ManyOptions(**{name: NOT_DEFAULT[name] for name in MANY_OPTION_NAMES})
