@@ -4,4 +4,6 @@ import sys
 
 from alloy_data.cli import main
 
-sys.exit(main())
+# Only when run: tools that import every module (documentation builders) must not start it.
+if __name__ == "__main__":
+    sys.exit(main())
