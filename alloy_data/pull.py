@@ -520,9 +520,6 @@ class Pull:
         first_page: int = 1,
         records_before: int = 0,
     ) -> PageWalker:
-        max_records = self.max_records
-        if max_records is not None:
-            max_records = max(max_records - records_before, 1)
         return PageWalker(
             self._fetch,
             action=self._action_metadata(),
@@ -530,9 +527,10 @@ class Pull:
             paginator=self.paginator,
             page_size=self.page_size,
             max_pages=self.max_pages,
-            max_records=max_records,
+            max_records=self.max_records,
             resume_from=resume_from,
             first_page_number=first_page,
+            records_before=records_before,
         )
 
     def _start_run(self, since: Any = None) -> None:
@@ -646,9 +644,6 @@ class Pull:
                 self._fetch,
                 concurrency=ceiling,
                 limit=self._limit,
-                parameters=self._run_parameters(),
-                max_pages=self.max_pages,
-                max_records=self.max_records,
             )
         else:
             pages = iter(walker)

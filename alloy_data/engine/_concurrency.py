@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from alloy_data.errors import PaginationWarning
 from alloy_data.models import ActionResult
-from alloy_data.pagination import Page, PageWalker, StopReason
-from alloy_data.pagination._records import fingerprint as page_fingerprint
+from alloy_data.pagination import Page, PageWalker
 
 __all__ = ["AdaptiveLimit", "RequestRate", "parallel_pages"]
 
@@ -118,20 +115,9 @@ def _page_size(walker_page: Page, size_parameter: str | None) -> int | None:
     return value if isinstance(value, int) and value > 0 else None
 
 
-def _fan_out_size(
-    walker: PageWalker,
-    first: Page,
-    paginator: Any,
-    max_pages: int | None,
-    max_records: int | None,
-) -> tuple[int | None, str]:
+def _fan_out_size(walker: PageWalker, first: Page, paginator: Any) -> tuple[int | None, str]:
     """The page size to compute the later pages with, or None and why not (may be "")."""
-    if (
-        walker.stop_reason is not None
-        or first.next_parameters is None
-        or (max_pages is not None and max_pages <= 1)
-        or (max_records is not None and max_records <= len(first.records))
-    ):
+    if walker.stop_reason is not None:
         return None, ""  # one page was all there is, or all that was asked for
     if paginator is None or not paginator.supports_parallel:
         name = paginator.name if paginator is not None else "this"
@@ -158,15 +144,16 @@ def parallel_pages(
     *,
     concurrency: int,
     limit: AdaptiveLimit | None = None,
-    parameters: Mapping[str, Any] | None = None,
-    max_pages: int | None = None,
-    max_records: int | None = None,
 ) -> Iterator[Page]:
-    """Yield a pull's pages in order, fetching up to ``concurrency`` of them at once.
+    """Yield a walk's pages in order, fetching up to ``concurrency`` of them at once.
 
-    The first page comes from ``walker``. When its paginator cannot compute pages up front
-    (cursors), or the first page leaves the page size in doubt, the rest comes from the walker
-    too, one page after another, and a note in ``walker.notes`` says why.
+    The first page comes from ``walker``, and so do the parameters, the limits and the page
+    numbers: a walk resumed part-way goes on from its first page, numbered as the walker
+    numbers it, within the limits of the whole dataset. Every page passes the walker's own
+    stop rules (:attr:`PageWalker.stops`), so the walk stops where it would one page at a
+    time. When its paginator cannot compute pages up front (cursors), or the first page
+    leaves the page size in doubt, the rest comes from the walker too, one page after
+    another, and a note in ``walker.notes`` says why.
 
     Returns:
         An iterator of :class:`~alloy_data.pagination.Page`, in page order.
@@ -179,7 +166,7 @@ def parallel_pages(
     yield first
     detection = walker.detection
     paginator = detection.paginator if detection is not None else None
-    size, why_not = _fan_out_size(walker, first, paginator, max_pages, max_records)
+    size, why_not = _fan_out_size(walker, first, paginator)
     if size is None or paginator is None:
         if why_not:
             walker.notes.append(f"requests are not overlapped: {why_not}")
@@ -197,10 +184,27 @@ def parallel_pages(
         size,
         concurrency=concurrency,
         limit=limit or AdaptiveLimit(concurrency),
-        parameters=dict(parameters or {}),
-        max_pages=max_pages,
-        max_records=max_records,
     )
+
+
+def _by_total(first: Page, paginator: Any, size: int) -> int | None:
+    """The number of the page where the first page's total says the records end, if told."""
+    total_pages = paginator.total_pages(ActionResult.from_json(first.raw), size)
+    if total_pages is None:
+        return None
+    # A resumed walk's first page has pages before it, which the total counts too.
+    return first.number + total_pages - paginator.page_index(first.parameters, size) - 1
+
+
+def _last_number(walker: PageWalker, first: Page, size: int, by_total: int | None) -> int | None:
+    """The number of the last page worth scheduling: the total's and the limits' end."""
+    stops = walker.stops
+    ends = [number for number in (by_total, stops.max_pages) if number is not None]
+    room = stops.room()
+    if room is not None:
+        # Pages past the record limit would be fetched only to be dropped.
+        ends.append(first.number + stops.pages - 1 + -(-room // size))
+    return min(ends, default=None)
 
 
 def _fetch_rest(
@@ -212,20 +216,20 @@ def _fetch_rest(
     *,
     concurrency: int,
     limit: AdaptiveLimit,
-    parameters: dict[str, Any],
-    max_pages: int | None,
-    max_records: int | None,
 ) -> Iterator[Page]:
-    state = paginator.start(parameters, page_size=size)
+    stops = walker.stops
+    state = paginator.start(walker.parameters, page_size=size)
     state.records_path = first.records_path or None
-    first_result = ActionResult.from_json(first.raw)
-    total_pages = paginator.total_pages(first_result, size)
-    if max_pages is not None:
-        total_pages = max_pages if total_pages is None else min(total_pages, max_pages)
+    by_total = _by_total(first, paginator, size)  # while the total is trusted
+    last_number = _last_number(walker, first, size, by_total)
     trust_total = True
-    seen = {page_fingerprint(first.records): 1} if first.records else {}
-    records = len(first.records)
-    walker.pages, walker.records = 1, records
+
+    def parameters_of(number: int) -> dict[str, Any]:
+        # Later pages are counted from the walk's first page, whatever its number.
+        parameters: dict[str, Any] = paginator.parameters_for_page(
+            first.parameters, size, number - first.number
+        )
+        return parameters
 
     def fetch_one(page_parameters: dict[str, Any]) -> ActionResult:
         limit.acquire()
@@ -238,7 +242,7 @@ def _fetch_rest(
             limit.release(success=ok)
 
     in_flight: dict[int, tuple[dict[str, Any], Future[ActionResult]]] = {}
-    next_index = 1
+    next_number = first.number + 1
     pool = ThreadPoolExecutor(concurrency, thread_name_prefix="alloy-data-page")
     failed = False
     try:
@@ -246,100 +250,49 @@ def _fetch_rest(
             # Only as many as may be in flight now: without a total, every request scheduled
             # past the end is one wasted.
             while len(in_flight) < min(concurrency, limit.current) and (
-                total_pages is None or next_index < total_pages
+                last_number is None or next_number <= last_number
             ):
-                page_parameters = paginator.parameters_for_page(first.parameters, size, next_index)
-                in_flight[next_index] = (
-                    page_parameters,
-                    pool.submit(fetch_one, page_parameters),
-                )
-                next_index += 1
+                page_parameters = parameters_of(next_number)
+                in_flight[next_number] = (page_parameters, pool.submit(fetch_one, page_parameters))
+                next_number += 1
             if not in_flight:
-                _stop(
-                    walker,
-                    "end",
-                    f"Reached the last page ({walker.pages} pages, {records} records).",
-                )
+                stops.end(first.number + stops.pages - 1)
                 return
-            index = min(in_flight)
-            page_parameters, future = in_flight.pop(index)
+            number = min(in_flight)
+            page_parameters, future = in_flight.pop(number)
             result = future.result()
             found, path = paginator.locate(result, state)
             last = paginator.is_last_page(
                 page_parameters, result, found, trust_total=trust_total
             ) or (paginator.page_size_parameter is None and len(found) < size)
-            digest = page_fingerprint(found) if found else None
-            if digest is not None and digest in seen:
-                _stop(
-                    walker,
-                    "repeated_page",
-                    f"Stopped before page {index + 1}: its records are those of page "
-                    f"{seen[digest]} again, so the server ignores the paging parameters. "
-                    "Data may be missing.",
-                    missing=True,
-                )
+            at_total = by_total is not None and number >= by_total
+            if at_total and not last and len(found) < size:
+                last = True  # a short page where the total says the records end
+            if stops.repeats(number, found, confirming_end=False):
                 return
-            if digest is not None:
-                seen[digest] = index + 1
-            cut = False
-            if max_records is not None and records + len(found) >= max_records:
-                cut = records + len(found) > max_records or not last
-                found = found[: max_records - records]
-            if not found and last:
-                _stop(
-                    walker,
-                    "end",
-                    f"Reached the last page ({walker.pages} pages, {records} records).",
-                )
-                return
-            records += len(found)
-            walker.pages += 1
-            walker.records = records
+            kept, cut = stops.cut(found)
+            following = None if last else parameters_of(number + 1)
+            stopped = stops.after(
+                number, len(kept), following=following, cut=cut, total=paginator.total(result)
+            )
             yield Page.from_result(
                 result,
-                number=index + 1,
-                records=found,
+                number=number,
+                records=kept,
                 parameters=page_parameters,
-                next_parameters=None
-                if last
-                else paginator.parameters_for_page(first.parameters, size, index + 1),
+                next_parameters=following,
                 total=paginator.total(result),
                 records_path=path,
             )
-            if cut:
-                _stop(
-                    walker,
-                    "max_records",
-                    f"Stopped at max_records={max_records} on "
-                    f"page {index + 1}; more records exist.",
-                )
+            if stopped:
                 return
-            if last:
-                _stop(
-                    walker,
-                    "end",
-                    f"Reached the last page ({index + 1} pages, {records} records).",
-                )
-                return
-            if max_pages is not None and index + 1 >= max_pages:
-                _stop(walker, "max_pages", f"Stopped at max_pages={max_pages}; more pages exist.")
-                return
-            if total_pages is not None and index + 1 >= total_pages:
-                if len(found) < size:
-                    _stop(
-                        walker,
-                        "end",
-                        f"Reached the last page ({index + 1} pages, {records} records).",
-                    )
-                    return
+            if at_total:
                 # A full page where the total says the records end, and the page did not say
                 # it was the last: the total is stale or counts something else, so paging
                 # goes on until an empty or short page, as it does one page at a time.
-                walker.notes.append(
-                    f"page {index + 1} is full where the answer's total says the records end; "
-                    "paging on until an empty or short page instead"
-                )
-                total_pages = max_pages
+                stops.full_page_past_total(number)
+                by_total = None
+                last_number = _last_number(walker, first, size, None)
                 trust_total = False
     except BaseException:
         failed = True
@@ -348,10 +301,3 @@ def _fetch_rest(
         # After an error or Ctrl-C, return at once: requests still in flight end on their
         # own (within the read timeout) and their answers are dropped.
         pool.shutdown(wait=not failed, cancel_futures=True)
-
-
-def _stop(walker: PageWalker, kind: Any, message: str, *, missing: bool = False) -> None:
-    walker.stop_reason = StopReason(kind, message, missing)
-    walker.notes.append(message)
-    if missing:
-        warnings.warn(message, PaginationWarning, stacklevel=4)

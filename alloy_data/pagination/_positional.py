@@ -70,6 +70,11 @@ class PositionalPaginator(Paginator):
     def _position(self, parameters: Mapping[str, Any], page_size: int) -> int:
         """How many records come before the page requested with ``parameters``."""
 
+    def page_index(self, parameters: Mapping[str, Any], page_size: int) -> int:
+        """Return the 0-based index of the page ``parameters`` ask for, in pages of
+        ``page_size`` records (for a walk resumed part-way, how many pages lie before it)."""
+        return self._position(parameters, page_size) // page_size if page_size else 0
+
     def is_last_page(
         self,
         parameters: Mapping[str, Any],

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import inspect
-import json
 import logging
-import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
 from alloy_data.errors import (
     BadRequestError,
@@ -36,7 +34,8 @@ from alloy_data.pagination._positional import (
     PageNumberPaginator,
     PositionalPaginator,
 )
-from alloy_data.pagination._records import RecordLocation, find_records, fingerprint
+from alloy_data.pagination._records import RecordLocation, find_records
+from alloy_data.pagination._stops import StopKind, StopReason, WalkStops, caller_stacklevel
 
 __all__ = [
     "AlloyOffsetPaginator",
@@ -59,6 +58,7 @@ __all__ = [
     "SinglePagePaginator",
     "StopKind",
     "StopReason",
+    "WalkStops",
     "detect_paginator",
     "find_records",
     "plan_request",
@@ -66,10 +66,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("alloy_data.pagination")
-
-StopKind = Literal[
-    "end", "single_page", "max_pages", "max_records", "repeated_cursor", "repeated_page"
-]
 
 PaginatorOption: TypeAlias = str | Paginator | type[Paginator] | Callable[..., Any]
 """What ``paginator=`` takes: ``"auto"``, a convention's name, a :class:`Paginator` (instance or
@@ -83,9 +79,6 @@ def _as_size(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         return None
     return value
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 @dataclass(frozen=True)
@@ -141,38 +134,10 @@ class Page:
         )
 
 
-@dataclass(frozen=True)
-class StopReason:
-    """Why a pull stopped.
-
-    Attributes:
-        kind: ``"end"`` (the answer said it was the last page), ``"single_page"`` (the action
-            does not page), ``"max_pages"`` or ``"max_records"`` (the limits you set),
-            ``"repeated_cursor"`` (the next page's parameters were already used: a loop), or
-            ``"repeated_page"`` (the server sent an earlier page's records again, as when it
-            ignores the cursor).
-        message: What happened and what to do about it.
-        data_may_be_missing: True when the pull stopped on a guard rather than at the end or
-            at a limit you set, so records the server holds may not have been pulled.
-    """
-
-    kind: StopKind
-    message: str
-    data_may_be_missing: bool = False
-
-
-def _state_key(parameters: Mapping[str, Any]) -> str:
-    return json.dumps(parameters, sort_keys=True, default=str)
-
-
-def _stacklevel() -> int:
-    """The stack level of the first caller outside this package, for warnings."""
-    frame = inspect.currentframe()
-    level = 0
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR + os.sep):
-        frame = frame.f_back
-        level += 1
-    return max(level, 1)
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(f"{name} must be a whole number of at least 0, got {value!r}.")
+    return value
 
 
 def _positive(name: str, value: Any) -> int | None:
@@ -248,6 +213,9 @@ class PageWalker:
     data behind also raise a :class:`~alloy_data.errors.PaginationWarning`; all of them are
     logged on ``alloy_data.pagination`` and noted in :attr:`notes`.
 
+    Each walk works on its own copy of the paginator: a paginator you pass is never changed,
+    so one instance can serve several walks, in several threads.
+
     Args:
         fetch: Executes the action once: ``fetch(parameters) -> ActionResult``.
         action: The action's metadata, whose parameters guide auto-detection.
@@ -255,18 +223,17 @@ class PageWalker:
         paginator: ``"auto"``, a convention name, a :class:`Paginator`, or a function
             (see :func:`resolve_paginator`).
         page_size: Records per page to ask for; by default the largest the action allows.
-        max_pages: Stop after this many pages.
-        max_records: Stop after this many records.
+        max_pages: Stop at this page number. Page numbers count from the dataset's first
+            page, so a resumed walk stops where an uninterrupted one would.
+        max_records: Stop at this many records of the whole dataset, ``records_before``
+            included.
         resume_from: Parameters of the page to start from instead of the first (a checkpoint's
             next-state); the convention is then detected from that page.
         first_page_number: The number of the first page this walk yields (for resuming).
+        records_before: Records saved before the first page of this walk (for resuming).
 
     Attributes:
         detection: What was chosen and why (after the first page).
-        stop_reason: Why the walk stopped (after it stopped).
-        notes: Human-readable notes: detection, page-size surprises, guard trips.
-        pages: Pages yielded so far.
-        records: Records yielded so far.
         page_size: The page size asked for (after the first page: the one in use), if any.
         page_size_reason: Why that page size, in words.
         refused_page_sizes: First requests the app refused for their page size (each one a
@@ -285,40 +252,82 @@ class PageWalker:
         max_records: int | None = None,
         resume_from: Mapping[str, Any] | None = None,
         first_page_number: int = 1,
+        records_before: int = 0,
     ) -> None:
         self._fetch = fetch
         self._resume_from = None if resume_from is None else dict(resume_from)
-        self._first_page_number = first_page_number
+        self._first_page_number = _positive("first_page_number", first_page_number) or 1
+        self._records_before = _count("records_before", records_before)
         self._action = action
         self._parameters = dict(parameters or {})
         self._paginator = resolve_paginator(paginator)
         self._page_size = _positive("page_size", page_size)
         self._max_pages = _positive("max_pages", max_pages)
         self._max_records = _positive("max_records", max_records)
+        self.stops = self._new_stops()
         self.detection: Detection | None = None
-        self.stop_reason: StopReason | None = None
-        self.notes: list[str] = []
-        self.pages = 0
-        self.records = 0
         self.page_size: int | None = None
         self.page_size_reason = ""
         self.refused_page_sizes = 0
 
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The caller's parameters, sent with every request (a copy)."""
+        return dict(self._parameters)
+
+    @property
+    def max_pages(self) -> int | None:
+        """The page number the walk stops at, counted from the dataset's first page."""
+        return self._max_pages
+
+    @property
+    def max_records(self) -> int | None:
+        """The most records of the whole dataset, those saved before a resume included."""
+        return self._max_records
+
+    @property
+    def first_page_number(self) -> int:
+        """The number of the first page this walk yields."""
+        return self._first_page_number
+
+    @property
+    def records_before(self) -> int:
+        """Records saved before the first page of this walk."""
+        return self._records_before
+
+    @property
+    def stop_reason(self) -> StopReason | None:
+        """Why the walk stopped (after it stopped)."""
+        return self.stops.stop_reason
+
+    @property
+    def notes(self) -> list[str]:
+        """Human-readable notes: detection, page-size surprises, guard trips, the stop."""
+        return self.stops.notes
+
+    @property
+    def pages(self) -> int:
+        """Pages yielded so far by this walk."""
+        return self.stops.pages
+
+    @property
+    def records(self) -> int:
+        """Records yielded so far by this walk (not counting ``records_before``)."""
+        return self.stops.records
+
     def __iter__(self) -> Iterator[Page]:
         return self._walk()
 
-    def _note(self, message: str) -> None:
-        self.notes.append(message)
-        logger.info("%s", message)
+    def _new_stops(self) -> WalkStops:
+        return WalkStops(
+            max_pages=self._max_pages,
+            max_records=self._max_records,
+            first_page_number=self._first_page_number,
+            records_before=self._records_before,
+        )
 
-    def _stop(self, kind: StopKind, message: str, *, data_may_be_missing: bool = False) -> None:
-        self.stop_reason = StopReason(kind, message, data_may_be_missing)
-        self.notes.append(message)
-        if data_may_be_missing:
-            logger.warning("%s", message)
-            warnings.warn(message, PaginationWarning, stacklevel=_stacklevel())
-        else:
-            logger.info("%s", message)
+    def _note(self, message: str) -> None:
+        self.stops.note(message)
 
     def _start(self) -> tuple[Paginator | None, PaginationState | None, RequestPlan | None, dict]:
         if self._paginator is None:
@@ -327,11 +336,13 @@ class PageWalker:
                 self._note(plan.reason)
             self.page_size, self.page_size_reason = plan.page_size, plan.reason
             return None, None, plan, dict(plan.parameters)
-        state = self._paginator.start(self._parameters, page_size=self._page_size)
+        # The walk may lower the page size on its paginator: never on the caller's instance.
+        paginator = copy.copy(self._paginator)
+        state = paginator.start(self._parameters, page_size=self._page_size)
         self.page_size = state.page_size
         if state.page_size is not None:
             self.page_size_reason = f"page size {state.page_size}, set on the paginator"
-        return self._paginator, state, None, self._paginator.first_parameters(state)
+        return paginator, state, None, paginator.first_parameters(state)
 
     def _detect(
         self,
@@ -353,34 +364,31 @@ class PageWalker:
         else:
             self.notes.append(message)
             logger.warning("%s", message)
-            warnings.warn(message, PaginationWarning, stacklevel=_stacklevel())
+            warnings.warn(message, PaginationWarning, stacklevel=caller_stacklevel())
         state = detection.paginator.start(self._parameters, page_size=plan.page_size)
         return detection.paginator, state
 
     def _walk(self) -> Iterator[Page]:
-        self.detection, self.stop_reason, self.notes = None, None, []
-        self.pages = self.records = self.refused_page_sizes = 0
+        self.detection, self.stops = None, self._new_stops()
+        self.refused_page_sizes = 0
+        stops = self.stops
         paginator, state, plan, sent = self._start()
         if self._resume_from is not None:
             sent = dict(self._resume_from)
-        used = {_state_key(sent)}
-        seen_pages: dict[str, int] = {}
         number = self._first_page_number - 1
         while True:
             if number == self._first_page_number - 1 and self._resume_from is None:
                 result, sent, plan = self._fetch_first(sent, plan, paginator)
-                used = {_state_key(sent)}
             else:
                 result = self._fetch(dict(sent))
             number += 1
             if number == self._first_page_number:
                 paginator, state = self._detect(plan, paginator, state, sent, result)
+                stops.begin(sent)
             assert paginator is not None and state is not None
             confirming_end = state.confirming_end
             records, path = paginator.locate(result, state)
-            digest = fingerprint(records) if records else None
-            if digest is not None and digest in seen_pages:
-                self._repeated_page(number, seen_pages[digest], confirming_end)
+            if stops.repeats(number, records, confirming_end=confirming_end):
                 return
             try:
                 following = paginator.next_parameters(state, sent, result, records)
@@ -407,7 +415,7 @@ class PageWalker:
             for note in state.notes:
                 self._note(note)
             state.notes.clear()
-            page, more_records = self._page(
+            page, cut = self._page(
                 number=number,
                 records=records,
                 result=result,
@@ -416,25 +424,20 @@ class PageWalker:
                 paginator=paginator,
                 path=path,
             )
-            self.pages += 1
-            self.records += len(page.records)
+            # Decided before the page is handed over, so that whoever takes the walk on from
+            # here (the overlapping schedule) knows whether there is anything left to fetch.
+            stopped = stops.after(
+                number,
+                len(page.records),
+                following=following,
+                cut=cut,
+                total=page.total,
+                single_page=isinstance(paginator, SinglePagePaginator),
+            )
             yield page
-            if self._stopped(paginator, number, following, more_records, page.total):
+            if stopped:
                 return
             assert following is not None
-            key = _state_key(following)
-            if key in used:
-                self._stop(
-                    "repeated_cursor",
-                    f"Stopped after page {number}: the next page's parameters were already "
-                    f"used on an earlier page ({following}), so the server is looping. Data "
-                    "may be missing; check the paginator's cursor settings.",
-                    data_may_be_missing=True,
-                )
-                return
-            used.add(key)
-            if digest is not None:
-                seen_pages[digest] = number
             sent = following
 
     def _size_parameter(self, plan: RequestPlan | None, paginator: Paginator | None) -> str | None:
@@ -516,11 +519,7 @@ class PageWalker:
         paginator: Paginator,
         path: str,
     ) -> tuple[Page, bool]:
-        cut = False
-        if self._max_records is not None:
-            room = self._max_records - self.records
-            cut = len(records) > room
-            records = records[:room]
+        records, cut = self.stops.cut(records)
         page = Page.from_result(
             result,
             number=number,
@@ -531,64 +530,3 @@ class PageWalker:
             records_path=path,
         )
         return page, cut
-
-    def _check_total(self, total: int | None) -> None:
-        # Only a walk from the first page has seen every record the total counts.
-        if total is not None and total != self.records and self._first_page_number == 1:
-            self._note(
-                f"the answer's total ({total}) disagrees with the {self.records} records "
-                "received; every record received is kept"
-            )
-
-    def _stopped(
-        self,
-        paginator: Paginator,
-        number: int,
-        following: dict | None,
-        cut: bool,
-        total: int | None = None,
-    ) -> bool:
-        reached = self._max_records is not None and self.records >= self._max_records
-        if cut or (reached and following is not None):
-            self._stop(
-                "max_records",
-                f"Stopped at max_records={self._max_records} on page {number}; more records exist.",
-            )
-            return True
-        if following is None:
-            if isinstance(paginator, SinglePagePaginator):
-                self._stop(
-                    "single_page", f"The action answered with one page ({self.records} records)."
-                )
-            else:
-                self._stop(
-                    "end", f"Reached the last page ({number} pages, {self.records} records)."
-                )
-                self._check_total(total)
-            return True
-        if self._max_pages is not None and number >= self._max_pages:
-            self._stop(
-                "max_pages",
-                f"Stopped at max_pages={self._max_pages}; more pages exist.",
-            )
-            return True
-        return False
-
-    def _repeated_page(self, number: int, earlier: int, confirming_end: bool) -> None:
-        if confirming_end:
-            # The page before was short of the asked size and this one repeats it: servers
-            # that clamp an out-of-range page to the last one do this, so it is the end.
-            self._stop(
-                "end",
-                f"Reached the last page ({number - 1} pages, {self.records} records); page "
-                f"{number} repeated page {earlier}, as past-the-end pages do on some servers.",
-            )
-            return
-        self._stop(
-            "repeated_page",
-            f"Stopped before page {number}: its records are those of page {earlier} again, so "
-            "the server ignores the paging parameters. Data may be missing; set the paginator "
-            "by hand (paginator='cursor' or a configured instance such as "
-            "CursorPaginator(cursor_parameter=..., cursor_path=...)).",
-            data_may_be_missing=True,
-        )
