@@ -9,6 +9,24 @@ caller passes. Changing one changes every entry point alike.
 AUTO_CONCURRENCY_START = 2
 AUTO_CONCURRENCY = 8
 
+#: The page size asked for when nothing says how large a page may be. An app that allows less
+#: answers 400 (and the size is lowered) or sends fewer (and its number is kept).
+PROBE_PAGE_SIZE = 1000
+#: First requests refused for their page size before the walk gives up: from 1,000, halving
+#: reaches 1 in ten steps; an app still refusing then refuses something else.
+PAGE_SIZE_TRIES = 10
+#: A page proves newest-first order only with this many dated records going down.
+ORDER_EVIDENCE = 3
+
+#: A pull retries each page at least this many times by default (a one-off call fewer).
+PULL_MIN_RETRIES = 8
+#: Connections the client keeps: enough that concurrent pulls sharing one client do not queue.
+POOL_SIZE = 16
+#: Action details a client remembers: every action a session touches, bounded.
+ACTION_CACHE_SIZE = 256
+#: Rows a Parquet row group holds by default.
+DEFAULT_ROW_GROUP_SIZE = 65_536
+
 #: Records converted to Arrow at a time by one pull: converting this many in one go costs
 #: markedly less per record than page by page, and holds only a few megabytes meanwhile.
 CHUNK_RECORDS = 2_000

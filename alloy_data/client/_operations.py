@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from alloy_data._tuning import ACTION_CACHE_SIZE
 from alloy_data.errors import BadRequestError, ConfigurationError, NotFoundError, ResponseError
 from alloy_data.http import OnRetry, RetryPolicy, Transport, encode_path, iter_secrets_in
 from alloy_data.models import (
@@ -39,8 +40,6 @@ __all__ = [
 
 _log = logging.getLogger("alloy_data.client")
 
-# Enough for every action a session touches; bounded so a long-lived client cannot grow forever.
-ACTION_CACHE_SIZE = 256
 
 # Where the live execute body wants a parameter, by the metadata's `in`.
 LOCATION_SLOTS: Mapping[str, str] = {

@@ -220,6 +220,11 @@ class _SpoolingWriter:
         return None
 
     @property
+    def last_page_number(self) -> int | None:
+        """The number of the last page on disk in the checkpoint, if any."""
+        return None if self._spool is None else self._spool.state.last_page_number
+
+    @property
     def saved_rows(self) -> int:
         """Rows of the pages on disk in the checkpoint (all of them after :meth:`finish`)."""
         return 0 if self._spool is None else self._spool.state.rows

@@ -411,7 +411,7 @@ class RemoteFileWriter:
                 ``resume=True`` uploads it without pulling again.
         """
         if self._staged is None:
-            pages = self.local._spool.state.last_page_number if self.local._spool else None
+            pages = self.local.last_page_number
             local = self.local.finish(schema=schema, metadata=metadata)
             state = {
                 "fingerprint": self.fingerprint,

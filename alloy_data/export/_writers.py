@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from alloy_data._tuning import DEFAULT_ROW_GROUP_SIZE
 from alloy_data.errors import ConfigurationError, ExportError
 from alloy_data.export._base import Checkpoint, _SpoolingWriter, checked_path
 from alloy_data.export._formats import (
@@ -32,7 +33,6 @@ __all__ = [
 METADATA_KEY = "alloy_data"
 """The Parquet footer key under which the provenance is stored, as one JSON object."""
 
-DEFAULT_ROW_GROUP_SIZE = 65_536
 _COMPRESSIONS = ("zstd", "snappy", "gzip", "brotli", "lz4", "none")
 
 

@@ -11,6 +11,8 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
+from alloy_data._tuning import PULL_MIN_RETRIES
+
 __all__ = [
     "NOT_RETRIED_5XX",
     "Failure",
@@ -52,9 +54,6 @@ def parse_retry_after(value: str | None) -> float | None:
         return float(Retry().parse_retry_after(value))
     except Exception:  # urllib3 raises InvalidHeader; dates can also overflow
         return None
-
-
-PULL_MIN_RETRIES = 8
 
 
 @dataclass(frozen=True)

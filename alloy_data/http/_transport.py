@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from alloy_data._json import loads as json_loads
+from alloy_data._tuning import POOL_SIZE
 from alloy_data.config import ClientConfig, normalize_timeout, redact
 from alloy_data.errors import (
     AlloyAPIError,
@@ -55,8 +56,6 @@ __all__ = [
 
 HTTP_LOGGER_NAME = "alloy_data.http"
 URLLIB3_LOGGER_NAME = "urllib3.connectionpool"
-# Big enough that concurrent pulls sharing one client do not queue for a connection.
-POOL_SIZE = 16
 
 
 def _package_version() -> str:

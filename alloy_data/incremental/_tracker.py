@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from alloy_data._tuning import ORDER_EVIDENCE
 from alloy_data.incremental._moments import parse_moment
 from alloy_data.incremental._spec import Incremental
-
-# A page proves newest-first order only with this many dated records going down.
-_ORDER_EVIDENCE = 3
 
 
 def cursor_value(record: Mapping[str, Any], path: str) -> Any:
@@ -51,7 +49,7 @@ class IncrementalRun:
     @property
     def newest_first(self) -> bool:
         """Whether every record so far came in order of the cursor field, newest first."""
-        return self._descending and self._evidence >= _ORDER_EVIDENCE
+        return self._descending and self._evidence >= ORDER_EVIDENCE
 
     def page(self, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
         """The records of a page to keep, and whether the pages after it can be skipped."""

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import re
 
+from alloy_data._tuning import PROBE_PAGE_SIZE
 from alloy_data.models import ActionParameter
 
 __all__ = ["PROBE_PAGE_SIZE", "maximum_in_words", "smaller_page_size", "stated_maximum"]
 
-#: The page size asked for when nothing says how large a page may be. An app that allows less
-#: answers 400 (and the size is lowered) or sends fewer (and its number is kept).
-PROBE_PAGE_SIZE = 1000
 
 _NUMBER = r"(\d[\d,]*)"
 # Each pattern's last group is the maximum. Order does not matter: the largest match wins,

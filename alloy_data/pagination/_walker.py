@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from alloy_data._tuning import PAGE_SIZE_TRIES
 from alloy_data.errors import (
     BadRequestError,
     ConfigurationError,
@@ -70,9 +71,6 @@ logger = logging.getLogger("alloy_data.pagination")
 PaginatorOption: TypeAlias = str | Paginator | type[Paginator] | Callable[..., Any]
 """What ``paginator=`` takes: ``"auto"``, a convention's name, a :class:`Paginator` (instance or
 class), or a function ``fn(sent_parameters, result, records) -> dict | None``."""
-
-# From 1,000, halving reaches 1 in ten steps; an app still refusing then refuses something else.
-_PAGE_SIZE_TRIES = 10
 
 
 def _as_size(value: Any) -> int | None:
@@ -455,7 +453,7 @@ class PageWalker:
         the error would do; a 400 that is about something else is raised as it is.
         """
         name = self._size_parameter(plan, paginator)
-        for _ in range(_PAGE_SIZE_TRIES):
+        for _ in range(PAGE_SIZE_TRIES):
             try:
                 return self._fetch(dict(sent)), sent, plan
             except BadRequestError as error:
