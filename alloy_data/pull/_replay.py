@@ -2,9 +2,9 @@
 
 ``pull.to_dataframe()`` then ``pull.to_parquet(path)`` should not ask the API for every page
 twice, nor risk two different answers if the data changed in between. A finished in-memory run
-leaves its table in an Arrow IPC file in the temporary folder, memory-mapped and unlinked at
-once (the mapping keeps it readable; the disk space is freed with the last reference), so the
-copy costs no memory of its own. A finished local export needs no copy: its file is the rows.
+leaves its table in an Arrow IPC file in the temporary folder, removed when the pull is
+forgotten (or the process ends); the copy costs no memory, and a sink that reuses it maps the
+file instead of reading it. A finished local export needs no copy: its file is the rows.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import copy
 import logging
 import os
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,14 +36,14 @@ class LastRun:
     Attributes:
         stats: The run's figures.
         since: The run's lower bound (None: every record the pull reaches).
-        table: The rows, memory-mapped, when the run was an in-memory sink.
+        arrow_file: The rows in an Arrow IPC file, when the run was an in-memory sink.
         file: The Parquet file an export wrote, with its size and change time, when the run
             was an export to local disk.
     """
 
     stats: PullStats
     since: float | None
-    table: pa.Table | None = None
+    arrow_file: Path | None = None
     file: tuple[Path, int, int] | None = None
 
     @classmethod
@@ -56,15 +57,15 @@ class LastRun:
         try:
             with pa.OSFile(name, "wb") as sink, ipc.new_file(sink, table.schema) as writer:
                 writer.write_table(table)
-            mapped = ipc.open_file(pa.memory_map(name)).read_all()
         except (OSError, pa.ArrowException) as error:
+            _remove(name)
             logger.info("the last run's rows are not kept for the next sink: %s", error)
             return None
-        finally:
-            # Mapped pages stay readable after the name is gone, on every POSIX system.
-            with contextlib.suppress(OSError):
-                os.unlink(name)
-        return cls(stats=copy.deepcopy(stats), since=since, table=mapped)
+        # Kept as a file, not an open mapping: a job of many credentials keeps a run for each,
+        # and open mappings would each hold a file descriptor.
+        last = cls(stats=copy.deepcopy(stats), since=since, arrow_file=Path(name))
+        weakref.finalize(last, _remove, name)
+        return last
 
     @classmethod
     def of_file(cls, path: Path, stats: PullStats, since: float | None) -> LastRun:
@@ -74,14 +75,17 @@ class LastRun:
             stats=copy.deepcopy(stats), since=since, file=(path, status.st_size, status.st_mtime_ns)
         )
 
-    def covers(self, since: float | None) -> bool:
-        """Whether this run fetched every record a run from ``since`` would."""
-        return self.since is None or (since is not None and since >= self.since)
-
     def rows(self) -> pa.Table | None:
         """The run's rows, or None when its file changed or went since."""
-        if self.table is not None:
-            return self.table
+        if self.arrow_file is not None:
+            import pyarrow as pa
+            from pyarrow import ipc
+
+            try:
+                # Mapped: the table's buffers are the file's pages, read as they are used.
+                return ipc.open_file(pa.memory_map(str(self.arrow_file))).read_all()
+            except (OSError, pa.ArrowException):
+                return None
         if self.file is None:
             return None
         import pyarrow.parquet as pq
@@ -105,3 +109,8 @@ class LastRun:
             "these rows are the last run's: no request was made (pull.reset() fetches anew)"
         )
         return stats
+
+
+def _remove(name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name)

@@ -84,6 +84,22 @@ def test_reset_fetches_anew_and_a_changed_file_is_not_reused(
         assert counted.request_count > before
 
 
+def test_the_rows_kept_for_the_next_sink_go_with_reset(counted: Sandbox) -> None:
+    import gc
+
+    with _client(counted) as client:
+        pull = _pull(client, counted, "box", "list-files")
+        pull.to_arrow()
+        last = pull.last_run()
+        assert last is not None and last.arrow_file is not None
+        kept = last.arrow_file
+        assert kept.exists()
+        del last
+        pull.reset()
+        gc.collect()
+        assert not kept.exists()
+
+
 def test_iter_pages_always_asks_the_api(counted: Sandbox) -> None:
     with _client(counted) as client:
         pull = _pull(client, counted, "box", "list-files")
