@@ -32,10 +32,12 @@ __all__ = [
     "OPTION_DOCS",
     "PULL_OPTION_NAMES",
     "TIMESTAMPS_CHOICES",
+    "UNDECLARED_PARAMETERS_CHOICES",
     "USER_COLUMN",
     "ManyOptions",
     "PullOptions",
     "TimestampsOption",
+    "UndeclaredParametersOption",
     "documented",
 ]
 
@@ -43,6 +45,11 @@ __all__ = [
 #: integer columns whose names and values say so ("guess"), or numbers stay numbers ("off").
 TimestampsOption = Literal["auto", "guess", "off"]
 TIMESTAMPS_CHOICES = ("auto", "guess", "off")
+
+#: ``undeclared_parameters=``: a parameter name the action does not declare is refused before
+#: the first request ("refuse"), or sent as it is ("send").
+UndeclaredParametersOption = Literal["refuse", "send"]
+UNDECLARED_PARAMETERS_CHOICES = ("refuse", "send")
 
 #: The columns every row of a pull of many credentials gets (their names can be changed).
 USER_COLUMN = "_user_id"
@@ -104,6 +111,16 @@ def _timestamps(value: Any) -> TimestampsOption:
             "timestamps must be 'auto' (epoch columns the action declares become timestamps), "
             "'guess' (also integer columns whose names and values look like epoch times) or "
             f"'off' (numbers stay numbers), not {value!r}."
+        )
+    return value
+
+
+def _undeclared_parameters(value: Any) -> UndeclaredParametersOption:
+    if value not in UNDECLARED_PARAMETERS_CHOICES:
+        raise ConfigurationError(
+            "undeclared_parameters must be 'refuse' (a parameter name the action does not "
+            "declare stops the pull before its first request) or 'send' (send it as it is), "
+            f"not {value!r}."
         )
     return value
 
@@ -170,6 +187,7 @@ class PullOptions:
     """
 
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    undeclared_parameters: UndeclaredParametersOption = "refuse"
     paginator: PaginatorOption = "auto"
     page_size: int | None = None
     max_pages: int | None = None
@@ -184,6 +202,7 @@ class PullOptions:
     def __post_init__(self) -> None:
         checked = {
             "parameters": _parameters(self.parameters),
+            "undeclared_parameters": _undeclared_parameters(self.undeclared_parameters),
             "page_size": _positive("page_size", self.page_size),
             "max_pages": _positive("max_pages", self.max_pages),
             "max_records": _positive("max_records", self.max_records),
@@ -278,6 +297,11 @@ MANY_OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Ma
 OPTION_DOCS: dict[str, str] = {
     "parameters": "The action's own parameters (filters, fields); paging parameters are set "
     "by the paginator.",
+    "undeclared_parameters": '``"refuse"`` (the default): a name in ``parameters`` that the '
+    "action's details do not declare (a typo such as ``updated_sinc``) stops the pull before "
+    "its first page, naming the closest declared names; paging parameters are never refused, "
+    "and an action whose details declare no parameters is not checked (``stats.notes`` says "
+    'so). ``"send"``: send such names as they are, on purpose (``stats.notes`` lists them).',
     "paginator": '``"auto"`` (found from the action\'s parameters and the first answer), a '
     'convention\'s name (``"cursor"``, ``"offset"``, ``"page_number"``, ``"relay"``, '
     '``"last_id"``, ``"next_link"``, ``"alloy_offset"``, ``"single"``), a '

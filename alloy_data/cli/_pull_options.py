@@ -22,6 +22,7 @@ __all__ = ["OPTION_FLAGS", "add_pull_arguments", "options_from_args", "parse_par
 #: :class:`~alloy_data.options.PullOptions` and :class:`~alloy_data.options.ManyOptions`.
 OPTION_FLAGS: dict[str, str] = {
     "parameters": "--param",
+    "undeclared_parameters": "--undeclared-parameters",
     "paginator": "--paginator",
     "page_size": "--page-size",
     "max_pages": "--max-pages",
@@ -55,6 +56,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[PullOptions, ManyOption
     """
     options = PullOptions(
         parameters=parse_params(args.param),
+        undeclared_parameters=args.undeclared_parameters,
         paginator=args.paginator,
         page_size=args.page_size,
         max_pages=args.max_pages,
@@ -122,6 +124,13 @@ def add_pull_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="an action parameter; repeat for more (values are JSON when they parse as JSON)",
+    )
+    parser.add_argument(
+        "--undeclared-parameters",
+        default="refuse",
+        metavar="{refuse,send}",
+        help="a --param name the action does not declare stops the pull before its first "
+        "request (refuse, default), or is sent as it is (send)",
     )
     parser.add_argument("--max-records", type=int, help="stop after this many records")
     parser.add_argument("--max-pages", type=int, help="stop after this many pages")

@@ -29,6 +29,7 @@ from alloy_data.options import (
     ManyOptions,
     PullOptions,
     TimestampsOption,
+    UndeclaredParametersOption,
     documented,
 )
 
@@ -172,6 +173,7 @@ class AlloyClient:
         credential_id: str,
         user_id: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        undeclared_parameters: UndeclaredParametersOption = "refuse",
         paginator: PaginatorOption = "auto",
         page_size: int | None = None,
         max_pages: int | None = None,
@@ -206,6 +208,7 @@ class AlloyClient:
         """
         options = PullOptions(
             parameters=parameters,  # type: ignore[arg-type]
+            undeclared_parameters=undeclared_parameters,
             paginator=paginator,
             page_size=page_size,
             max_pages=max_pages,
@@ -241,6 +244,7 @@ class AlloyClient:
         credential_column: str = "_credential_id",
         max_total_requests_per_second: float | None = None,
         parameters: Mapping[str, Any] | None = None,
+        undeclared_parameters: UndeclaredParametersOption = "refuse",
         paginator: PaginatorOption = "auto",
         page_size: int | None = None,
         max_pages: int | None = None,
@@ -277,6 +281,7 @@ class AlloyClient:
         """
         options = PullOptions(
             parameters=parameters,  # type: ignore[arg-type]
+            undeclared_parameters=undeclared_parameters,
             paginator=paginator,
             page_size=page_size,
             max_pages=max_pages,

@@ -52,6 +52,7 @@ from alloy_data.options import (
     ManyOptions,
     PullOptions,
     TimestampsOption,
+    UndeclaredParametersOption,
     documented,
 )
 
@@ -103,6 +104,7 @@ def read_pull(
     credential_column: str = CREDENTIAL_COLUMN,
     max_total_requests_per_second: float | None = None,
     parameters: Mapping[str, Any] | None = None,
+    undeclared_parameters: UndeclaredParametersOption = "refuse",
     paginator: PaginatorOption = "auto",
     page_size: int | None = None,
     max_pages: int | None = None,
@@ -180,6 +182,7 @@ def read_pull(
     dd_module = _dask_dataframe()
     options = PullOptions(
         parameters=parameters,  # type: ignore[arg-type]
+        undeclared_parameters=undeclared_parameters,
         paginator=paginator,
         page_size=page_size,
         max_pages=max_pages,

@@ -278,11 +278,16 @@ class _SpoolingWriter:
 
     def _reuse_or_discard(self, directory: Path) -> Spool | None:
         if not self.resume:
-            logger.warning(
-                "Removing %s, a checkpoint left by an earlier export that did not finish "
-                "(pass resume=True to continue it instead).",
-                directory,
-            )
+            left = Spool.load(directory)
+            if left is not None and left.state.pages:
+                logger.warning(
+                    "Removing %s, a checkpoint left by an earlier export that did not finish "
+                    "(pass resume=True to continue it instead).",
+                    directory,
+                )
+            else:
+                # Nothing was saved in it: there is nothing to resume, so nothing to advise.
+                logger.info("Removing %s, an empty checkpoint of an earlier export.", directory)
             remove_path(directory)
             return None
         spool = Spool.load(directory)
@@ -385,11 +390,13 @@ class _SpoolingWriter:
             self._state = "failed"
             self._release_lock()
             if isinstance(error, OSError):
-                raise ExportError(
-                    f"Cannot spool page {page_number}: {error}. The pages before it are kept in "
-                    f"{self.checkpoint_dir}: free some space, then run the same export again "
-                    "with resume=True."
-                ) from error
+                then = (
+                    f"The pages before it are kept in {self.checkpoint_dir}: free some space, "
+                    "then run the same export again with resume=True."
+                    if spool.state.pages
+                    else "Free some space, then run the export again."
+                )
+                raise ExportError(f"Cannot spool page {page_number}: {error}. {then}") from error
             raise
 
     def finish(self, *, schema: pa.Schema, metadata: Mapping[str, str] | None = None) -> Path:
@@ -423,10 +430,13 @@ class _SpoolingWriter:
             self._state = "failed"
             self._release_lock()
             if isinstance(error, (OSError, pa.ArrowException)):
-                raise ExportError(
-                    f"Cannot write {self.path}: {error}. The pulled pages are kept in "
-                    f"{self.checkpoint_dir}; run again with resume=True to retry."
-                ) from error
+                then = (
+                    f"The pulled pages are kept in {self.checkpoint_dir}; run again with "
+                    "resume=True to retry."
+                    if spool.state.pages
+                    else "Run the export again."
+                )
+                raise ExportError(f"Cannot write {self.path}: {error}. {then}") from error
             raise
         self._state = "finished"
         # The checkpoint file goes first: a directory without it is never resumed.

@@ -110,6 +110,8 @@ class DatasetPublisher:
         self.resume = resume
         self.mode = mode
         self._file: tuple[Path, Remote | None] | None = None
+        self._created = False
+        self._unpublished = False
 
     @classmethod
     def for_file(
@@ -136,6 +138,8 @@ class DatasetPublisher:
             path, remote = staging_dir_for(target.url) / (target.name or "data"), target
         # The suffix picks the format: refused now rather than after the pull.
         open_writer(path)
+        if remote is None:
+            _check_parent(path)
         if remote is not None:
             remote.check_bucket()
         exists = path.exists() if remote is None else remote.exists()
@@ -168,6 +172,8 @@ class DatasetPublisher:
         """
         remote, directory = self.remote, self.directory
         if remote is None:
+            if self._file is None:
+                _check_parent(directory)
             if directory.exists() and not directory.is_dir():
                 raise ExportError(
                     f"{directory} is a file; a dataset needs a directory there. Choose another "
@@ -194,7 +200,24 @@ class DatasetPublisher:
         elif replacing and self.overwrite and not self.resume and directory.exists():
             shutil.rmtree(directory)
         (directory / SUCCESS).unlink(missing_ok=True)
+        self._unpublished = complete and not replacing
+        self._created = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
+
+    def abandon(self) -> None:
+        """After a run that wrote no part: removes the local directory :meth:`open` created
+        (when nothing is in it), and publishes again an updated dataset that it unpublished,
+        whose parts are as they were; so nothing is left that a later run would resume.
+        """
+        directory = self.directory
+        if self._created and directory.is_dir() and not any(directory.iterdir()):
+            directory.rmdir()
+        if not self._unpublished:
+            return
+        if self.remote is not None:
+            self.remote.child(SUCCESS).write_bytes(b"")
+        else:
+            (directory / SUCCESS).write_text("", encoding="utf-8")
 
     def write_part(self, name: str, write: PartWriter) -> Part:
         """Writes one part with ``write(local_path)``, or skips it, then uploads it to a URL.
@@ -364,6 +387,17 @@ class DatasetPublisher:
         if self.remote is None or not self.remote.is_dir():
             return []
         return [name for name in self.remote.files() if not name.startswith(TEMPORARY + "/")]
+
+
+def _check_parent(path: Path) -> None:
+    """Refuses a target whose folder does not exist, before anything is fetched."""
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise ExportError(
+            f"Cannot write {path}: {parent} {what}. Create the folder first, or choose a path "
+            "in an existing one."
+        )
 
 
 def _manifest(files: Sequence[str], rows: int, extra: Mapping[str, Any] | None = None) -> str:

@@ -348,9 +348,18 @@ class RemoteFileWriter:
                 f"Cannot create {self.staging}, where exports to URLs are staged: {error}. "
                 f"Set {CACHE_DIR_ENV} to a folder you can write to, with free space."
             ) from error
-        if self._before_open is not None:
-            self._before_open(self.local.path)
-        return self.local.open()
+        try:
+            if self._before_open is not None:
+                self._before_open(self.local.path)
+            return self.local.open()
+        except BaseException:
+            self._discard_unused_staging()
+            raise
+
+    def _discard_unused_staging(self) -> None:
+        # Without a checkpoint there is nothing to resume: a downloaded copy is fetched anew.
+        if not self.local.checkpoint_dir.exists():
+            remove_path(self.staging)
 
     def _check_target(self) -> None:
         if self.remote.is_dir():
@@ -437,6 +446,7 @@ class RemoteFileWriter:
         """Stops without touching the target, keeping what was spooled for ``resume=True``."""
         if self._staged is None:
             self.local.abort()
+            self._discard_unused_staging()
 
 
 def read_remote_metadata(remote: Remote) -> pa.Schema:

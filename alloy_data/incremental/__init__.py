@@ -9,6 +9,7 @@ file's provenance for the next run. Standard library only: importing this is che
 from __future__ import annotations
 
 from alloy_data.incremental._detect import FilterParameter, find_filter_parameter, value_format_of
+from alloy_data.incremental._fields import check_record_fields
 from alloy_data.incremental._guess import guess_incremental
 from alloy_data.incremental._moments import (
     VALUE_FORMATS,
@@ -29,6 +30,7 @@ __all__ = [
     "IncrementalWarning",
     "ValueFormat",
     "check_incremental",
+    "check_record_fields",
     "cursor_value",
     "find_filter_parameter",
     "format_moment",

@@ -52,6 +52,17 @@ def export_parquet(
         dataset = str(path).endswith("/") or not Path(target.name).suffix
     if mode not in WRITE_MODES:
         raise ConfigurationError(f"Unknown mode {mode!r}: use 'replace', 'merge' or 'append'.")
+    incremental = many.options.incremental
+    if mode != "replace" and incremental is None:
+        raise ConfigurationError(
+            f"mode={mode!r} needs to know what changed: build the pull with "
+            "incremental=alloy_data.Incremental(cursor_field='updated_at', primary_key='id')."
+        )
+    if mode != "replace" and incremental is not None and not incremental.keys:
+        raise ConfigurationError(
+            f"mode={mode!r} needs the field that identifies a record: "
+            "Incremental(..., primary_key='id')."
+        )
     if mode != "replace" and not (columns or dataset):
         raise ConfigurationError(
             f"mode={mode!r} updates a dataset, one file per credential: give a directory "
@@ -96,6 +107,13 @@ def _write_dataset(
     written = _write_parts(many, publisher)
     stats = many.stats
     if stats.failures:
+        if not written:
+            publisher.abandon()
+            stats.notes.append(
+                f"nothing was written to {target}: every credential failed, the first "
+                f"{stats.failures[0]}"
+            )
+            return publisher.location
         # Not published: a reader must not take an incomplete dataset for the whole.
         stats.notes.append(
             f"{target} was not published (no _SUCCESS): {stats.failed} credentials "
@@ -125,9 +143,19 @@ def _write_parts(
         # One file per credential, holding its user and credential columns itself: Hive
         # directories named "_credential_id=..." would be skipped by pyarrow and pandas,
         # which ignore paths that start with an underscore.
-        return publisher.write_part(DatasetPublisher.part_name(target.credential_id), part)
+        written = publisher.write_part(DatasetPublisher.part_name(target.credential_id), part)
+        finished.append(written)
+        return written
 
-    written = many.run_each(write)
+    finished: list[Part] = []
+    try:
+        written = many.run_each(write)
+    except BaseException:
+        # Stopped before any part was written (on_error="raise", a mistake in the options):
+        # nothing is left behind that a later run would be told to resume.
+        if not finished:
+            publisher.abandon()
+        raise
     many.stats.records = sum(part.rows for _, part in written)
     return written
 
@@ -142,6 +170,12 @@ def _write_merged(
     publisher = DatasetPublisher.for_file(target, overwrite=overwrite, resume=resume)
     written = _write_parts(many, publisher)
     stats = many.stats
+    if stats.failures and not written:
+        publisher.abandon()
+        raise AlloyError(
+            f"{stats.failed} of {stats.credentials} credentials failed, the first "
+            f"{stats.failures[0]}; nothing was written."
+        )
     if stats.failures:
         raise AlloyError(
             f"{stats.failed} of {stats.credentials} credentials failed, the first "

@@ -30,7 +30,7 @@ from alloy_data._tuning import (
 )
 from alloy_data.config import redact
 from alloy_data.engine import RequestRate
-from alloy_data.errors import AlloyError, ClientClosedError
+from alloy_data.errors import AlloyError, ClientClosedError, ConfigurationError
 from alloy_data.many._export import export_file, export_parquet
 from alloy_data.many._stats import CredentialFailure, MultiPullStats
 from alloy_data.many._targets import CredentialTarget, ManyClient, check_targets, find_targets
@@ -265,9 +265,11 @@ class MultiPull:
         first_error: AlloyError | None = None
 
         def stopping() -> bool:
-            # A closed client fails every credential alike: that is the job's error, not theirs.
+            # A closed client, or a mistake in the options, fails every credential alike: that
+            # is the job's error, not theirs.
             return first_error is not None and (
-                self.on_error == "raise" or isinstance(first_error, ClientClosedError)
+                self.on_error == "raise"
+                or isinstance(first_error, (ClientClosedError, ConfigurationError))
             )
 
         def one(index: int, target: CredentialTarget) -> None:
@@ -286,7 +288,9 @@ class MultiPull:
                             target.user_id, target.credential_id, error, pull.stats.records
                         )
                     )
-                    if first_error is None or isinstance(error, ClientClosedError):
+                    if first_error is None or isinstance(
+                        error, (ClientClosedError, ConfigurationError)
+                    ):
                         first_error = error
                 logger.info(
                     "pull_many %s: %s failed: %s", self.action_id, target.credential_id, error

@@ -14,6 +14,7 @@ Each convention is also a class to configure by hand (``CursorPaginator(cursor_p
 action's parameters and the first answer.
 """
 
+from alloy_data.pagination._detect import PAGING_PARAMETERS
 from alloy_data.pagination._page_size import PROBE_PAGE_SIZE, maximum_in_words, stated_maximum
 from alloy_data.pagination._records import records_at, same_records
 from alloy_data.pagination._walker import (
@@ -45,6 +46,7 @@ from alloy_data.pagination._walker import (
 )
 
 __all__ = [
+    "PAGING_PARAMETERS",
     "PROBE_PAGE_SIZE",
     "AlloyOffsetPaginator",
     "CursorPaginator",

@@ -32,7 +32,7 @@ from alloy_data.pagination._positional import (
 )
 from alloy_data.pagination._records import first_present, locate_records, lookup
 
-__all__ = ["Detection", "RequestPlan", "detect_paginator", "plan_request"]
+__all__ = ["PAGING_PARAMETERS", "Detection", "RequestPlan", "detect_paginator", "plan_request"]
 
 _CURSOR_PARAMETERS = (
     "start_cursor",
@@ -83,6 +83,18 @@ _CURSOR_PARAMETER_FOR_PATH = {
     "nextToken": "nextToken",
 }
 _ALLOY_PAGE_SIZE = 50
+
+#: Every request parameter that automatic paging may set (page sizes, offsets, pages, cursors).
+PAGING_PARAMETERS: frozenset[str] = frozenset(
+    {
+        *_CURSOR_PARAMETERS,
+        *_PAGE_PARAMETERS,
+        *_OFFSET_PARAMETERS,
+        *(name for names in _PAGE_SIZE_PARAMETERS.values() for name in names),
+        "first",
+        "starting_after",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ logger = logging.getLogger("alloy_data.pull")
 
 WriteMode = Literal["replace", "merge", "append"]
 
+# Suffixes of the text formats that to_file writes, which to_parquet would mislabel.
+_OTHER_FORMATS = (".csv", ".jsonl", ".ndjson", ".json")
+
 
 def export_parquet(
     pull: Pull,
@@ -55,6 +58,12 @@ def export_parquet(
     )
 
     target = resolve_target(path, storage_options)
+    suffix = Path(target.name if not isinstance(target, Path) else target).suffix.lower()
+    if suffix in _OTHER_FORMATS:
+        raise ConfigurationError(
+            f"to_parquet writes Parquet, not {suffix} ({path}): name the file .parquet, or "
+            "call to_file(path) to write the format its suffix names."
+        )
     if mode != "replace" or (pull.options.incremental is not None and not partition_cols):
         return _export_incremental(
             pull,
@@ -242,17 +251,6 @@ def _write(pull: Pull, run: PullRun, writer: Any, *, resume: bool, keep: bool = 
     pull.started(run)
     checkpoint = writer.open()
     tags = pull.context.tags
-    builder = TableBuilder(
-        known_columns=pull.known_columns(),
-        keep_batches=False,
-        # An update starts from the file's columns, so that its new rows convert as the
-        # rows already there did (an object that is null on every new row stays an object).
-        schema=checkpoint.schema
-        if checkpoint is not None
-        else getattr(writer, "seed_schema", None),
-        row_count=checkpoint.rows if checkpoint is not None else 0,
-        epochs=pull.epochs(_timestamp_columns(checkpoint)),
-    )
 
     def write(converted: list[tuple[Page, pa.RecordBatch]]) -> None:
         # In the conversion's worker thread: the writer is used by one thread at a time.
@@ -265,7 +263,20 @@ def _write(pull: Pull, run: PullRun, writer: Any, *, resume: bool, keep: bool = 
             )
 
     started = time.monotonic()
+    # Everything after open() goes through abort() on failure, the action's details included:
+    # a checkpoint that holds no page is removed, so that no later run is told to resume it.
     try:
+        builder = TableBuilder(
+            known_columns=pull.known_columns(),
+            keep_batches=False,
+            # An update starts from the file's columns, so that its new rows convert as the
+            # rows already there did (an object that is null on every new row stays an object).
+            schema=checkpoint.schema
+            if checkpoint is not None
+            else getattr(writer, "seed_schema", None),
+            row_count=checkpoint.rows if checkpoint is not None else 0,
+            epochs=pull.epochs(_timestamp_columns(checkpoint)),
+        )
         convert_pages(
             run,
             builder,

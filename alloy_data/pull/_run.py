@@ -19,8 +19,10 @@ from alloy_data._tuning import AUTO_CONCURRENCY, AUTO_CONCURRENCY_START
 from alloy_data.engine import AdaptiveLimit, parallel_pages, prefetch
 from alloy_data.errors import ConfigurationError, PaginationWarning
 from alloy_data.incremental import (
+    Incremental,
     IncrementalRun,
     IncrementalWarning,
+    check_record_fields,
     format_moment,
     parse_moment,
     to_datetime,
@@ -28,6 +30,7 @@ from alloy_data.incremental import (
 )
 from alloy_data.pagination import Page, PageWalker
 from alloy_data.progress import ProgressUpdate, make_reporter
+from alloy_data.pull._parameters import check_parameter_names
 from alloy_data.pull._stats import PullStats
 
 if TYPE_CHECKING:
@@ -59,12 +62,13 @@ class PullRun:
         self._tracker: IncrementalRun | None = None
         self._filter: FilterParameter | None = None
         self._incremental_warning: str | None = None
+        self._notes: list[str] = []
         self._bound(since)
 
     # -- the incremental bounds -------------------------------------------------------------
 
     def _bound(self, since: Any) -> None:
-        """Sets the lower bound of this run (``since``, else ``start``) and how to narrow it."""
+        """Sets the lower bound of this run: ``since``, else ``start``, less the lookback."""
         incremental = self.pull.options.incremental
         if incremental is None:
             if since is not None:
@@ -80,10 +84,26 @@ class PullRun:
                 f"since={since!r} is not a moment: give a datetime, ISO-8601 text such as "
                 "'2026-01-01T00:00:00Z', or epoch seconds (pull.stats.high_water_mark is one)."
             )
-        self._filter = self.pull.filter_parameter()
         if bound is not None:
             self.since = bound - incremental.lookback_seconds
-        self._tracker = IncrementalRun(incremental, self.since, may_stop=self._filter is None)
+
+    def _prepare(self) -> None:
+        """Learns from the action's details how to narrow the run and checks the parameter
+        names, once, when the walk is made: a sink's target is checked before any request."""
+        pull = self.pull
+        options = pull.options
+        incremental = options.incremental
+        if incremental is not None and self._tracker is None:
+            self._filter = pull.filter_parameter()
+            self._tracker = IncrementalRun(incremental, self.since, may_stop=self._filter is None)
+        self._notes = check_parameter_names(
+            pull.action(),
+            pull.connector_id,
+            options.parameters,
+            undeclared=options.undeclared_parameters,
+            paginator=options.paginator,
+            filter_parameter=None if incremental is None else incremental.parameter,
+        )
 
     def parameters(self) -> dict[str, Any]:
         """The parameters of this run: the pull's own, and the filter on the mark if any."""
@@ -135,6 +155,7 @@ class PullRun:
 
     def walker(self, checkpoint: Checkpoint | None = None) -> PageWalker:
         """The walk of this run: from the first page, or after a checkpoint's pages."""
+        self._prepare()
         options = self.pull.options
         resumed = checkpoint is not None and checkpoint.pages > 0
         return PageWalker(
@@ -169,6 +190,9 @@ class PullRun:
             pages = parallel_pages(walker, self.fetch, concurrency=ceiling, limit=self._limit)
         else:
             pages = iter(walker)
+        incremental = self.pull.options.incremental
+        if incremental is not None:
+            pages = _fields_checked(pages, incremental)
         if not fetch_ahead:
             return pages
         # Where requests cannot overlap (cursors), fetching the next page can still overlap
@@ -259,6 +283,7 @@ class PullRun:
             stats.stop_message = stop.message
             if stop.data_may_be_missing:
                 stats.warnings.append(stop.message)
+        stats.notes.extend(self._notes)
         stats.notes.extend(walker.notes)
         self._finish_incremental()
         logger.info("pull %s %s: %s", self.pull.connector_id, self.pull.action_id, stats)
@@ -317,3 +342,20 @@ class PullRun:
         if self._incremental_warning is not None:
             warnings.warn(self._incremental_warning, IncrementalWarning, stacklevel=3)
             self._incremental_warning = None
+
+
+def _fields_checked(pages: Iterator[Page], incremental: Incremental) -> Iterator[Page]:
+    """The pages, once the first that has records shows the incremental fields; checked here,
+    between the fetching and any fetching ahead, so that a wrong field stops the walk before
+    its second page is requested."""
+    checked = False
+    try:
+        for page in pages:
+            if not checked and page.records:
+                check_record_fields(page.records, incremental)
+                checked = True
+            yield page
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()

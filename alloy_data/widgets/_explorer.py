@@ -21,6 +21,7 @@ from alloy_data.options import (
     ManyOptions,
     PullOptions,
     TimestampsOption,
+    UndeclaredParametersOption,
     documented,
 )
 from alloy_data.widgets._actions import ActionPicker
@@ -187,6 +188,7 @@ class Explorer(widgets.VBox):
         self,
         *,
         parameters: Mapping[str, Any] | None = None,
+        undeclared_parameters: UndeclaredParametersOption = "refuse",
         paginator: PaginatorOption = "auto",
         page_size: int | None = None,
         max_pages: int | None = None,
@@ -223,6 +225,7 @@ class Explorer(widgets.VBox):
         """
         options = PullOptions(
             parameters={**self.action.parameters, **(parameters or {})},
+            undeclared_parameters=undeclared_parameters,
             paginator=paginator,
             page_size=page_size,
             max_pages=max_pages,

@@ -561,3 +561,32 @@ def test_pull_many_merges_only_into_a_dataset(sb, s3):
         with pytest.raises(ad.ConfigurationError, match="Unknown mode"):
             many.to_parquet(f"s3://{BUCKET}/orders/", mode="upsert", storage_options=s3)  # type: ignore[arg-type]
         assert sb.request_count == before
+
+
+@pytest.mark.parametrize(
+    ("action", "options"),
+    [
+        pytest.param("list-contactz", {}, id="404-on-the-action"),
+        pytest.param(
+            "list-contacts",
+            {"incremental": ad.Incremental(cursor_field="updated_at", primary_key="id")},
+            id="merge-with-a-cursor-field-the-records-lack",
+        ),
+    ],
+)
+def test_a_failure_before_any_record_leaves_nothing_staged(sb, s3, cache, action, options):
+    url = f"s3://{BUCKET}/contacts/never.parquet"
+    with client_for(sb) as client:
+        pull = client.pull(
+            "hubspot",
+            action,
+            credential_id=sb.fixtures.credentials["hubspot"],
+            progress=False,
+            retries=0,
+            **options,
+        )
+        with pytest.raises(ad.AlloyError) as caught:
+            pull.to_parquet(url, storage_options=s3, mode="merge" if options else "replace")
+    assert "resume=True" not in str(caught.value)
+    assert not cache.exists() or not any(cache.rglob("*"))
+    assert listing(s3, "contacts/never") == []

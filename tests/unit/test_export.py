@@ -303,6 +303,38 @@ def test_stale_checkpoint_is_removed_without_resume(
     assert pq.read_table(path).column("id").to_pylist() == list(range(1, 26))
 
 
+def test_a_checkpoint_without_pages_is_removed_without_advice_to_resume(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "orders.parquet"
+    ParquetWriter(path, fingerprint="fp").open()  # a process stopped before its first page
+
+    with caplog.at_level(logging.INFO, logger="alloy_data.export"):
+        writer = ParquetWriter(path, fingerprint="fp")
+        assert writer.open() is None
+    assert "Removing" in caplog.text and "resume=True" not in caplog.text
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_first_page_that_cannot_be_spooled_gives_no_advice_to_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alloy_data.export._spool import Spool
+
+    def full(*_: Any, **__: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    writer = ParquetWriter(tmp_path / "orders.parquet", fingerprint="fp")
+    writer.open()
+    monkeypatch.setattr(Spool, "append", full)
+    with pytest.raises(ExportError, match="Free some space") as caught:
+        write_pages(writer, make_pages(1), finish=False)
+    assert "resume=True" not in str(caught.value)
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_fingerprint_mismatch_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "orders.parquet"
     first = ParquetWriter(path, fingerprint="orders-2024")

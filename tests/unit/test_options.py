@@ -22,6 +22,7 @@ from alloy_data.options import (
 #: A value other than the default for every option, to see it arrive.
 NOT_DEFAULT: dict[str, Any] = {
     "parameters": {"status": "open"},
+    "undeclared_parameters": "send",
     "paginator": "offset",
     "page_size": 7,
     "max_pages": 3,
