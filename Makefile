@@ -25,8 +25,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/alloy-data demo
 
+# One worker a core; each test file stays on one worker, so its sandbox or Dask cluster starts once.
+PARALLEL := -n auto --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 # JupyterLab, Notebook 7 and Playwright; the browser is Debian's chromium (apt-get install
 # chromium chromium-driver), or the one CHROMIUM names. Playwright downloads none of its own.
