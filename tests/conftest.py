@@ -1,4 +1,4 @@
-"""Shared fixtures for the whole suite, and the switch for the browser tests."""
+"""Shared fixtures for the whole suite, and the switches for the browser and field tests."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pytest
 
 TESTS = Path(__file__).parent
 BROWSER_TESTS = TESTS / "browser"
+# Where the field tests (marker `field`) live; pyproject.toml's addopts leave them out.
+FIELD_TESTS = TESTS / "integration"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,4 +42,9 @@ def pytest_terminal_summary(
         terminalreporter.write_line(
             "Browser tests (tests/browser) skipped: run `make test-browser` for them "
             "(JupyterLab and Notebook 7 in headless Chromium)."
+        )
+    if config.option.markexpr == "not field" and _asked_for(FIELD_TESTS, config):
+        terminalreporter.write_line(
+            "Field tests (marker `field`) left out: run `make test-field` for them "
+            "(100,000-record incremental merges and fault-seeded pulls)."
         )

@@ -3,7 +3,8 @@
 In every pagination convention of the sandbox, a 100,000-record pull with 20% of its requests
 failing (mixed across every fault kind the sandbox has, including slow answers past the read
 timeout) gives exactly the ids of a fault-free pull, in order, none lost and none repeated,
-into a DataFrame and into a Parquet file, under five fault seeds.
+into a DataFrame and into a Parquet file, under five fault seeds. Those are field tests
+(`make test-field`); `make test` runs the same check on 5,000 records under one seed.
 """
 
 from __future__ import annotations
@@ -64,12 +65,36 @@ def expected_ids(sb: Sandbox, connector: str, action: str) -> list[Any]:
     return sb.expected_ids(connector, action, credential_id=sb.fixtures.credentials[connector])
 
 
-@pytest.fixture(scope="module", params=SEEDS, ids=lambda seed: f"fault-seed-{seed}")
-def faulty(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
+# make test's run: 5,000 records an app, and 30,000 for Box, whose pages hold 1,000, so that
+# every pull still meets faults.
+QUICK_RECORDS = {connector: 5_000 for connector, *_ in CONVENTIONS.values()} | {"box": 30_000}
+# (fault seed, records): one quick run for make test, then every seed at full size.
+RUNS = [
+    pytest.param((SEEDS[0], QUICK_RECORDS), id=f"fault-seed-{SEEDS[0]}-quick"),
+    *(
+        pytest.param(
+            (seed, RECORDS),
+            id=f"fault-seed-{seed}",
+            # make test-field runs each seed's pulls on one worker, the seeds side by side.
+            marks=[pytest.mark.field, pytest.mark.xdist_group(f"fault-seed-{seed}")],
+        )
+        for seed in SEEDS
+    ),
+]
+
+
+@pytest.fixture(scope="module", params=RUNS)
+def run(request: pytest.FixtureRequest) -> tuple[int, int | dict[str, int]]:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def faulty(run: tuple[int, int | dict[str, int]]) -> Iterator[Sandbox]:
+    seed, records = run
     with serve(
         port=0,
-        seed=request.param,
-        records=RECORDS,
+        seed=seed,
+        records=records,
         fault_rate=FAULT_RATE,
         fault_delay_ms=SLOW_ANSWER_MS,
         cache_mb=256,
@@ -87,11 +112,12 @@ def pull_for(sb: Sandbox, connector: str, action: str) -> ad.AlloyClient:
 @pytest.mark.slow
 @pytest.mark.parametrize("convention", sorted(CONVENTIONS))
 def test_a_pull_with_a_fifth_of_its_requests_failing_is_exact(
-    faulty: Sandbox, convention: str, tmp_path: Path
+    faulty: Sandbox, run: tuple[int, int | dict[str, int]], convention: str, tmp_path: Path
 ) -> None:
     connector, action, id_field = CONVENTIONS[convention]
     expected = expected_ids(faulty, connector, action)
-    assert len(expected) == RECORDS
+    records = run[1]
+    assert len(expected) == (records if isinstance(records, int) else records[connector])
     credential = faulty.fixtures.credentials[connector]
     with pull_for(faulty, connector, action) as client:
         pull = client.pull(
