@@ -159,12 +159,13 @@ def test_a_merge_after_one_percent_changed_equals_a_fresh_full_pull(
 
 @pytest.mark.parametrize("case", ["filter", "newest-first", "neither"])
 def test_a_merge_stopped_half_way_resumes_to_the_same_dataset(
-    clock_sandbox: Sandbox, records: int, case: str, tmp_path: Path
+    clock_sandbox: Sandbox, case: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "data.parquet"
     _pull(clock_sandbox, case).to_parquet(path, mode="merge")
     before = path.read_bytes()
-    clock_sandbox.advance_clock(86_400, updates=records // 100, inserts=records // 100)
+    # 2,000 changes, twenty pages of 100 or more, so that the merge is stopped early on.
+    clock_sandbox.advance_clock(86_400, updates=1_000, inserts=1_000)
 
     stopped = _pull(clock_sandbox, case, progress=Interrupt(pages=2), page_size=100)
     with pytest.raises(KeyboardInterrupt), warnings.catch_warnings():
