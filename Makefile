@@ -11,7 +11,7 @@ COMPAT_TESTS := tests/unit/test_widgets.py tests/integration/test_widgets.py
 COMPAT_PINS_oldest = $(shell sed -n -E 's/^ *"(ipywidgets|tqdm)>=([^",;]+)".*/\1==\2/p' pyproject.toml)
 COMPAT_PINS_newest = --upgrade ipywidgets tqdm
 
-.PHONY: setup demo test test-browser screenshots test-compat azurite lint bench docs clean
+.PHONY: setup demo test test-field test-browser screenshots test-compat azurite lint bench docs clean
 
 setup: $(STAMP)
 
@@ -25,8 +25,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/alloy-data demo
 
+# One worker a core; each test file stays on one worker, so its sandbox or Dask cluster starts once.
+PARALLEL := -n auto --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
+
+# The field tests that make test leaves out: full-size record counts and every fault seed.
+# Each is in an xdist group (a fault seed, or the 100,000-record incremental sandbox).
+test-field: $(STAMP)
+	$(BIN)/python -m pytest -n auto --dist loadgroup -m field
 
 # JupyterLab, Notebook 7 and Playwright; the browser is Debian's chromium (apt-get install
 # chromium chromium-driver), or the one CHROMIUM names. Playwright downloads none of its own.

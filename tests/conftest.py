@@ -1,4 +1,4 @@
-"""Shared fixtures for the whole suite, and the switch for the browser tests."""
+"""Shared fixtures for the whole suite, and the switches for the browser and field tests."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-BROWSER_TESTS = Path(__file__).parent / "browser"
-_skipped = pytest.StashKey[bool]()
+TESTS = Path(__file__).parent
+BROWSER_TESTS = TESTS / "browser"
+# Where the field tests (marker `field`) live; pyproject.toml's addopts leave them out.
+FIELD_TESTS = TESTS / "integration"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -19,12 +21,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _asked_for(folder: Path, config: pytest.Config) -> bool:
+    """Whether the run would have collected ``folder`` (`make test`, not one test file)."""
+    asked = [Path(config.invocation_params.dir, arg.split("::")[0]) for arg in config.args]
+    return any(folder.resolve().is_relative_to(path.resolve()) for path in asked)
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     if collection_path == BROWSER_TESTS and not config.getoption("--browser"):
-        # Said only when a run would have collected them (`make test`, not one test file).
-        asked = [Path(config.invocation_params.dir, arg.split("::")[0]) for arg in config.args]
-        if any(BROWSER_TESTS.resolve().is_relative_to(path.resolve()) for path in asked):
-            config.stash[_skipped] = True
         return True
     return None
 
@@ -32,8 +36,15 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    if config.stash.get(_skipped, False):
+    # Decided here from the command line, not during collection: with pytest-xdist the
+    # workers collect, and this runs in the process that reports.
+    if not config.getoption("--browser") and _asked_for(BROWSER_TESTS, config):
         terminalreporter.write_line(
             "Browser tests (tests/browser) skipped: run `make test-browser` for them "
             "(JupyterLab and Notebook 7 in headless Chromium)."
+        )
+    if config.option.markexpr == "not field" and _asked_for(FIELD_TESTS, config):
+        terminalreporter.write_line(
+            "Field tests (marker `field`) left out: run `make test-field` for them "
+            "(100,000-record incremental merges and fault-seeded pulls)."
         )

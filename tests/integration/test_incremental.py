@@ -2,7 +2,8 @@
 
 For each kind of app, 100,000 records are pulled into a Parquet file, 1% of them change
 (half updated, half inserted), and a merge run must leave the file equal to a fresh full pull,
-ids and values, fetching few pages where the app allows it.
+ids and values, fetching few pages where the app allows it. At 100,000 records these are field
+tests (`make test-field`); `make test` runs them on 10,000.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from alloy_data.progress import ProgressUpdate
 from alloy_data.sandbox import Sandbox, serve
 
 RECORDS = 100_000
+QUICK_RECORDS = 10_000
 CASES = {
     # connector, action, cursor field, how the second run narrows what it fetches
     "filter": ("shopify", "list-orders", "updated_at", "filter"),
@@ -37,9 +39,26 @@ CASES = {
 }
 
 
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(QUICK_RECORDS, id="10k"),
+        pytest.param(
+            RECORDS,
+            id="100k",
+            # make test-field keeps the tests that share this sandbox on one worker.
+            marks=[pytest.mark.field, pytest.mark.xdist_group("incremental-100k")],
+        ),
+    ],
+)
+def records(request: pytest.FixtureRequest) -> int:
+    """Records an app: each test runs on 10,000, and on 100,000 as a field test."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def clock_sandbox() -> Iterator[Sandbox]:
-    counts = {connector: RECORDS for connector, *_ in CASES.values()}
+def clock_sandbox(records: int) -> Iterator[Sandbox]:
+    counts = {connector: records for connector, *_ in CASES.values()}
     with serve(records=counts, seed=7) as sandbox:
         yield sandbox
 
@@ -100,7 +119,7 @@ class Interrupt:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_merge_after_one_percent_changed_equals_a_fresh_full_pull(
-    clock_sandbox: Sandbox, case: str, tmp_path: Path
+    clock_sandbox: Sandbox, records: int, case: str, tmp_path: Path
 ) -> None:
     strategy = CASES[case][3]
     path = tmp_path / "data.parquet"
@@ -111,9 +130,9 @@ def test_a_merge_after_one_percent_changed_equals_a_fresh_full_pull(
     mark = ad.read_metadata(path)["incremental"]
     assert first.stats.high_water_mark is not None and mark
 
-    inserts = 0 if case == "neither" else RECORDS // 200
-    updates = 0 if case == "filter-epoch" else RECORDS // 200
-    clock_sandbox.advance_clock(86_400, updates=updates, inserts=inserts or RECORDS // 200)
+    inserts = 0 if case == "neither" else records // 200
+    updates = 0 if case == "filter-epoch" else records // 200
+    clock_sandbox.advance_clock(86_400, updates=updates, inserts=inserts or records // 200)
 
     second = _pull(clock_sandbox, case)
     with warnings.catch_warnings(record=True) as caught:
@@ -145,7 +164,8 @@ def test_a_merge_stopped_half_way_resumes_to_the_same_dataset(
     path = tmp_path / "data.parquet"
     _pull(clock_sandbox, case).to_parquet(path, mode="merge")
     before = path.read_bytes()
-    clock_sandbox.advance_clock(86_400, updates=RECORDS // 100, inserts=RECORDS // 100)
+    # 2,000 changes, twenty pages of 100 or more, so that the merge is stopped early on.
+    clock_sandbox.advance_clock(86_400, updates=1_000, inserts=1_000)
 
     stopped = _pull(clock_sandbox, case, progress=Interrupt(pages=2), page_size=100)
     with pytest.raises(KeyboardInterrupt), warnings.catch_warnings():
