@@ -42,12 +42,14 @@ class ConnectorPicker(ChoiceWidget):
         search: The search box (a Text); it matches names, ids and categories.
         dropdown: The connector choice itself.
         status: The status line, where errors show.
+        error: Why the last listing failed (such as a server that cannot be reached), or None.
     """
 
     def __init__(self, client: AlloyClient, *, value: str | None = None) -> None:
         super().__init__("Connector")
         self._client = client
         self.connectors: list[Connector] = []
+        self.error: AlloyError | None = None
         self.category = widgets.Dropdown(
             description="Category", options=[ALL_CATEGORIES], value=ALL_CATEGORIES
         )
@@ -64,8 +66,10 @@ class ConnectorPicker(ChoiceWidget):
         try:
             self.connectors = self._client.connectors.list()
         except AlloyError as error:
+            self.error = error
             show_error(self.status, error)
             return
+        self.error = None
         show_info(self.status, "")
         categories = sorted({c.category for c in self.connectors if c.category})
         with self._quietly():
