@@ -301,3 +301,16 @@ def test_a_pull_whose_server_goes_away_shows_that_it_retries() -> None:
     assert retrying[0].gives_up_within >= retrying[0].wait
     assert "retry 1 of 2" in str(retrying[0]) and "giving up within" in str(retrying[0])
     assert figures[-1].done and figures[-1].retrying is None
+
+
+def test_the_readmes_first_snippet_runs_on_an_account_without_a_user_id(
+    any_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'credentials.list("shopify")' in snippet
+    monkeypatch.setenv("ALLOY_API_KEY", any_sandbox.api_key)
+    monkeypatch.setenv("ALLOY_BASE_URL", any_sandbox.url)
+    monkeypatch.delenv("ALLOY_USER_ID", raising=False)
+    exec(compile(snippet, "README.md", "exec"), {})
+    assert capsys.readouterr().out.startswith("['#")
