@@ -54,6 +54,9 @@ _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 
 Timeout = float | tuple[float, float]
 
+# The API's first path segments: a base URL that holds one was copied from a request's URL.
+_API_PATH_ROOTS = frozenset({"users", "connectors"})
+
 
 def mask_secret(value: str | None) -> str:
     """Mask a secret for display.
@@ -113,8 +116,8 @@ def validate_base_url(url: str, *, allow_insecure_http: bool = False) -> str:
         The URL without a trailing slash.
 
     Raises:
-        ConfigurationError: The URL is malformed, holds credentials, a query or a fragment, or
-            is plain http to a remote host.
+        ConfigurationError: The URL is malformed, holds credentials, a query, a fragment or
+            an API path (``/connectors``), or is plain http to a remote host.
     """
     shown = redact_url(url)
     try:
@@ -140,6 +143,15 @@ def validate_base_url(url: str, *, allow_insecure_http: bool = False) -> str:
             f"The base URL {shown!r} has a query or fragment; pass only scheme, host, port "
             "and path prefix."
         )
+    segments = [segment for segment in parts.path.split("/") if segment]
+    for index, segment in enumerate(segments):
+        if segment.lower() in _API_PATH_ROOTS:
+            root = urlsplit(url.strip())._replace(path="/".join(["", *segments[:index]]))
+            raise ConfigurationError(
+                f"The base URL {shown!r} holds the API path '/{'/'.join(segments[index:])}', "
+                f"which the client adds to every request itself. Pass the server's root "
+                f"instead: {redact_url(root.geturl())!r}."
+            )
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(host):
         raise ConfigurationError(
             f"Refusing plain http to {host!r}: the API key would travel unencrypted. Use "

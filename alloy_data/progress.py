@@ -2,11 +2,13 @@
 
 ``progress="auto"`` picks ``tqdm.auto``: a widget bar in a notebook, a text bar in a terminal.
 The bar counts records, and shows pages, records per second, retries and seconds waited on rate
-limits. It never shows parameters, keys or tokens.
+limits; while a request waits to be retried, it says why and how long the pull will keep trying.
+It never shows parameters, keys or tokens.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TextIO, TypeAlias
@@ -17,9 +19,43 @@ __all__ = [
     "ProgressOption",
     "ProgressReporter",
     "ProgressUpdate",
+    "Retrying",
     "check_progress_option",
     "make_reporter",
 ]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    return f"{seconds / 60:.0f} min"
+
+
+@dataclass(frozen=True)
+class Retrying:
+    """A request that failed and waits to be sent again.
+
+    Attributes:
+        reason: What failed, such as ``"connection refused"`` or ``"HTTP 503"``.
+        retry: Which retry comes next (1 for the first).
+        max_retries: The retries allowed before the pull gives up.
+        wait: Seconds until this retry.
+        gives_up_within: Seconds of waiting, at most, before the last retry is sent: this wait
+            and the longest backoff of the retries after it (a server's ``Retry-After`` can
+            ask for longer).
+    """
+
+    reason: str
+    retry: int
+    max_retries: int
+    wait: float
+    gives_up_within: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.reason}: retry {self.retry} of {self.max_retries} in {_duration(self.wait)}, "
+            f"giving up within {_duration(self.gives_up_within)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -38,6 +74,8 @@ class ProgressUpdate:
         credentials_done: For a pull of many credentials: how many are pulled in full.
         credentials_failed: For a pull of many credentials: how many failed.
         credentials_total: For a pull of many credentials: how many there are.
+        retrying: While a request waits to be retried: why, and how long the pull keeps
+            trying; None otherwise.
     """
 
     pages: int
@@ -51,6 +89,7 @@ class ProgressUpdate:
     credentials_done: int | None = None
     credentials_failed: int | None = None
     credentials_total: int | None = None
+    retrying: Retrying | None = None
 
 
 ProgressOption: TypeAlias = (
@@ -107,8 +146,14 @@ class _TqdmReporter:
             leave=True,
         )
         self._shown = 0
+        # A retry is reported from the thread that waits for it, pages from the pull's own.
+        self._lock = threading.Lock()
 
     def update(self, figures: ProgressUpdate) -> None:
+        with self._lock:
+            self._update(figures)
+
+    def _update(self, figures: ProgressUpdate) -> None:
         if figures.total is not None and self._bar.total != figures.total:
             self._bar.total = figures.total
         postfix: dict[str, object] = {}
@@ -121,12 +166,15 @@ class _TqdmReporter:
             postfix["retries"] = figures.retries
         if figures.seconds_waited:
             postfix["waited"] = f"{figures.seconds_waited:.1f}s"
+        if figures.retrying is not None:
+            postfix["retrying"] = str(figures.retrying)
         # Set before the count moves, so that whatever tqdm draws next shows the pages and the
         # records of the same moment (it draws at most every 0.1 s whatever is called here).
         self._bar.set_postfix(postfix, refresh=False)
         self._bar.update(figures.records - self._shown)
         self._shown = figures.records
-        if figures.done:
+        if figures.done or figures.retrying is not None:
+            # A wait draws nothing by itself: show now that the pull is retrying, not stuck.
             self._bar.refresh()
 
     def close(self) -> None:

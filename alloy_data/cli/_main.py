@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--api-key", help="API key (default: ALLOY_API_KEY)")
     common.add_argument("--api-version", help="API version (default: ALLOY_API_VERSION or 2025-09)")
     common.add_argument(
-        "--user", dest="user_id", help="user id to act for (default: ALLOY_USER_ID)"
+        "--user",
+        dest="user_id",
+        help="user id to act for (default: ALLOY_USER_ID, else the API key's own user)",
     )
     common.add_argument(
         "--sandbox", action="store_true", help="use an embedded offline sandbox, no account needed"
@@ -201,10 +203,10 @@ def _action(client: Any, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _credentials(client: Any, args: argparse.Namespace, out: TextIO) -> int:
-    user_id = _require_user(client, args)
+    # Without --user or ALLOY_USER_ID the API lists the API key's own user's credentials.
     rows = [
         {"credential": c.credential_id, "name": c.name, "type": c.type, "created": c.created_at}
-        for c in client.credentials.list(args.connector, user_id=user_id)
+        for c in client.credentials.list(args.connector, user_id=args.user_id or None)
     ]
     return print_rows(rows, args, out)
 
@@ -213,13 +215,6 @@ def _users(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     users = [client.users.create(args.create)] if args.create else client.users.list()
     rows = [{"user": u.user_id, "username": u.username, "name": u.full_name} for u in users]
     return print_rows(rows, args, out)
-
-
-def _require_user(client: Any, args: argparse.Namespace) -> str:
-    user_id = args.user_id or getattr(client, "user_id", None)
-    if not user_id:
-        raise ConfigurationError("No user: pass --user USER_ID or set ALLOY_USER_ID.")
-    return str(user_id)
 
 
 _HANDLERS = {

@@ -57,9 +57,23 @@ def _require_text(value: object, name: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(
             f"{name} must be a non-empty string, got {value!r}. List what exists to find it "
-            "(client.users.list(), client.credentials.list(connector_id, user_id=...))."
+            "(client.users.list(), client.credentials.list(connector_id))."
         )
     return value
+
+
+def _acting_user(given: object, default: str | None) -> str | None:
+    """The user a call acts for: the one given, else the client's, else None (the API key's
+    own user, which the API acts as when no user is sent)."""
+    user = given if given is not None else default
+    if user is None:
+        return None
+    if not isinstance(user, str) or not user.strip():
+        raise ConfigurationError(
+            f"user_id must be a non-empty string, got {user!r}. Leave it out (None) to act as "
+            "the API key's own user, or pass a user's id (client.users.list() lists them)."
+        )
+    return user
 
 
 def _body_property_names(action: Action) -> frozenset[str]:
@@ -355,7 +369,8 @@ class ActionOperations(_Operations):
             connector_id: The connector (``"shopify"``).
             action_id: The action (``"list-orders"``).
             credential_id: The credential (connection) to act with.
-            user_id: The user who owns the credential (default: the client's user).
+            user_id: The user who owns the credential (default: the client's user, else the
+                API key's own user).
             parameters: The action's parameters.
             idempotent: True when repeating the call is harmless (a list action), so it may
                 be retried after a 5xx or a dropped connection as well as after a 429.
@@ -379,9 +394,7 @@ class ActionOperations(_Operations):
             raise ConfigurationError(
                 f"parameters must be a mapping of names to values, got {type(parameters).__name__}."
             )
-        user = user_id if user_id is not None else self._client.user_id
-        if user is not None:
-            _require_text(user, "user_id")
+        user = _acting_user(user_id, self._client.user_id)
         if action is not None:
             self.remember(connector_id, action_id, action)
         elif parameters:
@@ -475,19 +488,25 @@ class CredentialOperations(_Operations):
             path,
         )
 
-    def list(self, connector_id: str, *, user_id: str) -> builtins.list[Credential]:
+    def list(self, connector_id: str, *, user_id: str | None = None) -> builtins.list[Credential]:
         """List a user's credentials (connections) for one connector.
+
+        Args:
+            connector_id: The connector, such as ``"hubspot"``.
+            user_id: Whose credentials (default: the client's user). With neither, no user is
+                sent and the API lists those of the API key's own user.
 
         Returns:
             The credentials.
         """
         path = encode_path("connectors", connector_id, "credentials")
-        _require_text(user_id, "user_id")
-        payload = self._transport.request("GET", path, params={"userId": user_id}, user_id=user_id)
+        user = _acting_user(user_id, self._client.user_id)
+        params = None if user is None else {"userId": user}
+        payload = self._transport.request("GET", path, params=params, user_id=user)
         items = self._items(payload, ("credentials", "data"), "GET", path)
         return self._read(
             lambda: [
-                Credential.from_json(item, connector_id=connector_id, user_id=user_id)
+                Credential.from_json(item, connector_id=connector_id, user_id=user)
                 for item in items
             ],
             "GET",

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from alloy_data._tuning import PULL_MIN_RETRIES
 
 __all__ = [
+    "FIRST_CONTACT_ATTEMPTS",
     "NOT_RETRIED_5XX",
     "Failure",
     "OnRetry",
@@ -25,6 +26,10 @@ __all__ = [
 
 # 501 (not implemented) and 505 (HTTP version not supported) answer the same every time.
 NOT_RETRIED_5XX = frozenset({501, 505})
+
+#: Attempts at a server that has never answered this client, when nothing listens at its
+#: address: a second one covers a server still starting; more only keep a mistyped URL waiting.
+FIRST_CONTACT_ATTEMPTS = 2
 
 OnRetry = Callable[[int, float, str], None]
 """Called before each retry with (failed attempt number, seconds to wait, reason)."""
@@ -97,21 +102,53 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rng: random.Random) -> float:
         """Return the wait before retry ``retry_number`` (1-based): full jitter, capped."""
-        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** max(retry_number - 1, 0))
-        return rng.uniform(0.0, ceiling)
+        return rng.uniform(0.0, self._ceiling(retry_number))
+
+    def _ceiling(self, retry_number: int) -> float:
+        return min(self.backoff_cap, self.backoff_base * 2 ** max(retry_number - 1, 0))
+
+    def longest_backoff(self, first_retry: int) -> float:
+        """Return the most seconds the backoff of retries ``first_retry`` to the last can wait.
+
+        Returns:
+            The sum of their backoff ceilings (0 when none is left): how long, at most, this
+            policy keeps trying after a failure, besides the attempts themselves.
+        """
+        return sum(self._ceiling(n) for n in range(max(first_retry, 1), self.max_retries + 1))
 
 
 @dataclass(frozen=True)
 class Failure:
-    """A transport failure: what to call it, whether the request may have reached the server."""
+    """A transport failure: what to call it, whether the request may have reached the server.
+
+    Attributes:
+        reason: A few words for messages and logs (``"connection refused"``).
+        maybe_sent: Whether the server may have received the request.
+        timeout: Whether a timeout ran out.
+        retryable: Whether another attempt may help at all.
+        first_contact_attempts: When nothing answered at the address (refused, or a host name
+            that does not resolve): the attempts worth making while the client has never
+            reached its server, where the likelier cause is a wrong URL than a restart.
+    """
 
     reason: str
     maybe_sent: bool
     timeout: bool
     retryable: bool = True
+    first_contact_attempts: int | None = None
+
+
+def _refused(error: NewConnectionError) -> bool:
+    cause = error.__cause__ or error.__context__
+    return isinstance(cause, ConnectionRefusedError) or "refused" in str(error).lower()
 
 
 def classify(exc: requests.RequestException) -> Failure:
+    """Name a transport failure and say whether it is worth another attempt.
+
+    Returns:
+        The :class:`Failure`.
+    """
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return Failure("connect timeout", maybe_sent=False, timeout=True)
     if isinstance(exc, requests.exceptions.Timeout):
@@ -121,15 +158,18 @@ def classify(exc: requests.RequestException) -> Failure:
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):
         return Failure("body cut short", maybe_sent=True, timeout=False)
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, NameResolutionError) or (
+        isinstance(reason, NewConnectionError) and "resolve" in str(reason).lower()
+    ):
+        # The resolver has retried already; a name unknown now is unknown a second later.
+        return Failure(
+            "host name not resolved", maybe_sent=False, timeout=False, first_contact_attempts=1
+        )
     if isinstance(reason, NewConnectionError):
-        text = str(reason).lower()
-        if "refused" in text:
-            what = "connection refused"
-        elif "resolve" in text:
-            what = "host name not resolved"
-        else:
-            what = "connection failed"
-        return Failure(what, maybe_sent=False, timeout=False)
+        what = "connection refused" if _refused(reason) else "connection failed"
+        return Failure(
+            what, maybe_sent=False, timeout=False, first_contact_attempts=FIRST_CONTACT_ATTEMPTS
+        )
     if isinstance(reason, ConnectTimeoutError):
         return Failure("connect timeout", maybe_sent=False, timeout=True)
     return Failure("connection dropped", maybe_sent=True, timeout=False)

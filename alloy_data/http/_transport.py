@@ -21,7 +21,13 @@ from requests.auth import AuthBase
 
 from alloy_data._json import loads as json_loads
 from alloy_data._tuning import POOL_SIZE
-from alloy_data.config import ClientConfig, normalize_timeout, redact
+from alloy_data.config import (
+    DEFAULT_BASE_URL,
+    ENV_BASE_URL,
+    ClientConfig,
+    normalize_timeout,
+    redact,
+)
 from alloy_data.errors import (
     AlloyAPIError,
     AlloyConnectionError,
@@ -181,6 +187,9 @@ class Transport:
         self._auth = _BearerAuth(config.api_key)
         self._secrets: set[str] = set(config.secrets)
         self._lock = threading.Lock()
+        # Until the server has answered once, "nothing listens there" means a wrong URL far
+        # more often than a restart, so it is not waited out (see Failure).
+        self._answered = False
         urllib3_logger = logging.getLogger(URLLIB3_LOGGER_NAME)
         urllib3_filter = _RedactingFilter(self)
         urllib3_logger.addFilter(urllib3_filter)
@@ -198,6 +207,11 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.config.base_url!r})"
+
+    @property
+    def answered(self) -> bool:
+        """True once the server answered any request of this transport (any status)."""
+        return self._answered
 
     @property
     def closed(self) -> bool:
@@ -350,11 +364,16 @@ class Transport:
                 # Closed while this attempt was out: the failure is the close's doing.
                 self._refuse_if_closed(method, path)
                 failure = sent.failure
+                first_contact = failure.first_contact_attempts is not None and not self._answered
+                if first_contact and attempt >= (failure.first_contact_attempts or 1):
+                    may_retry = False
                 if may_retry and failure.retryable and (idempotent or not failure.maybe_sent):
                     self._wait(
                         attempt, policy.backoff(attempt, self._rng), failure.reason, on_retry
                     )
                     continue
+                if first_contact:
+                    self._raise_unreached(failure, method, self._shown(path), attempt)
                 self._raise_failure(sent, method, self._shown(path), attempt, call_timeout)
             response = sent.response
             assert response is not None  # a send without a failure always has a response
@@ -396,9 +415,12 @@ class Transport:
             response, body = self._send(
                 method, path, params=params, json_body=json_body, headers=headers, timeout=timeout
             )
+            self._answered = True
         except requests.RequestException as exc:
             # A failure while the body was read still has the response it started.
             response = response or getattr(exc, "response", None)
+            if response is not None:
+                self._answered = True
             failure = classify(exc)
             outcome = failure.reason
             if response is not None:
@@ -558,6 +580,28 @@ class Transport:
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
 
+    def _raise_unreached(self, failure: Failure, method: str, path: str, attempts: int) -> NoReturn:
+        """Raise for a server that never answered this client: the URL is the likely mistake."""
+        base = self.redact(self.config.base_url)
+        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        where = f"Check the base URL (the base_url argument, {ENV_BASE_URL}, or --base-url)"
+        if failure.reason == "host name not resolved":
+            what = "the host name does not resolve (a typo, or no network)"
+            fix = f"{where}: the Alloy API is {DEFAULT_BASE_URL}."
+        else:
+            what = f"nothing answers at that address ({failure.reason})"
+            fix = (
+                f"{where}: is the server running, on that port? For the offline sandbox use "
+                "ad.connect() without ALLOY_API_KEY, or start `alloy-data sandbox` and use the "
+                "URL it prints."
+            )
+        raise AlloyConnectionError(
+            f"{method} {path} to {base} failed after {tries}: {what}. {fix}",
+            method=method,
+            path=path,
+            attempts=attempts,
+        ) from None
+
     def _raise_failure(
         self,
         sent: _Sent,
@@ -589,9 +633,22 @@ class Transport:
                 path=path,
                 attempts=attempts,
             ) from None
+        if failure.reason == "TLS error":
+            raise AlloyConnectionError(
+                f"{method} {path} to {base} failed: the TLS (https) handshake did not succeed. "
+                "If the server speaks plain http (the sandbox does), start the base URL with "
+                "http://; otherwise check its certificate and your CA bundle "
+                "(REQUESTS_CA_BUNDLE).",
+                method=method,
+                path=path,
+                attempts=attempts,
+            ) from None
+        again = ""
+        if failure.first_contact_attempts is not None:
+            again = " The server answered earlier, so it may be restarting: try again shortly."
         raise AlloyConnectionError(
             f"{method} {path} to {base} failed ({failure.reason}) after {tries}. Check the "
-            "base URL (base_url or ALLOY_BASE_URL) and that the server is reachable.",
+            f"base URL (base_url or {ENV_BASE_URL}) and that the server is reachable.{again}",
             method=method,
             path=path,
             attempts=attempts,

@@ -29,7 +29,7 @@ from alloy_data.incremental import (
     to_iso,
 )
 from alloy_data.pagination import Page, PageWalker
-from alloy_data.progress import ProgressUpdate, make_reporter
+from alloy_data.progress import ProgressReporter, ProgressUpdate, Retrying, make_reporter
 from alloy_data.pull._parameters import check_parameter_names
 from alloy_data.pull._stats import PullStats
 
@@ -58,6 +58,9 @@ class PullRun:
         self.stats = PullStats()
         self._lock = threading.Lock()
         self._limit = AdaptiveLimit(1)
+        # While pages() runs: where a retry is shown, and since when the run is timed.
+        self._reporter: ProgressReporter | None = None
+        self._started = time.monotonic()
         self.since: float | None = None
         self._tracker: IncrementalRun | None = None
         self._filter: FilterParameter | None = None
@@ -143,6 +146,18 @@ class PullRun:
             self.stats.retry_reasons[reason] = self.stats.retry_reasons.get(reason, 0) + 1
             self.stats.requests += 1
             self.stats.seconds_waited += wait_seconds
+        reporter = self._reporter
+        if reporter is not None:
+            policy = self.pull.retry_policy
+            retrying = Retrying(
+                reason=reason,
+                retry=attempt,
+                max_retries=policy.max_retries,
+                wait=wait_seconds,
+                gives_up_within=wait_seconds + policy.longest_backoff(attempt + 1),
+            )
+            figures = self._figures(self._started)
+            reporter.update(dataclasses.replace(figures, retrying=retrying))
 
     def _before_attempt(self) -> None:
         # Every attempt, retries included, takes a slot, so the cap holds whatever happens.
@@ -215,6 +230,7 @@ class PullRun:
         reporter = make_reporter(
             pull.progress_option(), description=f"{pull.connector_id} {pull.action_id}"
         )
+        self._reporter, self._started = reporter, started
         pages = self._schedule(walker, fetch_ahead=fetch_ahead)
         try:
             for fetched in pages:
@@ -229,6 +245,7 @@ class PullRun:
             if close is not None:
                 close()
             self._finish(walker, started)
+            self._reporter = None
             reporter.update(self._figures(started, done=True))
             reporter.close()
 

@@ -189,14 +189,25 @@ class AlloyApi:
             raise not_found(f"user '{user_id[:100]}' not found")
         return user
 
-    def _acting_user(self, request: Request, body: dict[str, Any] | None = None) -> str | None:
-        """Return the user a call acts for: header, then body or query ``userId``."""
+    def _acting_user(self, request: Request, body: dict[str, Any] | None = None) -> str:
+        """Return the user a call acts for: the ``x-alloy-userid`` header, else the body's or
+        the query's ``userId``, else the API key's own user, as the live API acts without one.
+
+        A ``userId`` that is there but not a non-empty string is refused (400).
+        """
         header = request.header("x-alloy-userid")
         if header:
             return header
-        if body is not None and body.get("userId") is not None:
-            return _string_field(body, "userId")
-        return request.query.get("userId") or None
+        if body is not None and "userId" in body:
+            user_id = _string_field(body, "userId")
+            assert user_id is not None
+            return user_id
+        if "userId" in request.query:
+            value = request.query["userId"]
+            if not value.strip():
+                raise bad_request("query parameter 'userId' must be a non-empty string")
+            return value
+        return self.owner_user_id
 
     def create_user(self, request: Request, _: list[str]) -> Response:
         """POST /users: create a user; answers 201 with the User (live: ``{userId}``)."""
@@ -345,12 +356,10 @@ class AlloyApi:
         """
         connector = self._connector(params[0])
         body = request.json_object()
-        user_id = self._acting_user(request, body)
-        if user_id is None:
-            if not self.live:
-                raise bad_request("field 'userId' is required")
-            user_id = self.owner_user_id
-        user = self._user(user_id)
+        if not self.live and "userId" not in body and not request.header("x-alloy-userid"):
+            # The contract requires it here, and the client always knows whom it creates for.
+            raise bad_request("field 'userId' is required")
+        user = self._user(self._acting_user(request, body))
         if "data" not in body and not self.live:
             raise bad_request("field 'data' is required")
         data = _object_field(body, "data")
@@ -381,12 +390,7 @@ class AlloyApi:
     def list_credentials(self, request: Request, params: list[str]) -> Response:
         """GET /connectors/{c}/credentials: answers ``{credentials: [...]}`` of one user."""
         connector = self._connector(params[0])
-        user_id = self._acting_user(request)
-        if user_id is None:
-            if not self.live:
-                raise bad_request("query parameter 'userId' is required")
-            user_id = self.owner_user_id
-        user = self._user(user_id)
+        user = self._user(self._acting_user(request))
         credentials = self.store.credentials_of(user.user_id, connector.connector_id)
         if self.live:
             return json_response({"credentials": [c.live_json() for c in credentials]})
@@ -409,12 +413,7 @@ class AlloyApi:
         assert credential_id is not None
         if self.live and not is_object_id(credential_id):
             raise bad_request("field 'credentialId' must be a 24-hex-digit ObjectId")
-        user_id = self._acting_user(request, body)
-        if user_id is None:
-            if not self.live:
-                raise bad_request("field 'userId' is required")
-            user_id = self.owner_user_id
-        user = self._user(user_id)
+        user = self._user(self._acting_user(request, body))
         merged = self._execute_params(body)
         credential = self._credential(credential_id)
         if credential.user_id != user.user_id:

@@ -98,6 +98,11 @@ class _Connection(asyncio.Protocol):
 
     def _process(self) -> None:
         while not self.busy and not self.closing and self.buffer:
+            if self.buffer[:1] == b"\x16":
+                # A TLS handshake: an https client at this plain-http port. Web servers answer
+                # a plain 400 at once rather than wait for a request line that never comes.
+                self._fail(400, "this server speaks plain http: use an http:// URL")
+                return
             end = self.buffer.find(b"\r\n\r\n")
             if end < 0:
                 if len(self.buffer) > MAX_HEADER_BYTES:

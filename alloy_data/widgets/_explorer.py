@@ -248,10 +248,19 @@ class Explorer(widgets.VBox):
             return self._every_credential(options, many)
         return self._one_credential(options)
 
+    def _connectors_listed(self) -> None:
+        """Raise why nothing can be chosen when the connectors could not be listed (a server
+        that cannot be reached), after one more try, rather than ask to choose a connector."""
+        if self.connector.value is None and self.connector.error is not None:
+            self.connector.refresh()
+            if self.connector.error is not None:
+                raise self.connector.error
+
     def _one_credential(self, options: PullOptions) -> Pull:
         """The pull of the chosen credential with ``options``."""
         from alloy_data.pull import Pull
 
+        self._connectors_listed()
         missing = [
             name
             for name, value in (
@@ -278,6 +287,7 @@ class Explorer(widgets.VBox):
         """The pull of every credential of the chosen connector with ``options``."""
         from alloy_data.many import MultiPull
 
+        self._connectors_listed()
         connector_id, action_id = self.connector.value, self.action.value
         if connector_id is None or action_id is None:
             raise ConfigurationError("Choose a connector and an action first.")

@@ -42,12 +42,14 @@ class ConnectorPicker(ChoiceWidget):
         search: The search box (a Text); it matches names, ids and categories.
         dropdown: The connector choice itself.
         status: The status line, where errors show.
+        error: Why the last listing failed (such as a server that cannot be reached), or None.
     """
 
     def __init__(self, client: AlloyClient, *, value: str | None = None) -> None:
         super().__init__("Connector")
         self._client = client
         self.connectors: list[Connector] = []
+        self.error: AlloyError | None = None
         self.category = widgets.Dropdown(
             description="Category", options=[ALL_CATEGORIES], value=ALL_CATEGORIES
         )
@@ -64,8 +66,10 @@ class ConnectorPicker(ChoiceWidget):
         try:
             self.connectors = self._client.connectors.list()
         except AlloyError as error:
+            self.error = error
             show_error(self.status, error)
             return
+        self.error = None
         show_info(self.status, "")
         categories = sorted({c.category for c in self.connectors if c.category})
         with self._quietly():
@@ -131,16 +135,18 @@ def _credential_label(credential: Credential) -> str:
 class CredentialPicker(ChoiceWidget):
     """Choose one of a user's credentials for a connector, or create a new one.
 
-    The credentials are listed when both a connector and a user are known. The "New
-    credential" form is built from the connector's credential metadata when it is first
-    opened: one field per credential field, required ones marked with ``*``, secret ones as
-    password boxes. For OAuth connectors, creating answers a link to authorise in the browser;
-    Refresh then lists the credentials again and selects the new one.
+    The credentials are listed when a connector is chosen: the user's, or without a user those
+    of the API key's own user. The "New credential" form is built from the connector's
+    credential metadata when it is first opened: one field per credential field, required ones
+    marked with ``*``, secret ones as password boxes. For OAuth connectors, creating answers a
+    link to authorise in the browser; Refresh then lists the credentials again and selects the
+    new one.
 
     Args:
         client: The client to list and create credentials with.
         connector_id: The connector whose credentials to list.
-        user_id: The user who owns them (default: the client's user).
+        user_id: The user who owns them (default: the client's user, else the API key's own
+            user).
 
     Attributes:
         value: The chosen credential id, or None. Any credential id may be set; one of another
@@ -226,8 +232,9 @@ class CredentialPicker(ChoiceWidget):
         appeared since an OAuth link was shown, or the first one is chosen.
         """
         listed: list[Credential] = []
-        if self.connector_id and self.user_id:
+        if self.connector_id:
             try:
+                # No user: the API lists the API key's own user's credentials.
                 listed = self._client.credentials.list(self.connector_id, user_id=self.user_id)
             except AlloyError as error:
                 show_error(self.status, error)
@@ -241,7 +248,7 @@ class CredentialPicker(ChoiceWidget):
         options = [(_credential_label(c), c.credential_id) for c in listed if c.credential_id]
         self._show_choices(options, chosen)
         self.value = chosen
-        if self.connector_id and self.user_id and not ids and not self.status.value:
+        if self.connector_id and not ids and not self.status.value:
             show_info(self.status, "This user has no credential for the connector yet.")
 
     def _choose(self, ids: list[str], select: str | None) -> str | None:

@@ -13,7 +13,7 @@ import pytest
 from alloy_data.engine._background import prefetch
 from alloy_data.engine._concurrency import AdaptiveLimit, RequestRate
 from alloy_data.errors import ConfigurationError
-from alloy_data.progress import ProgressUpdate, check_progress_option, make_reporter
+from alloy_data.progress import ProgressUpdate, Retrying, check_progress_option, make_reporter
 from alloy_data.pull import PullStats, public_parameters
 
 
@@ -274,3 +274,29 @@ def test_a_concurrency_that_is_neither_auto_nor_a_count_is_refused(bad: Any) -> 
 
     with pytest.raises(ConfigurationError, match="concurrency"):
         PullOptions(concurrency=bad)
+
+
+def test_a_bar_waiting_to_retry_says_why_and_for_how_long() -> None:
+    stream = io.StringIO()
+    reporter = make_reporter("terminal", description="shopify list-orders", file=stream)
+    waiting = Retrying("connection refused", retry=3, max_retries=8, wait=2.0, gives_up_within=95)
+    reporter.update(ProgressUpdate(1, 50, 50.0, 2, 1.0, 1.0, retrying=waiting))
+    text = stream.getvalue()
+    assert "retrying=connection refused: retry 3 of 8 in 2.0 s, giving up within 2 min" in text
+    reporter.update(ProgressUpdate(2, 100, 50.0, 3, 3.0, 4.0, done=True))
+    reporter.close()
+    last = stream.getvalue().split("\r")[-1]
+    assert "pages=2" in last and "retrying" not in last
+
+
+def test_the_explorer_progress_line_says_it_is_retrying() -> None:
+    import ipywidgets as widgets
+
+    from alloy_data.widgets._progress import show_figures
+
+    bar, label = widgets.FloatProgress(), widgets.HTML()
+    waiting = Retrying("HTTP 503", retry=1, max_retries=8, wait=0.4, gives_up_within=42.0)
+    show_figures(bar, label, ProgressUpdate(0, 0, 0.0, 1, 0.4, 0.5, retrying=waiting))
+    assert "retrying after HTTP 503: retry 1 of 8 in 0.4 s, giving up within 42 s" in label.value
+    show_figures(bar, label, ProgressUpdate(1, 50, 50.0, 1, 0.4, 1.0))
+    assert "retrying" not in label.value
