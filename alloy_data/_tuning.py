@@ -18,6 +18,9 @@ PAGE_SIZE_TRIES = 10
 #: A page proves newest-first order only with this many dated records going down.
 ORDER_EVIDENCE = 3
 
+#: Attempts at a server that has never answered this client, when nothing listens at its
+#: address: a second one covers a server still starting; more only keep a mistyped URL waiting.
+FIRST_CONTACT_ATTEMPTS = 2
 #: A pull retries each page at least this many times by default (a one-off call fewer).
 PULL_MIN_RETRIES = 8
 #: Connections the client keeps: enough that concurrent pulls sharing one client do not queue.

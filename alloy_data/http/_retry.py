@@ -11,7 +11,7 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from alloy_data._tuning import PULL_MIN_RETRIES
+from alloy_data._tuning import FIRST_CONTACT_ATTEMPTS, PULL_MIN_RETRIES
 
 __all__ = [
     "FIRST_CONTACT_ATTEMPTS",
@@ -27,9 +27,6 @@ __all__ = [
 # 501 (not implemented) and 505 (HTTP version not supported) answer the same every time.
 NOT_RETRIED_5XX = frozenset({501, 505})
 
-#: Attempts at a server that has never answered this client, when nothing listens at its
-#: address: a second one covers a server still starting; more only keep a mistyped URL waiting.
-FIRST_CONTACT_ATTEMPTS = 2
 
 OnRetry = Callable[[int, float, str], None]
 """Called before each retry with (failed attempt number, seconds to wait, reason)."""
