@@ -8,6 +8,7 @@ missing route gets the web framework's own answer (``Cannot GET /path`` in HTML 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -50,7 +51,7 @@ def _ids_in(path: str) -> dict[str, str]:
     """The ids a path names by kind: ``/connectors/x/actions/y`` -> connector x, action y."""
     segments = [unquote(s) for s in path.split("?", 1)[0].strip("/").split("/") if s]
     ids: dict[str, str] = {}
-    for collection, value in zip(segments, segments[1:], strict=False):
+    for collection, value in itertools.pairwise(segments):
         kind = _COLLECTIONS.get(collection)
         if kind and value not in ("metadata", "execute", "credentials", "token"):
             ids.setdefault(kind, value)

@@ -9,7 +9,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from alloy_data.http._advice import ROUTE_ADVICE, conflict_advice, not_found_advice
 from alloy_data.errors import (
     AlloyAPIError,
     AuthenticationError,
@@ -20,6 +19,7 @@ from alloy_data.errors import (
     RateLimitError,
     ServerError,
 )
+from alloy_data.http._advice import ROUTE_ADVICE, conflict_advice, not_found_advice
 
 __all__ = [
     "HINTS",

@@ -201,7 +201,8 @@ EXECUTE = "/connectors/shopify/actions/list-orders/execute"
      ("DELETE", "/connectors", b"", 405), ("PUT", EXECUTE, b"{}", 405),
      ("GET", EXECUTE, b"", 405), ("BREW", "/connectors", b"", 405)],
     ids=["malformed-json", "array-body", "empty-body", "string-body", "not-utf8",
-         "deep-nesting", "username-number", "no-username", "slash-in-id", "encoded-dot-dot", "dot-in-id", "unicode-id", "bad-percent", "bad-utf8-percent",
+         "deep-nesting", "username-number", "no-username", "slash-in-id",
+         "encoded-dot-dot", "dot-in-id", "unicode-id", "bad-percent", "bad-utf8-percent",
          "slash-in-user", "delete-connectors",
          "put-execute", "get-execute", "unknown-method"],
 )  # fmt: skip
