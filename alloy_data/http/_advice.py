@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["conflict_advice", "not_found_advice", "route_is_missing"]
+__all__ = ["ROUTE_ADVICE", "conflict_advice", "not_found_advice", "route_is_missing"]
 
 ROUTE_ADVICE = (
     "The server has no such route: check the base URL (base_url= or ALLOY_BASE_URL) and the "
