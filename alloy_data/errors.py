@@ -12,6 +12,7 @@ Every error is an :class:`AlloyError`, so ``except ad.AlloyError`` catches them 
     │   └── AlloyTimeoutError                   the server did not answer in time
     └── AlloyAPIError                           the server answered with an error status
         ├── BadRequestError          400 (and other 4xx without their own class)
+        │   └── ConflictError        409
         ├── AuthenticationError      401
         ├── PermissionDeniedError    403
         ├── NotFoundError            404
@@ -45,6 +46,7 @@ __all__ = [
     "BadRequestError",
     "ClientClosedError",
     "ConfigurationError",
+    "ConflictError",
     "ExportError",
     "NotFoundError",
     "PaginationError",
@@ -237,6 +239,10 @@ class BadRequestError(AlloyAPIError):
     """400 (or another 4xx without its own class): the request was malformed or invalid."""
 
 
+class ConflictError(BadRequestError):
+    """409: what the request would create exists already (a username that is taken, say)."""
+
+
 class AuthenticationError(AlloyAPIError):
     """401: the API key (or token) is missing, wrong or expired."""
 
@@ -246,7 +252,8 @@ class PermissionDeniedError(AlloyAPIError):
 
 
 class NotFoundError(AlloyAPIError):
-    """404: the connector, action, user or credential does not exist."""
+    """404: the connector, action, user or credential does not exist, or the server has no
+    such route (a wrong base URL or API version); the hint says which."""
 
 
 class RateLimitError(AlloyAPIError):

@@ -1,9 +1,9 @@
 """Progress reporting for pulls: a tqdm bar, a user's callable, or nothing.
 
 ``progress="auto"`` picks ``tqdm.auto``: a widget bar in a notebook, a text bar in a terminal.
-The bar counts records, and shows pages, records per second, retries and seconds waited on rate
-limits; while a request waits to be retried, it says why and how long the pull will keep trying.
-It never shows parameters, keys or tokens.
+The bar counts records, and shows pages, records per second, retries, seconds waited before
+retries and seconds paced to ``max_requests_per_second``; while a request waits to be retried,
+it says why and how long the pull will keep trying. It never shows parameters, keys or tokens.
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ class ProgressUpdate:
         records: Records fetched so far.
         records_per_second: Records fetched per second of elapsed time.
         retries: Requests retried so far (rate limits, server errors, dropped connections).
-        seconds_waited: Seconds spent waiting before retries (rate limits and backoff).
+        seconds_waited: Seconds spent waiting before retries (the server's ``Retry-After`` and
+            backoff).
         elapsed: Seconds since the pull started.
         total: The total number of records when the API says, else None.
         done: True for the last update of a pull.
@@ -76,6 +77,7 @@ class ProgressUpdate:
         credentials_total: For a pull of many credentials: how many there are.
         retrying: While a request waits to be retried: why, and how long the pull keeps
             trying; None otherwise.
+        seconds_paced: Seconds spent waiting to keep to ``max_requests_per_second``.
     """
 
     pages: int
@@ -90,6 +92,7 @@ class ProgressUpdate:
     credentials_failed: int | None = None
     credentials_total: int | None = None
     retrying: Retrying | None = None
+    seconds_paced: float = 0.0
 
 
 ProgressOption: TypeAlias = (
@@ -168,6 +171,8 @@ class _TqdmReporter:
             postfix["waited"] = f"{figures.seconds_waited:.1f}s"
         if figures.retrying is not None:
             postfix["retrying"] = str(figures.retrying)
+        if figures.seconds_paced:
+            postfix["paced"] = f"{figures.seconds_paced:.1f}s"
         # Set before the count moves, so that whatever tqdm draws next shows the pages and the
         # records of the same moment (it draws at most every 0.1 s whatever is called here).
         self._bar.set_postfix(postfix, refresh=False)

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from alloy_data._version import __version__
-from alloy_data.cli._output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, print_rows
+from alloy_data.cli._output import exit_status_for, print_rows
 from alloy_data.cli._pull import run_pull
 from alloy_data.cli._pull_options import add_pull_arguments
 from alloy_data.cli._storage import without_secrets
-from alloy_data.errors import AlloyError, ConfigurationError
+from alloy_data.cli._words import in_cli_words
+from alloy_data.errors import AlloyError
 
 __all__ = ["COMMANDS", "main", "parse_args"]
 
@@ -100,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 1 on an error, 2 on a usage error, 130 on Ctrl-C.
+        The exit status, one of ``EXIT_STATUSES``: 0 on success, 1 on an error, 2 on a usage
+        mistake, 3 when some credentials of several failed, 130 on Ctrl-C.
     """
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["sandbox"]:
@@ -121,15 +123,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(out_dir=Path(args.out_dir), largest=args.records)
         with _client_for(args) as client:
             return _HANDLERS[args.command](client, args, sys.stdout)
-    except KeyboardInterrupt:
-        print("alloy-data: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as interrupt:
+        _report(interrupt, args, "interrupted")
+        return exit_status_for(interrupt)
     except AlloyError as error:
         if debug:
             raise
-        message = without_secrets(str(error), getattr(args, "storage_options", []))
-        print(f"alloy-data: error: {message}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(error, ConfigurationError) else EXIT_ERROR
+        _report(error, args, "error")
+        return exit_status_for(error)
+
+
+def _report(error: BaseException, args: argparse.Namespace, what: str) -> None:
+    """Print ``error`` and its notes (what was kept, how to continue) in the command line's
+    words, without the storage options' secrets."""
+    lines = [str(error)] if str(error) else []
+    lines += [str(note) for note in getattr(error, "__notes__", ())]
+    secrets = getattr(args, "storage_options", [])
+    text = " ".join(in_cli_words(without_secrets(line, secrets)) for line in lines)
+    print(f"alloy-data: {what}" + (f": {text}" if text else ""), file=sys.stderr)
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from typing import Any, Literal, TextIO
 from alloy_data.cli._output import EXIT_OK, EXIT_PARTIAL, print_rows
 from alloy_data.cli._pull_options import OPTION_FLAGS, options_from_args
 from alloy_data.cli._storage import parse_storage_options
+from alloy_data.cli._words import in_cli_words
 from alloy_data.errors import ConfigurationError
 from alloy_data.options import MANY_OPTION_NAMES, ManyOptions, PullOptions
 
@@ -80,6 +81,7 @@ def run_pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     summary = {
         "file": shown,
         "records": stats.records,
+        "fetched": stats.records_fetched,
         "pages": stats.pages,
         "seconds": round(time.monotonic() - started, 2),
         "bytes": path.stat().st_size if isinstance(path, Path) and path.is_file() else None,
@@ -90,25 +92,34 @@ def run_pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     }
     if args.incremental:
         mark = stats.high_water_mark
+        # An incremental run fetches what changed; the file holds the dataset.
         summary.update(
+            records=_rows_in(path),
             incremental=stats.incremental,
             high_water_mark=None if mark is None else mark.isoformat(),
         )
     if args.json:
         return print_rows([summary], args, out)
-    verb = "merged" if args.incremental and args.mode == "merge" else "wrote"
-    if args.incremental and args.mode == "append":
-        verb = "appended"
-    out.write(
-        f"{verb} {summary['records']} records ({summary['pages']} pages, "
-        f"{summary['paginator']}) to {shown} in {summary['seconds']} s\n"
-    )
+    if args.incremental:
+        verb = "appended" if args.mode == "append" else "merged"
+        total = "" if summary["records"] is None else f"{summary['records']} records in all, "
+        out.write(
+            f"{verb} {stats.records_fetched} fetched records ({stats.pages_fetched} pages, "
+            f"{summary['paginator']}) into {shown} ({total}mark "
+            f"{summary['high_water_mark'] or 'unset'}) in {summary['seconds']} s\n"
+        )
+    else:
+        resumed = f"; this run fetched {stats.records_fetched}" if stats.resumed else ""
+        out.write(
+            f"wrote {stats.records} records ({stats.pages} pages, {summary['paginator']}"
+            f"{resumed}) to {shown} in {summary['seconds']} s\n"
+        )
     if args.incremental:
         notes = [n for n in stats.notes if n.startswith("incremental:")]
         for note in notes:
-            print(f"alloy-data: {note}", file=sys.stderr)
+            print(f"alloy-data: {in_cli_words(note)}", file=sys.stderr)
     for note in stats.warnings:
-        print(f"alloy-data: warning: {note}", file=sys.stderr)
+        print(f"alloy-data: warning: {in_cli_words(note)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -147,25 +158,53 @@ def _pull_many(
         path = job.to_parquet(target, **write, mode=mode)
     stats = job.stats
     shown = _shown(path)
-    summary = {
+    summary: dict[str, Any] = {
         "file": shown,
         "records": stats.records,
+        "fetched": stats.records_fetched,
         "credentials": stats.credentials,
         "failed": stats.failed,
         "pages": stats.pages,
         "requests": stats.requests,
         "seconds": round(time.monotonic() - started, 2),
     }
+    marks = sorted(
+        s.high_water_mark for s in stats.per_credential.values() if s.high_water_mark is not None
+    )
+    if args.incremental:
+        summary["high_water_mark"] = marks[-1].isoformat() if marks else None
+    credentials = f"{stats.done} of {stats.credentials} credentials"
     if args.json:
         print_rows([summary], args, out)
+    elif args.incremental:
+        verb = "appended" if args.mode == "append" else "merged"
+        if not marks:
+            mark = "mark unset"
+        elif marks[0] == marks[-1]:
+            mark = f"mark {marks[-1].isoformat()}"
+        else:
+            mark = f"marks {marks[0].isoformat()} to {marks[-1].isoformat()}"
+        out.write(
+            f"{verb} {stats.records_fetched} fetched records from {credentials} into {shown} "
+            f"({stats.records} records in all, {mark}) in {summary['seconds']} s\n"
+        )
     else:
         out.write(
-            f"wrote {stats.records} records from {stats.done} of {stats.credentials} "
-            f"credentials to {shown} in {summary['seconds']} s\n"
+            f"wrote {stats.records} records from {credentials} to {shown} in "
+            f"{summary['seconds']} s\n"
         )
     for failure in stats.failures:
-        print(f"alloy-data: credential failed: {failure}", file=sys.stderr)
+        print(f"alloy-data: credential failed: {in_cli_words(str(failure))}", file=sys.stderr)
     return EXIT_OK if not stats.failures else EXIT_PARTIAL
+
+
+def _rows_in(path: Path | str) -> int | None:
+    """The rows of a local Parquet file, from its footer; None for a URL."""
+    if not isinstance(path, Path) or not path.is_file():
+        return None
+    import pyarrow.parquet as pq
+
+    return int(pq.read_metadata(path).num_rows)
 
 
 def _shown(path: Path | str) -> str:

@@ -126,9 +126,9 @@ class DatasetPublisher:
             resume: Keep the parts an earlier run staged, and skip the complete ones.
 
         Raises:
-            ConfigurationError: For an unknown suffix, or an existing file without
-                ``overwrite`` or ``resume``.
-            ExportError: If the bucket cannot be reached.
+            ConfigurationError: For an unknown suffix.
+            ExportError: For an existing file without ``overwrite`` or ``resume``, or if the
+                bucket cannot be reached.
         """
         from alloy_data.export._writers import open_writer
 
@@ -144,7 +144,7 @@ class DatasetPublisher:
             remote.check_bucket()
         exists = path.exists() if remote is None else remote.exists()
         if exists and not overwrite and not resume:
-            raise ConfigurationError(f"{target} already exists: pass overwrite=True to replace it.")
+            raise ExportError(f"{target} already exists: pass overwrite=True to replace it.")
         publisher = cls(path.with_name(path.name + ".alloy-staging"), overwrite=True, resume=resume)
         publisher._file = (path, remote)
         publisher.open()
@@ -165,9 +165,8 @@ class DatasetPublisher:
         directory; a replacing run without ``resume`` starts from nothing.
 
         Raises:
-            ExportError: If a file or object is where the dataset must be, or the bucket
-                cannot be reached.
-            ConfigurationError: If a complete dataset is there and neither ``overwrite`` nor
+            ExportError: If a file or object is where the dataset must be, the bucket cannot
+                be reached, or a complete dataset is there and neither ``overwrite`` nor
                 ``resume`` is given (updates need neither).
         """
         remote, directory = self.remote, self.directory
@@ -186,7 +185,7 @@ class DatasetPublisher:
             complete = remote.child(SUCCESS).exists()
         replacing = self.mode == "replace"
         if complete and replacing and not self.overwrite and not self.resume:
-            raise ConfigurationError(
+            raise ExportError(
                 f"{self.target} already holds a complete dataset: pass overwrite=True to replace "
                 "it."
             )

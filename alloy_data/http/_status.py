@@ -13,11 +13,13 @@ from alloy_data.errors import (
     AlloyAPIError,
     AuthenticationError,
     BadRequestError,
+    ConflictError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
 )
+from alloy_data.http._advice import ROUTE_ADVICE, conflict_advice, not_found_advice
 
 __all__ = [
     "HINTS",
@@ -44,11 +46,10 @@ HINTS: Mapping[type[AlloyAPIError], str] = {
         "The key may not do this; if the credential (connection) belongs to another user, pass "
         "that user's id (user_id=...)"
     ),
-    NotFoundError: (
-        "List what exists to find valid ids: client.connectors.list(), "
-        "client.connectors.actions(connector_id), client.credentials.list(connector_id, "
-        "user_id=...)"
-    ),
+    # A 404 and a 409 get advice fit for the route or id, or for what conflicted
+    # (see error_for_status); these are the advice when nothing more is known.
+    NotFoundError: ROUTE_ADVICE,
+    ConflictError: conflict_advice("", ""),
     RateLimitError: "Wait before trying again, or lower the concurrency of your pulls",
     ServerError: "The server or a proxy in front of it failed; try again later",
 }
@@ -145,6 +146,7 @@ def error_class_for_status(status: int) -> type[AlloyAPIError]:
         401: AuthenticationError,
         403: PermissionDeniedError,
         404: NotFoundError,
+        409: ConflictError,
         429: RateLimitError,
     }
     if status in classes:
@@ -163,13 +165,30 @@ def error_for_status(
     path: str = "",
     attempts: int = 1,
     retry_after: float | None = None,
+    payload: Any = None,
 ) -> AlloyAPIError:
     """Build the error for an HTTP error status, with a hint that says what to do.
+
+    Args:
+        status: The HTTP status.
+        message: The server's message.
+        request_id: The server's request id, if any.
+        method: The request's method.
+        path: The request's path (it tells which ids a 404 may be about).
+        attempts: How many attempts were made.
+        retry_after: Seconds the server asked to wait, if it said.
+        payload: The body decoded as JSON, or None when it is not JSON (a 404 with no JSON
+            body is a route the server lacks rather than a missing id).
 
     Returns:
         An instance of the :class:`AlloyAPIError` subclass for the status.
     """
     cls = error_class_for_status(status)
+    hint = HINTS[cls]
+    if cls is NotFoundError:
+        hint = not_found_advice(message, path, payload)
+    elif cls is ConflictError:
+        hint = conflict_advice(method, path)
     return cls(
         message,
         status=status,
@@ -178,5 +197,5 @@ def error_for_status(
         path=path,
         attempts=attempts,
         retry_after=retry_after,
-        hint=HINTS[cls],
+        hint=hint,
     )

@@ -569,7 +569,8 @@ class Transport:
         message = self._excerpt(body, content_type)
         if not message:
             message = f"{response.reason or 'error'} (empty body)"
-        request_id = extract_request_id(response.headers, decode_json_or_none(body))
+        payload = decode_json_or_none(body)
+        request_id = extract_request_id(response.headers, payload)
         return error_for_status(
             response.status_code,
             message=message,
@@ -578,6 +579,7 @@ class Transport:
             path=path,
             attempts=attempts,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            payload=payload,
         )
 
     def _raise_unreached(self, failure: Failure, method: str, path: str, attempts: int) -> NoReturn:

@@ -248,6 +248,7 @@ class MultiPull:
                     records_per_second=records / elapsed if elapsed > 0 else 0.0,
                     retries=sum(update.retries for update in updates),
                     seconds_waited=sum(update.seconds_waited for update in updates),
+                    seconds_paced=sum(update.seconds_paced for update in updates),
                     elapsed=elapsed,
                     done=done,
                     credentials_done=finished,
@@ -330,6 +331,8 @@ class MultiPull:
         stats.requests = sum(s.requests for s in every)
         stats.retries = sum(s.retries for s in every)
         stats.seconds_waited = sum(s.seconds_waited for s in every)
+        stats.seconds_paced = sum(s.seconds_paced for s in every)
+        stats.records_fetched = sum(s.records_fetched for s in every)
         stats.failures.sort(key=lambda failure: failure.credential_id)
         for failure in stats.failures:
             stats.notes.append(f"credential {failure}")

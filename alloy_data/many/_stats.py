@@ -41,10 +41,12 @@ class MultiPullStats:
         done: Credentials pulled in full.
         failed: Credentials whose pull failed (see ``failures``).
         pages: Pages fetched, all credentials together.
-        records: Records in the result.
+        records: Records in the result (with ``mode="merge"``, the merged dataset's rows).
+        records_fetched: Records this run fetched, all credentials together.
         requests: HTTP requests made, retries included.
         retries: Requests that were retried.
-        seconds_waited: Seconds spent waiting before retries and for rate limits.
+        seconds_waited: Seconds spent waiting before retries.
+        seconds_paced: Seconds spent waiting to keep to the request-rate caps.
         elapsed: Seconds the run took.
         per_credential: Each credential's own :class:`~alloy_data.pull.PullStats`.
         failures: The credentials that failed, with their errors.
@@ -58,9 +60,11 @@ class MultiPullStats:
     failed: int = 0
     pages: int = 0
     records: int = 0
+    records_fetched: int = 0
     requests: int = 0
     retries: int = 0
     seconds_waited: float = 0.0
+    seconds_paced: float = 0.0
     elapsed: float = 0.0
     per_credential: dict[str, PullStats] = field(default_factory=dict)
     failures: list[CredentialFailure] = field(default_factory=list)
@@ -101,7 +105,9 @@ class MultiPullStats:
                 ("pages", f"{self.pages:,}"),
                 ("requests", f"{self.requests:,}"),
                 ("retries", f"{self.retries:,}"),
-                ("waited", f"{self.seconds_waited:.1f} s"),
+                ("fetched", f"{self.records_fetched:,}"),
+                ("waited before retries", f"{self.seconds_waited:.1f} s"),
+                ("paced to the rate caps", f"{self.seconds_paced:.1f} s"),
                 ("elapsed", f"{self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)"),
             ]
         )

@@ -356,7 +356,13 @@ def _pages_to_export(run: PullRun, checkpoint: Checkpoint | None) -> Iterator[Pa
     # A checkpoint may hold several pages per entry, so the pages done are counted by number.
     pages_done = checkpoint.next_page_number - 1
     if checkpoint.complete:
-        run.stats = PullStats(pages=pages_done, records=checkpoint.rows, stop_reason="end")
+        run.stats = PullStats(
+            pages=pages_done,
+            records=checkpoint.rows,
+            pages_saved_before=pages_done,
+            records_saved_before=checkpoint.rows,
+            stop_reason="end",
+        )
         return iter(())
     pull = run.pull
     logger.info(

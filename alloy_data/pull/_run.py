@@ -164,7 +164,7 @@ class PullRun:
         for rate in self.pull.request_rates():
             waited = rate.wait()
             with self._lock:
-                self.stats.seconds_waited += waited
+                self.stats.seconds_paced += waited
 
     # -- walking --------------------------------------------------------------------------------
 
@@ -224,7 +224,12 @@ class PullRun:
     ) -> Iterator[Page]:
         """Yield the run's pages, counting them and showing progress; finish the figures at
         the end, also when the caller stops early or a fetch fails."""
-        self.stats = PullStats(pages=pages_before, records=records_before)
+        self.stats = PullStats(
+            pages=pages_before,
+            records=records_before,
+            pages_saved_before=pages_before,
+            records_saved_before=records_before,
+        )
         started = time.monotonic()
         pull = self.pull
         reporter = make_reporter(
@@ -274,9 +279,10 @@ class PullRun:
         return ProgressUpdate(
             pages=stats.pages,
             records=stats.records,
-            records_per_second=stats.records / elapsed if elapsed > 0 else 0.0,
+            records_per_second=stats.records_fetched / elapsed if elapsed > 0 else 0.0,
             retries=stats.retries,
             seconds_waited=stats.seconds_waited,
+            seconds_paced=stats.seconds_paced,
             elapsed=elapsed,
             total=stats.total,
             done=done,

@@ -18,14 +18,25 @@ __all__ = ["PullStats"]
 class PullStats:
     """What the last run of a pull did.
 
+    A run that resumes an export continues a dataset that an earlier run began: ``records`` and
+    ``pages`` count the whole dataset, ``records_fetched``, ``pages_fetched`` and ``requests``
+    this run alone. Without a resume the two agree.
+
     Attributes:
-        pages: Pages fetched.
-        records: Records kept (after ``max_records``).
-        requests: HTTP requests made, retries included.
+        pages: Pages of the dataset, those a resumed export had saved included.
+        records: Records of the dataset (after ``max_records``), those a resumed export had
+            saved included.
+        pages_saved_before: Pages a resumed export had saved before this run (0 without a
+            resume).
+        records_saved_before: Records a resumed export had saved before this run.
+        requests: HTTP requests this run made, retries included.
         retries: Requests that were retried.
         retry_reasons: How many retries each reason caused (``"HTTP 503"``,
             ``"read timeout"``, ``"body not JSON"``, ...).
-        seconds_waited: Seconds spent waiting before retries (rate limits and backoff).
+        seconds_waited: Seconds spent waiting before retries (the server's ``Retry-After`` and
+            backoff).
+        seconds_paced: Seconds spent waiting to keep to ``max_requests_per_second`` (the
+            pull's own cap, not the server's answer).
         elapsed: Seconds the run took.
         total: The total record count when the API said, else None.
         page_size: The page size used, when the action has a page-size parameter.
@@ -56,10 +67,13 @@ class PullStats:
 
     pages: int = 0
     records: int = 0
+    pages_saved_before: int = 0
+    records_saved_before: int = 0
     requests: int = 0
     retries: int = 0
     retry_reasons: dict[str, int] = field(default_factory=dict)
     seconds_waited: float = 0.0
+    seconds_paced: float = 0.0
     elapsed: float = 0.0
     total: int | None = None
     page_size: int | None = None
@@ -79,17 +93,36 @@ class PullStats:
     warnings: list[str] = field(default_factory=list)
 
     @property
+    def pages_fetched(self) -> int:
+        """Pages this run fetched."""
+        return self.pages - self.pages_saved_before
+
+    @property
+    def records_fetched(self) -> int:
+        """Records this run fetched and kept."""
+        return self.records - self.records_saved_before
+
+    @property
+    def resumed(self) -> bool:
+        """True when this run continued a dataset an earlier run began."""
+        return self.pages_saved_before > 0
+
+    @property
     def records_per_second(self) -> float:
-        """Records per second of elapsed time."""
-        return self.records / self.elapsed if self.elapsed > 0 else 0.0
+        """Records this run fetched per second of elapsed time."""
+        return self.records_fetched / self.elapsed if self.elapsed > 0 else 0.0
 
     def __str__(self) -> str:
-        text = (
-            f"{self.records} records in {self.pages} pages, {self.requests} requests, "
-            f"{self.elapsed:.2f} s"
-        )
+        text = f"{self.records} records in {self.pages} pages"
+        if self.resumed:
+            text += (
+                f" (this run fetched {self.records_fetched} records in {self.pages_fetched} pages)"
+            )
+        text += f", {self.requests} requests, {self.elapsed:.2f} s"
         if self.retries:
             text += f", {self.retries} retries ({self.seconds_waited:.1f} s waited)"
+        if self.seconds_paced:
+            text += f", {self.seconds_paced:.1f} s paced to max_requests_per_second"
         if self.paginator:
             text += f", paginator {self.paginator}"
         if self.stop_reason and self.stop_reason != "end":
@@ -112,13 +145,21 @@ class PullStats:
         if paginator and self.detection:
             guessed = ", a guess" if self.confident is False else ""
             paginator = f"{paginator} ({self.detection}{guessed})"
+        fetched = None
+        if self.resumed:
+            fetched = f"{self.records_fetched:,} records in {self.pages_fetched:,} pages"
         figures = _html.key_values(
             [
                 ("records", f"{self.records:,}" + (f" of {self.total:,}" if self.total else "")),
                 ("pages", f"{self.pages:,}"),
+                ("fetched by this run", fetched),
                 ("requests", f"{self.requests:,}"),
                 ("retries", retries),
-                ("waited", f"{self.seconds_waited:.1f} s"),
+                ("waited before retries", f"{self.seconds_waited:.1f} s"),
+                (
+                    "paced to max_requests_per_second",
+                    f"{self.seconds_paced:.1f} s" if self.seconds_paced else None,
+                ),
                 ("elapsed", f"{self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)"),
                 ("paginator", paginator),
                 ("page size", page_size),

@@ -20,7 +20,7 @@ from alloy_data.sandbox.errors import ApiError, bad_request, not_found
 from alloy_data.sandbox.faults import TokenBucket
 from alloy_data.sandbox.ids import IdFactory, is_object_id
 from alloy_data.sandbox.listings import Listing
-from alloy_data.sandbox.messages import Request, Response, json_response
+from alloy_data.sandbox.messages import Request, Response, json_response, unknown_route
 from alloy_data.sandbox.params import check_params
 from alloy_data.sandbox.records import encode
 from alloy_data.sandbox.store import Credential, PendingOAuth, Store, User
@@ -132,7 +132,8 @@ class AlloyApi:
         """Route ``request`` to its endpoint and return the answer.
 
         Raises:
-            ApiError: 404 for an unknown path, 405 for a wrong method, or the endpoint's error.
+            ApiError: 405 for a wrong method, or the endpoint's error (an unknown path is
+                answered as the web framework in front of the API answers it, in HTML).
         """
         segments = request.segments
         for pattern, methods in self._routes_by_length.get(len(segments), ()):
@@ -152,7 +153,7 @@ class AlloyApi:
                         headers={"Allow": allowed},
                     )
                 return endpoint(request, params)
-        raise not_found(f"no such endpoint: {request.path[:200]}")
+        return unknown_route(request.method, request.path)
 
     def oauth_authorize(self, request: Request) -> Response:
         """Complete a pending OAuth grant (what the consent page would do) and say so."""
@@ -210,10 +211,13 @@ class AlloyApi:
         return self.owner_user_id
 
     def create_user(self, request: Request, _: list[str]) -> Response:
-        """POST /users: create a user; answers 201 with the User (live: ``{userId}``)."""
+        """POST /users: create a user; answers 201 with the User (live: ``{userId}``), 409 when
+        the username is taken."""
         body = request.json_object()
         username = _string_field(body, "username")
         full_name = _string_field(body, "fullName", required=False)
+        if any(user.username == username for user in list(self.store.users.values())):
+            raise ApiError(409, f"username '{str(username)[:100]}' is already taken")
         user = self.store.add_user(str(username), full_name)
         if self.live:
             return json_response({"userId": user.user_id}, 201)

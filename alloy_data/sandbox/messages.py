@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,3 +83,14 @@ def error_response(error: ApiError) -> Response:
     """Return the JSON error answer for ``error``."""
     body = json_body({"error": error.code, "message": error.message})
     return Response(error.status, body, headers=dict(error.headers))
+
+
+def unknown_route(method: str, path: str) -> Response:
+    """Answer a path the API does not serve as the web framework in front of it does: a 404
+    HTML page that names the method and path, with none of the API's JSON error."""
+    shown = html.escape(f"{method[:20]} {path[:200]}")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
+        f"</head>\n<body>\n<pre>Cannot {shown}</pre>\n</body>\n</html>\n"
+    )
+    return Response(404, page.encode(), content_type="text/html; charset=utf-8")

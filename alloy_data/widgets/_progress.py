@@ -49,6 +49,8 @@ def show_figures(bar: widgets.FloatProgress, label: widgets.HTML, figures: Progr
         text += f" · {figures.retries} retries ({figures.seconds_waited:.1f} s waited)"
     if figures.retrying is not None:
         text += f" · retrying after {figures.retrying}"
+    if figures.seconds_paced:
+        text += f" · {figures.seconds_paced:.1f} s paced to the rate cap"
     if figures.credentials_total is not None:
         text = f"{figures.credentials_done or 0}/{figures.credentials_total} credentials · " + text
         if figures.credentials_failed:

@@ -566,12 +566,12 @@ def test_max_total_requests_per_second_keeps_several_credentials_under_the_app_s
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--page-size", "0"], "page_size must be a positive whole number"),
-        (["--max-requests-per-second", "0"], "max_requests_per_second must be a positive number"),
+        (["--page-size", "0"], "--page-size must be a positive whole number"),
+        (["--max-requests-per-second", "0"], "--max-requests-per-second must be a positive number"),
         (["--paginator", "sideways"], "Unknown paginator"),
-        (["--timestamps", "sometimes"], "timestamps must be"),
-        (["--all-credentials", "--on-error", "ignore"], "on_error must be"),
-        (["--all-credentials", "--workers", "0"], "workers must be a positive whole number"),
+        (["--timestamps", "sometimes"], "--timestamps must be"),
+        (["--all-credentials", "--on-error", "ignore"], "--on-error must be"),
+        (["--all-credentials", "--workers", "0"], "--workers must be a positive whole number"),
         (["--all-credentials", "--user-column", "x", "--credential-column", "x"], "must differ"),
         (["--workers", "2"], "go with several credentials"),
         (["--lookback", "60"], "go with --incremental"),

@@ -189,7 +189,7 @@ def test_pull_many_publishes_its_files_then_the_manifest_then_success(sb, s3):
     # A complete dataset is not replaced by accident, and is with overwrite=True.
     with client_for(sb) as client:
         again = client.pull_many("xero", "list-invoices", credentials=pairs, progress=False)
-        with pytest.raises(ad.ConfigurationError, match="overwrite=True"):
+        with pytest.raises(ad.ExportError, match="overwrite=True"):
             again.to_parquet(url, storage_options=s3)
         again.to_parquet(url, overwrite=True, storage_options=s3)
     assert "_SUCCESS" in listing(s3, "invoices")

@@ -396,6 +396,7 @@ def test_max_requests_per_second_is_never_exceeded(tmp_path):
         for _ in range(50):  # drain the burst, so only the steady rate is left
             client.connectors.list()
         time.sleep(0.1)  # a few tokens back: uncapped, 4 threads would still far outrun them
+        updates: list[ProgressUpdate] = []
         pull = client.pull(
             "box",
             "list-files",
@@ -403,7 +404,7 @@ def test_max_requests_per_second_is_never_exceeded(tmp_path):
             page_size=20,
             concurrency=4,
             max_requests_per_second=40,
-            progress=False,
+            progress=updates.append,
         )
         started = time.monotonic()
         ids = pull.to_dataframe()["id"].tolist()
@@ -412,7 +413,13 @@ def test_max_requests_per_second_is_never_exceeded(tmp_path):
     assert pull.stats.retries == 0  # no 429: the cap held
     # 31 requests (30 pages and one past the end at most) at 40 a second take 0.75 s or more.
     assert elapsed >= (pull.stats.requests - 1) / 40 - 0.01
-    assert pull.stats.seconds_waited > 0
+    # Keeping to the cap is pacing, not waiting before retries (there were none).
+    assert pull.stats.seconds_paced > 0
+    assert pull.stats.seconds_waited == 0
+    assert updates[-1].seconds_paced == pytest.approx(pull.stats.seconds_paced)
+    assert updates[-1].seconds_waited == 0
+    assert "paced to max_requests_per_second" in str(pull.stats)
+    assert "paced to max_requests_per_second" in pull.stats._repr_html_()
 
 
 def test_concurrent_pulls_slow_down_on_429():

@@ -93,3 +93,14 @@ def test_an_export_resumed_after_a_failure_equals_an_uninterrupted_pull(
     assert resumed.stats.records == len(expected)
     assert resumed.stats.stop_reason == reference.stats.stop_reason
     assert resumed.stats.stop_message == reference.stats.stop_message
+    # The dataset's figures and this run's are told apart, and the stop agrees with them.
+    stats = resumed.stats
+    assert stats.resumed and not reference.stats.resumed
+    assert 0 < stats.records_fetched < stats.records
+    assert stats.records_saved_before + stats.records_fetched == stats.records
+    assert stats.pages == reference.stats.pages
+    assert stats.pages_fetched < stats.pages
+    assert f"{stats.records} records in {stats.pages} pages" in str(stats)
+    assert f"this run fetched {stats.records_fetched} records" in str(stats)
+    if stats.stop_reason == "end":
+        assert f"({stats.pages} pages, {stats.records} records)" in (stats.stop_message or "")

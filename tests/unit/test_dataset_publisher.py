@@ -75,7 +75,7 @@ def test_a_complete_dataset_is_replaced_only_with_overwrite(tmp_path: Path) -> N
     first = DatasetPublisher(directory)
     first.open()
     first.publish([first.write_part("part-old.parquet", writer([{"id": 1}]))])
-    with pytest.raises(ConfigurationError, match="overwrite=True"):
+    with pytest.raises(ExportError, match="overwrite=True"):
         DatasetPublisher(directory).open()
     assert (directory / SUCCESS).exists()  # a refused run unpublishes nothing
     again = DatasetPublisher(directory, overwrite=True)
@@ -210,7 +210,7 @@ def test_parts_staged_beside_one_file_are_streamed_into_it(tmp_path: Path) -> No
     assert table.column("total").to_pylist() == [None, 1.5]
     assert read_metadata(target)["connector"] == "shop"
     assert not publisher.directory.exists()
-    with pytest.raises(ConfigurationError, match="overwrite=True"):
+    with pytest.raises(ExportError, match="overwrite=True"):
         DatasetPublisher.for_file(target)
     with pytest.raises(ConfigurationError):
         DatasetPublisher.for_file(tmp_path / "orders.xlsx")

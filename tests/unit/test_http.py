@@ -13,6 +13,7 @@ from alloy_data.errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    ConflictError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -26,7 +27,7 @@ from alloy_data.http import (
     extract_request_id,
     parse_retry_after,
 )
-from alloy_data.http._status import HINTS
+from alloy_data.http._status import HINTS, decode_json_or_none
 
 # paths
 
@@ -85,7 +86,7 @@ def test_unusable_ids_are_refused(bad: object) -> None:
         (504, ServerError),
         (402, BadRequestError),
         (405, BadRequestError),
-        (409, BadRequestError),
+        (409, ConflictError),
         (418, BadRequestError),
         (422, BadRequestError),
         (501, ServerError),
@@ -116,12 +117,12 @@ def test_each_status_maps_to_its_class(status: int, cls: type[AlloyAPIError]) ->
     [
         (401, "ALLOY_API_KEY"),
         (403, "user_id"),
-        (404, "client.connectors.list()"),
+        (404, "base URL"),
         (429, "concurrency"),
         (503, "try again later"),
         (400, "parameters"),
     ],
-    ids=["401-key", "403-user", "404-list", "429-wait", "5xx-later", "400-params"],
+    ids=["401-key", "403-user", "404-route", "429-wait", "5xx-later", "400-params"],
 )
 def test_hints_say_what_to_do(status: int, words: str) -> None:
     assert words in str(error_for_status(status, message="m"))
@@ -250,3 +251,72 @@ def test_backoff_is_full_jitter_within_capped_bounds() -> None:
         # Full jitter spreads over the whole range, not only near the ceiling.
         assert min(waits) < ceiling * 0.2
         assert max(waits) > ceiling * 0.8
+
+
+# 404 and 409: advice fit for what the server did not accept
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "words"),
+    [
+        ("/v2/connectors", b"<pre>Cannot GET /v2/connectors</pre>", "base URL"),
+        ("/connectors", b"Not Found", "API version"),
+        ("/connectors", b'{"message": "Cannot GET /connectors"}', "base URL"),
+        (
+            "/connectors/nope/resources",
+            b'{"error": "connector \'nope\' not found"}',
+            "client.connectors.list()",
+        ),
+        (
+            "/connectors/shopify/actions/nope",
+            b'{"message": "action not found"}',
+            "client.connectors.actions('shopify')",
+        ),
+        (
+            "/connectors/shopify/actions/list-orders/execute",
+            b'{"message": "credential \'c9\' not found"}',
+            "client.credentials.list('shopify'",
+        ),
+        ("/users/u%201/token", b'{"message": "no such record"}', "client.users.list()"),
+        (
+            "/connectors/shopify/actions/nope",
+            b'{"message": "not here"}',
+            "client.connectors.actions('shopify')",
+        ),
+    ],
+    ids=[
+        "html-route",
+        "text-route",
+        "json-route",
+        "connector",
+        "action",
+        "credential",
+        "user-by-path",
+        "action-by-path",
+    ],
+)
+def test_a_404_tells_a_missing_route_from_a_missing_id(path: str, body: bytes, words: str) -> None:
+    payload = decode_json_or_none(body)
+    error = error_for_status(404, message=extract_message(body), path=path, payload=payload)
+    assert type(error) is NotFoundError
+    assert words in str(error)
+    route = "base URL" in words or "API version" in words
+    assert ("base URL" in str(error)) is route
+    assert ("lists" in str(error)) is not route
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "words"),
+    [
+        ("POST", "/users", "client.users.list()"),
+        ("POST", "/connectors/shopify/credentials", "client.credentials.list('shopify'"),
+        ("PUT", "/elsewhere", "exists already"),
+    ],
+    ids=["username", "credential", "other"],
+)
+def test_a_409_advice_fits_what_conflicted(method: str, path: str, words: str) -> None:
+    error = error_for_status(409, message="taken", method=method, path=path, payload={})
+    assert isinstance(error, BadRequestError)
+    assert type(error) is ConflictError
+    assert words in str(error)
+    assert "client.actions.get" not in str(error)
