@@ -185,7 +185,7 @@ def test_mistake_an_unknown_user(any_sandbox: Sandbox) -> None:
         pytest.raises(ad.NotFoundError) as caught,
     ):
         client.credentials.list("hubspot", user_id="usr_nobody")
-    assert_names(caught.value, "usr_nobody", "client.credentials.list(")
+    assert_names(caught.value, "usr_nobody", "client.users.list()")
 
 
 def test_mistake_a_credential_id_given_as_the_user(any_sandbox: Sandbox) -> None:
@@ -195,7 +195,7 @@ def test_mistake_a_credential_id_given_as_the_user(any_sandbox: Sandbox) -> None
         pytest.raises(ad.NotFoundError) as caught,
     ):
         client.credentials.list("hubspot", user_id=credential)
-    assert_names(caught.value, "user", "client.connectors.list()")
+    assert_names(caught.value, "user", "client.users.list()")
 
 
 # No user at all is no mistake: the API acts as the API key's own user.
