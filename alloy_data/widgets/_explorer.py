@@ -169,6 +169,11 @@ class Explorer(widgets.VBox):
         return click
 
     @property
+    def client(self) -> AlloyClient:
+        """The client the Explorer lists, previews, pulls and exports with."""
+        return self._client
+
+    @property
     def user_id(self) -> str | None:
         """The user id in the user box, or None when it is empty."""
         return self.user.value.strip() or None

@@ -232,7 +232,7 @@ def test_explorer_clicked_through(
     assert "sk_test_browser" not in page.content()
 
     # An error no one foresaw, raised by a click, shows in the status line.
-    _kernel_says(page, "explorer.pull = lambda **options: 1 / 0")
+    _kernel_says(page, "explorer.client.actions.get = lambda *args, **kwargs: 1 / 0")
     _button(root, "Preview").click()
     expect(status).to_have_text(
         "Unexpected ZeroDivisionError: division by zero. Run explorer.preview() in a cell to "
@@ -240,6 +240,7 @@ def test_explorer_clicked_through(
         timeout=STEP_SECONDS * 1000,
     )
     expect(bar).to_have_class(re.compile(r"\bprogress-bar-danger\b"))
+    _kernel_says(page, "del explorer.client.actions.get")
 
     notebook_cells = cells(page)
     assert not page_problems(page, notebook_cells)
