@@ -3,7 +3,6 @@ retry loop, the one-line request log, and secrets masked wherever a path or mess
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -22,19 +21,21 @@ from requests.auth import AuthBase
 from alloy_data._json import loads as json_loads
 from alloy_data._tuning import POOL_SIZE
 from alloy_data.config import (
-    DEFAULT_BASE_URL,
-    ENV_BASE_URL,
     ClientConfig,
     normalize_timeout,
     redact,
 )
 from alloy_data.errors import (
     AlloyAPIError,
-    AlloyConnectionError,
-    AlloyTimeoutError,
     ClientClosedError,
     ConfigurationError,
     ResponseError,
+)
+from alloy_data.http._failures import (
+    empty_answer,
+    failure_error,
+    unreached_error,
+    unreadable_answer,
 )
 from alloy_data.http._retry import (
     Failure,
@@ -508,59 +509,22 @@ class Transport:
             return json_loads(body)
         except (ValueError, RecursionError) as exc:
             content_type = response.headers.get("Content-Type", "unknown type")
-            excerpt = self._excerpt(body, content_type)
-            cut_short = isinstance(exc, json.JSONDecodeError) and exc.pos >= len(exc.doc.rstrip())
-            # A body cut short or an HTML page is a transfer or a proxy failing, worth another
-            # try; text that is not UTF-8, or nesting deeper than Python follows, is the app's
-            # answer itself and comes back the same.
-            transient = True
-            if cut_short:
-                what = "is cut short (the JSON ends early)"
-                advice = f"Check that the base URL {self.config.base_url} points at the Alloy API"
-            elif isinstance(exc, UnicodeDecodeError):
-                what = (
-                    f"is not UTF-8 text (byte {exc.start} is {body[exc.start : exc.start + 1]!r})"
-                )
-                advice = "The app sent text in another encoding, which JSON does not allow"
-                transient = False
-            elif isinstance(exc, RecursionError):
-                what = "nests objects deeper than Python's JSON reader follows (about 1,000 levels)"
-                advice = "The app's answer cannot be read as JSON records"
-                transient = False
-            else:
-                what = "is not JSON"
-                advice = f"Check that the base URL {self.config.base_url} points at the Alloy API"
-            tries = f" after {attempts} attempts" if attempts > 1 else ""
-            path = self._shown(path)
-            then = (
-                "; if it does, a proxy in between may be failing, so try again later."
-                if transient
-                else "; narrow the pull (parameters, max_records) to leave that record out, or "
-                "ask the app's owner."
-            )
-            raise ResponseError(
-                f"The answer to {method} {path} (HTTP {response.status_code}, {content_type}) "
-                f"{what}{tries}: {excerpt!r}. {advice}{then}",
+            raise unreadable_answer(
+                exc,
+                status=response.status_code,
+                content_type=content_type,
+                excerpt=self._excerpt(body, content_type),
+                body=body,
                 method=method,
-                path=path,
-                excerpt=excerpt,
-                cut_short=cut_short,
+                path=self._shown(path),
                 attempts=attempts,
-                transient=transient,
+                base_url=self.config.base_url,
             ) from None
 
     def _empty_answer(
         self, response: requests.Response, method: str, path: str, attempts: int
     ) -> ResponseError:
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
-        path = self._shown(path)
-        return ResponseError(
-            f"The answer to {method} {path} (HTTP {response.status_code}) is empty{tries}, where "
-            "a page of records belongs. A proxy in between may be failing; try again later.",
-            method=method,
-            path=path,
-            attempts=attempts,
-        )
+        return empty_answer(response.status_code, method, self._shown(path), attempts)
 
     def _api_error(
         self, response: requests.Response, body: bytes, method: str, path: str, attempts: int
@@ -585,24 +549,7 @@ class Transport:
     def _raise_unreached(self, failure: Failure, method: str, path: str, attempts: int) -> NoReturn:
         """Raise for a server that never answered this client: the URL is the likely mistake."""
         base = self.redact(self.config.base_url)
-        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
-        where = f"Check the base URL (the base_url argument, {ENV_BASE_URL}, or --base-url)"
-        if failure.reason == "host name not resolved":
-            what = "the host name does not resolve (a typo, or no network)"
-            fix = f"{where}: the Alloy API is {DEFAULT_BASE_URL}."
-        else:
-            what = f"nothing answers at that address ({failure.reason})"
-            fix = (
-                f"{where}: is the server running, on that port? For the offline sandbox use "
-                "ad.connect() without ALLOY_API_KEY, or start `alloy-data sandbox` and use the "
-                "URL it prints."
-            )
-        raise AlloyConnectionError(
-            f"{method} {path} to {base} failed after {tries}: {what}. {fix}",
-            method=method,
-            path=path,
-            attempts=attempts,
-        ) from None
+        raise unreached_error(failure, method, path, attempts, base) from None
 
     def _raise_failure(
         self,
@@ -613,47 +560,10 @@ class Transport:
         timeout: tuple[float, float],
     ) -> NoReturn:
         assert sent.failure is not None
-        failure = sent.failure
-        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        status = None if sent.response is None else sent.response.status_code
         base = self.redact(self.config.base_url)
-        if sent.response is not None:
-            raise ResponseError(
-                f"The answer to {method} {path} (HTTP {sent.response.status_code}) was cut "
-                f"short after {tries}: the connection closed before the whole body arrived. "
-                f"Try again; if it persists, check the base URL {base}.",
-                method=method,
-                path=path,
-                cut_short=True,
-                attempts=attempts,
-            ) from None
-        if failure.timeout:
-            limit = timeout[0] if failure.reason == "connect timeout" else timeout[1]
-            raise AlloyTimeoutError(
-                f"{method} {path} to {base} timed out ({failure.reason}, {limit:g} s) after "
-                f"{tries}. Check the base URL and your network, or pass a longer timeout.",
-                method=method,
-                path=path,
-                attempts=attempts,
-            ) from None
-        if failure.reason == "TLS error":
-            raise AlloyConnectionError(
-                f"{method} {path} to {base} failed: the TLS (https) handshake did not succeed. "
-                "If the server speaks plain http (the sandbox does), start the base URL with "
-                "http://; otherwise check its certificate and your CA bundle "
-                "(REQUESTS_CA_BUNDLE).",
-                method=method,
-                path=path,
-                attempts=attempts,
-            ) from None
-        again = ""
-        if failure.first_contact_attempts is not None:
-            again = " The server answered earlier, so it may be restarting: try again shortly."
-        raise AlloyConnectionError(
-            f"{method} {path} to {base} failed ({failure.reason}) after {tries}. Check the "
-            f"base URL (base_url or {ENV_BASE_URL}) and that the server is reachable.{again}",
-            method=method,
-            path=path,
-            attempts=attempts,
+        raise failure_error(
+            sent.failure, status, method, path, attempts, timeout=timeout, base=base
         ) from None
 
     def _log_attempt(
