@@ -42,6 +42,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Explorer"]
 
+#: How a Refresh narrowed what it fetched, by ``stats.incremental``, for the status line.
+_HOW_REFRESHED = {
+    "filter": "the app sent only what changed",
+    "newest_first": "stopped once past the last run's records",
+    "full": "the app cannot filter, so every page was read",
+    "first_run": "no mark yet, so every page was read",
+}
+
 T = TypeVar("T")
 
 
@@ -460,12 +468,7 @@ class Explorer(widgets.VBox):
             return None
         pull, written = outcome
         stats = pull.stats
-        how = {
-            "filter": "the app sent only what changed",
-            "newest_first": "stopped once past the last run's records",
-            "full": "the app cannot filter, so every page was read",
-            "first_run": "no mark yet, so every page was read",
-        }.get(str(getattr(stats, "incremental", "")), "")
+        how = _HOW_REFRESHED.get(str(getattr(stats, "incremental", "")), "")
         where = written.resolve() if isinstance(written, Path) else written
         if not self.status.value:
             show_info(
