@@ -39,6 +39,8 @@ __all__ = [
     "TimestampsOption",
     "UndeclaredParametersOption",
     "documented",
+    "many_options_from",
+    "pull_options_from",
 ]
 
 #: ``timestamps=``: epoch numbers the action declares become timestamps ("auto"), so do
@@ -292,6 +294,33 @@ class ManyOptions:
 
 PULL_OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(PullOptions))
 MANY_OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ManyOptions))
+
+
+def pull_options_from(arguments: Mapping[str, Any]) -> PullOptions:
+    """Build the :class:`PullOptions` of an entry point from its keyword arguments.
+
+    Args:
+        arguments: The entry point's arguments by name (its ``locals()``), holding every name
+            of :data:`PULL_OPTION_NAMES`; other names are ignored.
+
+    Returns:
+        The checked options.
+
+    Raises:
+        ConfigurationError: An option is wrong.
+    """
+    return PullOptions(**{name: arguments[name] for name in PULL_OPTION_NAMES})
+
+
+def many_options_from(arguments: Mapping[str, Any]) -> ManyOptions:
+    """Build the :class:`ManyOptions` of an entry point from its keyword arguments (as
+    :func:`pull_options_from` does).
+
+    Returns:
+        The checked options.
+    """
+    return ManyOptions(**{name: arguments[name] for name in MANY_OPTION_NAMES})
+
 
 #: What each option does, in the words every entry point's docstring shows.
 OPTION_DOCS: dict[str, str] = {

@@ -26,11 +26,11 @@ from alloy_data.http import RetryPolicy, Transport
 from alloy_data.options import (
     MANY_OPTION_NAMES,
     PULL_OPTION_NAMES,
-    ManyOptions,
-    PullOptions,
     TimestampsOption,
     UndeclaredParametersOption,
     documented,
+    many_options_from,
+    pull_options_from,
 )
 
 if TYPE_CHECKING:
@@ -206,20 +206,7 @@ class AlloyClient:
             ConfigurationError: An argument is of the wrong type or out of range, or the
                 paginator is unknown; raised here, before anything is fetched.
         """
-        options = PullOptions(
-            parameters=parameters,  # type: ignore[arg-type]
-            undeclared_parameters=undeclared_parameters,
-            paginator=paginator,
-            page_size=page_size,
-            max_pages=max_pages,
-            max_records=max_records,
-            concurrency=concurrency,
-            max_requests_per_second=max_requests_per_second,
-            retries=retries,
-            incremental=incremental,
-            timestamps=timestamps,
-            progress=progress,
-        )
+        options = pull_options_from(locals())
         from alloy_data.pull import Pull
 
         return Pull(
@@ -279,27 +266,8 @@ class AlloyClient:
         Raises:
             ConfigurationError: An argument is of the wrong type or out of range.
         """
-        options = PullOptions(
-            parameters=parameters,  # type: ignore[arg-type]
-            undeclared_parameters=undeclared_parameters,
-            paginator=paginator,
-            page_size=page_size,
-            max_pages=max_pages,
-            max_records=max_records,
-            concurrency=concurrency,
-            max_requests_per_second=max_requests_per_second,
-            retries=retries,
-            incremental=incremental,
-            timestamps=timestamps,
-            progress=progress,
-        )
-        many = ManyOptions(
-            workers=workers,
-            on_error=on_error,
-            user_column=user_column,
-            credential_column=credential_column,
-            max_total_requests_per_second=max_total_requests_per_second,
-        )
+        options = pull_options_from(locals())
+        many = many_options_from(locals())
         from alloy_data.many import MultiPull
 
         return MultiPull(

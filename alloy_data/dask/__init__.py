@@ -49,11 +49,11 @@ from alloy_data.options import (
     MANY_OPTION_NAMES,
     PULL_OPTION_NAMES,
     USER_COLUMN,
-    ManyOptions,
-    PullOptions,
     TimestampsOption,
     UndeclaredParametersOption,
     documented,
+    many_options_from,
+    pull_options_from,
 )
 
 if TYPE_CHECKING:
@@ -180,27 +180,8 @@ def read_pull(
         AlloyError: A credential's error, with ``on_error="raise"``.
     """
     dd_module = _dask_dataframe()
-    options = PullOptions(
-        parameters=parameters,  # type: ignore[arg-type]
-        undeclared_parameters=undeclared_parameters,
-        paginator=paginator,
-        page_size=page_size,
-        max_pages=max_pages,
-        max_records=max_records,
-        concurrency=concurrency,
-        max_requests_per_second=max_requests_per_second,
-        retries=retries,
-        incremental=incremental,
-        timestamps=timestamps,
-        progress=progress,
-    )
-    many_options = ManyOptions(
-        workers=workers,
-        on_error=on_error,
-        user_column=user_column,
-        credential_column=credential_column,
-        max_total_requests_per_second=max_total_requests_per_second,
-    )
+    options = pull_options_from(locals())
+    many_options = many_options_from(locals())
     if isinstance(client_or_config, ClientConfig):
         client = ClientSpec.from_config(client_or_config).connect()
         owned = True

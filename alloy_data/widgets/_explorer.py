@@ -23,6 +23,8 @@ from alloy_data.options import (
     TimestampsOption,
     UndeclaredParametersOption,
     documented,
+    many_options_from,
+    pull_options_from,
 )
 from alloy_data.widgets._actions import ActionPicker
 from alloy_data.widgets._base import reported, show_error, show_info, unexpected_text
@@ -236,27 +238,9 @@ class Explorer(widgets.VBox):
             ConfigurationError: The connector, credential or action is not chosen yet, a
                 parameter does not parse, or an option is wrong.
         """
-        options = PullOptions(
-            parameters={**self.action.parameters, **(parameters or {})},
-            undeclared_parameters=undeclared_parameters,
-            paginator=paginator,
-            page_size=page_size,
-            max_pages=max_pages,
-            max_records=max_records,
-            concurrency=concurrency,
-            max_requests_per_second=max_requests_per_second,
-            retries=retries,
-            incremental=incremental,
-            timestamps=timestamps,
-            progress=progress,
-        )
-        many = ManyOptions(
-            workers=workers,
-            on_error=on_error,
-            user_column=user_column,
-            credential_column=credential_column,
-            max_total_requests_per_second=max_total_requests_per_second,
-        )
+        arguments = {**locals(), "parameters": {**self.action.parameters, **(parameters or {})}}
+        options = pull_options_from(arguments)
+        many = many_options_from(arguments)
         if self.all_credentials.value:
             return self._every_credential(options, many)
         return self._one_credential(options)
