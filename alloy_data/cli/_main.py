@@ -34,7 +34,7 @@ COMMANDS: dict[str, str] = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     common.add_argument("--base-url", help="API base URL (default: ALLOY_BASE_URL or production)")
     common.add_argument("--api-key", help="API key (default: ALLOY_API_KEY)")
     common.add_argument("--api-version", help="API version (default: ALLOY_API_VERSION or 2025-09)")
@@ -49,36 +49,44 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
     common.add_argument("--debug", action="store_true", help="show tracebacks and request logs")
 
+    # Flags are spelled out: an abbreviation that matches today may match two flags tomorrow.
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="alloy-data",
         description="Pull data from the apps behind the Alloy Connectivity API.",
     )
     parser.add_argument("--version", action="version", version=f"alloy-data {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("connectors", parents=[common], help=COMMANDS["connectors"])
+    p = sub.add_parser(
+        "connectors", allow_abbrev=False, parents=[common], help=COMMANDS["connectors"]
+    )
     p.add_argument("--category", help="only connectors of this category, e.g. CRM")
 
-    p = sub.add_parser("resources", parents=[common], help=COMMANDS["resources"])
+    p = sub.add_parser(
+        "resources", allow_abbrev=False, parents=[common], help=COMMANDS["resources"]
+    )
     p.add_argument("connector", help="connector id, e.g. shopify")
 
-    p = sub.add_parser("action", parents=[common], help=COMMANDS["action"])
+    p = sub.add_parser("action", allow_abbrev=False, parents=[common], help=COMMANDS["action"])
     p.add_argument("connector", help="connector id, e.g. shopify")
     p.add_argument("action", help="action id, e.g. list-orders")
 
-    p = sub.add_parser("credentials", parents=[common], help=COMMANDS["credentials"])
+    p = sub.add_parser(
+        "credentials", allow_abbrev=False, parents=[common], help=COMMANDS["credentials"]
+    )
     p.add_argument("connector", help="connector id, e.g. shopify")
 
-    p = sub.add_parser("users", parents=[common], help=COMMANDS["users"])
+    p = sub.add_parser("users", allow_abbrev=False, parents=[common], help=COMMANDS["users"])
     p.add_argument("--create", metavar="USERNAME", help="create a user with this username")
 
-    p = sub.add_parser("pull", parents=[common], help=COMMANDS["pull"])
+    p = sub.add_parser("pull", allow_abbrev=False, parents=[common], help=COMMANDS["pull"])
     add_pull_arguments(p)
 
-    p = sub.add_parser("sandbox", help=COMMANDS["sandbox"])
+    p = sub.add_parser("sandbox", allow_abbrev=False, help=COMMANDS["sandbox"])
     p.add_argument("sandbox_args", nargs=argparse.REMAINDER, help="options of the sandbox server")
 
-    p = sub.add_parser("demo", help=COMMANDS["demo"])
+    p = sub.add_parser("demo", allow_abbrev=False, help=COMMANDS["demo"])
     p.add_argument("--out-dir", default="demo-output", help="where to write the Parquet files")
     p.add_argument("--records", type=int, default=60_000, help="records in the largest pull")
     p.add_argument("--debug", action="store_true", help="show tracebacks")

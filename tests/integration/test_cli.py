@@ -594,3 +594,16 @@ def test_every_option_flag_is_documented():
     for flag in OPTION_FLAGS.values():
         assert f"`{flag}" in guide, f"{flag} is not in docs/cli.md"
         assert f"`{flag}" in reference, f"{flag} is not in docs/reference/cli.md"
+
+
+@pytest.mark.parametrize("abbreviated", ["--max-rec", "--page", "--over"])
+def test_flags_are_spelled_out(abbreviated: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from alloy_data.cli import parse_args
+
+    argv = ["pull", "box", "list-files", "--sandbox", "--out", "files.parquet", abbreviated]
+    if abbreviated != "--over":
+        argv.append("5")
+    with pytest.raises(SystemExit) as exited:
+        parse_args(argv)
+    assert exited.value.code == 2
+    assert f"unrecognized arguments: {abbreviated}" in capsys.readouterr().err
