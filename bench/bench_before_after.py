@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -30,18 +29,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-API_KEY = "sk_bench_before_after_key"
+# The sandbox, its fixtures and the demo's list actions, as the 30 ms benchmark has them.
+from bench_network import ACTIONS as NETWORK
+from bench_network import API_KEY, fixtures, start_sandbox
+
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = [("hubspot", "list-contacts", "cursor"), ("box", "list-files", "offset")]
-NETWORK = [
-    ("hubspot", "list-contacts", "cursor in body"),
-    ("shopify", "list-orders", "relay/GraphQL"),
-    ("stripe", "list-charges", "last id"),
-    ("box", "list-files", "offset/limit"),
-    ("zendesk", "list-tickets", "next link"),
-    ("xero", "list-invoices", "page number"),
-    ("quickbooks", "list-customers", "Alloy offset"),
-]
 
 
 def child(args: argparse.Namespace) -> None:
@@ -76,37 +69,6 @@ def child(args: argparse.Namespace) -> None:
     )
 
 
-def start_sandbox(records: int, latency_ms: int) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable, "-m", "alloy_data.sandbox", "--port", "0", "--api-key", API_KEY,
-        "--records", str(records), "--latency-ms", str(latency_ms), "--cache-mb", "512",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert process.stdout is not None
-    found = re.search(r"http://[0-9.:]+", process.stdout.readline())
-    if not found:
-        process.terminate()
-        raise SystemExit("the sandbox did not start")
-    return process, found.group(0)
-
-
-def fixtures(url: str) -> tuple[str, dict[str, str]]:
-    import requests
-
-    headers = {"Authorization": f"Bearer {API_KEY}"}
-    user = requests.get(f"{url}/users", headers=headers, timeout=30).json()["data"][0]["userId"]
-    credentials = {}
-    for connector, _, _ in NETWORK:
-        listed = requests.get(
-            f"{url}/connectors/{connector}/credentials",
-            params={"userId": user},
-            headers=headers,
-            timeout=30,
-        ).json()["credentials"]
-        credentials[connector] = listed[0]["credentialId"]
-    return user, credentials
-
-
 def measure(tree: Path, url: str, user: str, credential: str, case: tuple, parquet: bool) -> dict:
     connector, action, _ = case
     command = [
@@ -131,7 +93,7 @@ def compare(
     trees: dict[str, Path], cases: list[tuple], records: int, latency_ms: int, *, parquet: bool,
     repeat: int,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    process, url = start_sandbox(records, latency_ms)
+    process, url = start_sandbox(records, latency_ms, cache_mb=512)
     try:
         user, credentials = fixtures(url)
         rows = []

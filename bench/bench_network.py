@@ -163,10 +163,12 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def start_sandbox(records: int, latency_ms: int) -> tuple[subprocess.Popen[str], str]:
+def start_sandbox(
+    records: int, latency_ms: int, cache_mb: int = 256
+) -> tuple[subprocess.Popen[str], str]:
     command = [
         sys.executable, "-m", "alloy_data.sandbox", "--port", "0", "--api-key", API_KEY,
-        "--records", str(records), "--latency-ms", str(latency_ms), "--cache-mb", "256",
+        "--records", str(records), "--latency-ms", str(latency_ms), "--cache-mb", str(cache_mb),
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None

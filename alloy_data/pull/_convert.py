@@ -27,7 +27,7 @@ def convert_pages(
     *,
     chunk_records: int,
     on_converted: Converted | None = None,
-) -> TableBuilder | None:
+) -> None:
     """Convert ``pages`` into ``builder``, several pages at a time where that is cheaper.
 
     After a failed fetch the pages fetched before it are still converted: for an in-memory
@@ -35,8 +35,8 @@ def convert_pages(
     :meth:`Pull.partial_arrow`), for an export they are handed to ``on_converted`` (its
     checkpoint keeps them for ``resume=True``).
 
-    Returns:
-        None; the builder holds the rows. Raises what the fetch raised.
+    Raises:
+        What the fetch raised, once the pages before it are converted.
     """
     from alloy_data.engine import ChunkedConversion
 
@@ -60,7 +60,6 @@ def convert_pages(
         conversion.close()
         _record_drift(run, builder)
         _record_conversion(run, conversion)
-    return None
 
 
 def _note_partial(builder: TableBuilder, error: BaseException) -> None:

@@ -301,7 +301,9 @@ def _write(pull: Pull, run: PullRun, writer: Any, *, resume: bool, keep: bool = 
     # Rendering the file holds a row group at a time; a job of many pulls lets only a few of
     # them do that at once, so that their row groups do not all sit in memory together.
     with pull.context.finish_gate:
-        path = writer.finish(schema=tagged_schema(schema, tags), metadata=_metadata(pull, run))
+        path = writer.finish(
+            schema=tagged_schema(schema, tags), metadata=_metadata(pull, run.stats)
+        )
     run.stats.elapsed = time.monotonic() - started
     pull.finished(run, file=path if keep and isinstance(path, Path) else None)
     run.warn()
@@ -312,16 +314,12 @@ def _replay(pull: Pull, rows: pa.Table, stats: PullStats, writer: Any) -> Any:
     """Write the last run's rows into ``writer``: no request, the same rows."""
     import shutil
 
-    checkpoint = writer.open()
-    if checkpoint is not None:  # pragma: no cover - a replay never resumes
-        writer.abort()
-        raise ConfigurationError("A replayed export cannot resume a checkpoint.")
-    run = _ReplayedRun(stats)
+    writer.open()  # never a checkpoint to resume: a resumed export fetches
     try:
         # One page: a replay has no next page to resume from, and a failure discards it.
         writer.write_page(1, rows, schema=rows.schema, next_parameters=None)
         with pull.context.finish_gate:
-            path = writer.finish(schema=rows.schema, metadata=_metadata(pull, run))
+            path = writer.finish(schema=rows.schema, metadata=_metadata(pull, stats))
     except BaseException:
         writer.abort()
         # The rows are still in the last run: a replay leaves no checkpoint to resume.
@@ -331,21 +329,14 @@ def _replay(pull: Pull, rows: pa.Table, stats: PullStats, writer: Any) -> Any:
     return path
 
 
-class _ReplayedRun:
-    """The little of a run that provenance reads, for a replayed export."""
-
-    def __init__(self, stats: PullStats) -> None:
-        self.stats = stats
-
-
-def _metadata(pull: Pull, run: PullRun | _ReplayedRun) -> dict[str, str]:
+def _metadata(pull: Pull, stats: PullStats) -> dict[str, str]:
     metadata = pull.provenance()
     metadata.update(
         pulled_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        paginator=str(run.stats.paginator or ""),
+        paginator=str(stats.paginator or ""),
     )
-    if run.stats.incremental:
-        metadata["incremental_run"] = run.stats.incremental
+    if stats.incremental:
+        metadata["incremental_run"] = stats.incremental
     return metadata
 
 

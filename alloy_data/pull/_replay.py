@@ -48,7 +48,7 @@ class LastRun:
 
     @classmethod
     def of_table(cls, table: pa.Table, stats: PullStats, since: float | None) -> LastRun | None:
-        """Keep ``table`` on disk, mapped; None when the temporary folder cannot hold it."""
+        """Keep ``table`` in an Arrow file; None when the temporary folder cannot hold it."""
         import pyarrow as pa
         from pyarrow import ipc
 

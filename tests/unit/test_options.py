@@ -137,7 +137,7 @@ def test_the_options_pickle_for_the_workers_of_a_cluster() -> None:
     assert pickle.loads(pickle.dumps(options)) == options
 
 
-def test_client_pull_and_pull_many_hand_down_every_option(sandbox: Any = None) -> None:
+def test_client_pull_and_pull_many_hand_down_every_option() -> None:
     client = ad.AlloyClient("sk_test_options", base_url="http://127.0.0.1:9")
     pull_values = {name: NOT_DEFAULT[name] for name in PULL_OPTION_NAMES}
     many_values = {name: NOT_DEFAULT[name] for name in MANY_OPTION_NAMES}
