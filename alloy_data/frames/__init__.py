@@ -61,17 +61,25 @@ from alloy_data.frames._epochs import (
     check_timestamps_option,
     declared_epoch_columns,
 )
+from alloy_data.frames._shape import FLATTEN_MODES, Shape
+from alloy_data.frames._tables import POSITION_COLUMN, ROW_COLUMN, split_tables, table_key
 from alloy_data.frames._widen import unify
 
 __all__ = [
+    "FLATTEN_MODES",
+    "POSITION_COLUMN",
+    "ROW_COLUMN",
     "TIMESTAMP_OPTIONS",
     "EpochTimes",
     "SchemaDrift",
+    "Shape",
     "TableBuilder",
     "align_batch",
     "check_timestamps_option",
     "declared_epoch_columns",
     "records_to_batch",
+    "split_tables",
+    "table_key",
     "to_dataframe",
     "unify",
     "without_null_parents",

@@ -12,6 +12,7 @@ from alloy_data.pull._context import PullContext
 from alloy_data.pull._plan import Pull, public_parameters
 from alloy_data.pull._run import PullRun
 from alloy_data.pull._stats import PullStats
+from alloy_data.pull._tables import check_tables_export, split_pull_tables, write_tables
 
 __all__ = [
     "TIMESTAMPS_CHOICES",
@@ -22,5 +23,8 @@ __all__ = [
     "PullRun",
     "PullStats",
     "TimestampsOption",
+    "check_tables_export",
     "public_parameters",
+    "split_pull_tables",
+    "write_tables",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -18,6 +18,7 @@ from alloy_data.options import (
     MANY_OPTION_NAMES,
     PULL_OPTION_NAMES,
     USER_COLUMN,
+    FlattenOption,
     ManyOptions,
     PullOptions,
     TimestampsOption,
@@ -213,6 +214,9 @@ class Explorer(widgets.VBox):
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
         timestamps: TimestampsOption = "auto",
+        columns: Sequence[str] | None = None,
+        flatten: FlattenOption = "dotted",
+        flatten_depth: int | None = None,
         progress: ProgressOption = "auto",
         workers: int | None = None,
         on_error: Literal["continue", "raise"] = "continue",
