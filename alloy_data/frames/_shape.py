@@ -187,7 +187,11 @@ class Shape:
         return name == path.split(".", 1)[0]
 
     def _covered(self, path: str, placed: set[str]) -> bool:
-        return self.flatten != "dotted" and path.split(".", 1)[0] in placed
+        """Whether a column already placed holds ``path`` (``customer`` chosen before
+        ``customer.email``)."""
+        if self.flatten != "dotted":
+            return path.split(".", 1)[0] in placed
+        return any(path.startswith(f"{name}.") or name.startswith(f"{path}.") for name in placed)
 
 
 def record_paths(records: Sequence[Any], limit: int = 100) -> set[str]:
