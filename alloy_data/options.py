@@ -218,8 +218,8 @@ def _flatten_depth(value: Any, flatten: str) -> int | None:
         )
     if flatten == "json":
         raise ConfigurationError(
-            "flatten_depth applies to flatten='dotted' or 'struct'; with flatten='json' every "
-            "nested value is JSON text already: leave flatten_depth out."
+            "flatten_depth goes with flatten='dotted' or flatten='struct'; with "
+            "flatten='json' every nested value is JSON text already: leave flatten_depth out."
         )
     return int(value)
 
