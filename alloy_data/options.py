@@ -224,6 +224,33 @@ def _flatten_depth(value: Any, flatten: str) -> int | None:
     return int(value)
 
 
+def _check_shape_keeps_incremental(
+    incremental: Incremental | None, columns: Sequence[str] | None, flatten: str
+) -> None:
+    """An incremental pull reads its cursor and key from the table: they must stay columns."""
+    if incremental is None:
+        return
+    fields = [incremental.cursor_field, *incremental.keys]
+    if columns is not None:
+        left_out = [
+            name
+            for name in fields
+            if not any(name == path or name.startswith(f"{path}.") for path in columns)
+        ]
+        if left_out:
+            raise ConfigurationError(
+                f"columns leaves out {', '.join(left_out)}, which incremental= reads from every "
+                "row (its cursor field and primary key): add them to columns."
+            )
+    nested = [name for name in fields if "." in name]
+    if nested and flatten != "dotted":
+        raise ConfigurationError(
+            f"incremental= reads {', '.join(nested)} as a dotted column, which "
+            f"flatten={flatten!r} does not make: keep flatten='dotted' (the default) for an "
+            "incremental pull of nested fields."
+        )
+
+
 def _column_name(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}.")
@@ -283,6 +310,7 @@ class PullOptions:
         check_progress_option(self.progress)
         for name, value in checked.items():
             object.__setattr__(self, name, value)
+        _check_shape_keeps_incremental(self.incremental, self.columns, self.flatten)
 
     def replace(self, **changes: Any) -> PullOptions:
         """Return a copy with ``changes`` applied (and checked)."""
@@ -435,7 +463,8 @@ OPTION_DOCS: dict[str, str] = {
     "the table shows them; default: every column. Records are cut to these paths before they "
     "are converted, so a pull of 5 columns out of 60 converts and holds only those 5. A path "
     "that no record has becomes a column of nulls, and ``stats.notes`` names the closest paths "
-    "that exist. A path does not go into lists: ``line_items`` keeps the whole list.",
+    "that exist. A path does not go into lists: ``line_items`` keeps the whole list. With "
+    "``incremental=``, the columns must hold its cursor field and primary key.",
     "flatten": 'How nested objects become columns. ``"dotted"`` (the default): their fields '
     "become top-level columns named by their path (``customer.address.city``). "
     '``"struct"``: each top-level object is one struct column (``customer``), and a field '

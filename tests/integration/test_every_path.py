@@ -187,10 +187,14 @@ def test_read_pull_on_worker_processes_gives_what_pull_many_gives(
         assert frame[frame["_credential_id"] == credential_id][key].tolist() == expected
 
 
+@pytest.mark.parametrize("shaped", [False, True], ids=["every-column", "columns-struct"])
 @pytest.mark.parametrize(("connector", "action", "key", "cursor"), FILTERING)
 def test_an_incremental_merge_equals_a_fresh_pull(
-    tmp_path: Path, connector: str, action: str, key: str, cursor: str
+    tmp_path: Path, connector: str, action: str, key: str, cursor: str, shaped: bool
 ) -> None:
+    shape: dict[str, Any] = (
+        {"columns": [cursor, "currency", key], "flatten": "struct"} if shaped else {}
+    )
     # A sandbox of its own: its clock moves.
     with (
         serve(port=0, seed=12, records=RECORDS) as sb,
@@ -199,16 +203,18 @@ def test_an_incremental_merge_equals_a_fresh_pull(
         client._transport.retry_policy = RetryPolicy(max_retries=2, backoff_base=0.01)
         incremental = ad.Incremental(cursor_field=cursor, primary_key=key)
         path = tmp_path / "merged.parquet"
-        first = pull_of(client, sb, connector, action, incremental=incremental)
+        first = pull_of(client, sb, connector, action, incremental=incremental, **shape)
         first.to_parquet(path, mode="merge")
         sb.advance_clock(3_600, updates=0.05, inserts=0.05)
-        refresh = pull_of(client, sb, connector, action, incremental=incremental)
+        refresh = pull_of(client, sb, connector, action, incremental=incremental, **shape)
         refresh.to_parquet(path, mode="merge")
         assert refresh.stats.incremental == "filter"
         assert refresh.stats.pages < first.stats.pages
-        fresh = pull_of(client, sb, connector, action).to_arrow()
+        fresh = pull_of(client, sb, connector, action, **shape).to_arrow()
         expected = expected_ids(sb, connector, action)
     merged = pq.read_table(path)
+    if shaped:
+        assert merged.column_names == shape["columns"]
     assert len(expected) > RECORDS  # records were inserted
     assert sorted(merged.column(key).to_pylist()) == sorted(expected)
     by_key = {row[key]: row for row in merged.to_pylist()}

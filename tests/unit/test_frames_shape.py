@@ -11,6 +11,7 @@ import pytest
 
 from alloy_data.errors import ConfigurationError
 from alloy_data.frames import Shape, TableBuilder, split_tables, table_key
+from alloy_data.incremental import Incremental
 from alloy_data.options import PullOptions
 
 
@@ -150,6 +151,17 @@ def test_the_options_refuse_bad_shapes_saying_what_to_do() -> None:
     with pytest.raises(ConfigurationError, match="leave flatten_depth out"):
         PullOptions(flatten="json", flatten_depth=1)
     assert PullOptions(columns=["id"]).columns == ("id",)
+
+
+def test_an_incremental_pull_keeps_its_cursor_and_key_as_columns() -> None:
+    incremental = Incremental("updated_at", primary_key="id")
+    with pytest.raises(ConfigurationError, match="leaves out updated_at, which incremental"):
+        PullOptions(incremental=incremental, columns=["id", "total"])
+    assert PullOptions(incremental=incremental, columns=["id", "updated_at"]).columns
+    nested = Incremental("MetaData.LastUpdatedTime", primary_key="Id")
+    with pytest.raises(ConfigurationError, match="keep flatten='dotted'"):
+        PullOptions(incremental=nested, flatten="struct")
+    assert PullOptions(incremental=nested, columns=["Id", "MetaData"]).columns
 
 
 def test_child_tables_carry_the_parent_key_and_position_and_join_back_exactly() -> None:

@@ -32,7 +32,7 @@ NOT_DEFAULT: dict[str, Any] = {
     "retries": 1,
     "incremental": ad.Incremental(cursor_field="updated_at", primary_key="id"),
     "timestamps": "off",
-    "columns": ["id", "customer.email"],
+    "columns": ["id", "updated_at", "customer.email"],
     "flatten": "struct",
     "flatten_depth": 2,
     "progress": False,
