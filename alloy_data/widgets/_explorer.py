@@ -432,7 +432,11 @@ class Explorer(widgets.VBox):
             with contextlib.suppress(AlloyError):
                 pull = self._one_credential(self._picked_options(progress=False))
                 columns = list(pull.known_columns())
-        return guess_incremental(columns)
+        guessed = guess_incremental(columns)
+        try:  # the columns chosen may leave out its cursor or key: then there is no Refresh
+            return PullOptions(incremental=guessed, **self.columns.choices()).incremental
+        except ConfigurationError:
+            return None
 
     def refresh(self) -> Path | str | None:
         """Fetch only what changed since the last export and merge it in (what Refresh does).

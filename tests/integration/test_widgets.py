@@ -509,6 +509,8 @@ def test_the_column_picker_lists_a_previews_paths_and_pull_export_and_code_honou
     explorer.export_path.value = str(tmp_path / "orders.parquet")
     explorer.export_button.click()
     written = pq.read_table(tmp_path / "orders.parquet")
+    # Without updated_at among the columns, there is no mark to refresh from.
+    assert explorer.refresh_button.disabled
     assert written.schema.field("customer").type == "string"
     assert json.loads(written.column("customer")[0].as_py()).keys() == {"email"}
 
