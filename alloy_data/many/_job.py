@@ -41,6 +41,7 @@ from alloy_data.pull import (
     PullContext,
     check_tables_export,
     public_parameters,
+    shape_rows,
     split_pull_tables,
     write_tables,
 )
@@ -150,6 +151,7 @@ class MultiPull:
                 ("max requests/s (all)", self.max_total_requests_per_second),
                 ("max requests/s (each)", options.max_requests_per_second),
                 ("timestamps", options.timestamps),
+                *shape_rows(options),
             ]
         )
         ran = self.stats.credentials or self.stats.notes

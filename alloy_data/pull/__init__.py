@@ -12,7 +12,12 @@ from alloy_data.pull._context import PullContext
 from alloy_data.pull._plan import Pull, public_parameters
 from alloy_data.pull._run import PullRun
 from alloy_data.pull._stats import PullStats
-from alloy_data.pull._tables import check_tables_export, split_pull_tables, write_tables
+from alloy_data.pull._tables import (
+    check_tables_export,
+    shape_rows,
+    split_pull_tables,
+    write_tables,
+)
 
 __all__ = [
     "TIMESTAMPS_CHOICES",
@@ -25,6 +30,7 @@ __all__ = [
     "TimestampsOption",
     "check_tables_export",
     "public_parameters",
+    "shape_rows",
     "split_pull_tables",
     "write_tables",
 ]

@@ -29,7 +29,12 @@ from alloy_data.pull._export import export_file, export_parquet
 from alloy_data.pull._replay import LastRun
 from alloy_data.pull._run import PullRun
 from alloy_data.pull._stats import PullStats
-from alloy_data.pull._tables import check_tables_export, split_pull_tables, write_tables
+from alloy_data.pull._tables import (
+    check_tables_export,
+    shape_rows,
+    split_pull_tables,
+    write_tables,
+)
 from alloy_data.pull._tags import tagged_table
 
 if TYPE_CHECKING:
@@ -183,12 +188,7 @@ class Pull:
                 ("concurrency", "auto (2 to 8)" if concurrency == "auto" else concurrency),
                 ("max requests/s", options.max_requests_per_second),
                 ("timestamps", options.timestamps),
-                ("columns", ", ".join(options.columns) if options.columns else "all"),
-                (
-                    "flatten",
-                    options.flatten
-                    + ("" if options.flatten_depth is None else f", depth {options.flatten_depth}"),
-                ),
+                *shape_rows(options),
             ]
         )
 

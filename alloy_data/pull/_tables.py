@@ -15,10 +15,23 @@ if TYPE_CHECKING:
 
     from alloy_data.options import PullOptions
 
-__all__ = ["check_tables_export", "split_pull_tables", "table_name", "write_tables"]
+__all__ = [
+    "check_tables_export",
+    "shape_rows",
+    "split_pull_tables",
+    "table_name",
+    "write_tables",
+]
 
 # Candidate key columns, in order, when the pull has no incremental primary key.
 _ID_COLUMNS = ("id", "Id", "ID")
+
+
+def shape_rows(options: PullOptions) -> list[tuple[str, str]]:
+    """The rows of a pull's display that say its columns and flattening."""
+    depth = "" if options.flatten_depth is None else f", depth {options.flatten_depth}"
+    columns = ", ".join(options.columns) if options.columns else "all"
+    return [("columns", columns), ("flatten", f"{options.flatten}{depth}")]
 
 
 def table_name(action_id: str) -> str:
