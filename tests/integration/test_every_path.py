@@ -286,6 +286,13 @@ def test_child_tables_of_many_credentials_join_back_exactly(
     objects = [n for n in lists if pa.types.is_struct(table.schema.field(n).type.value_type)]
     assert sorted(tables) == sorted([name, *(f"{name}__{n.replace('.', '__')}" for n in objects)])
     directory = many.to_parquet(tmp_path / "tables", tables=True)
+    # Columns chosen: each credential's file streams only those, then the tags.
+    slim = client.pull_many(
+        connector, action, credentials=tenants, page_size=PAGE_SIZE, progress=False, columns=[key]
+    ).to_parquet(tmp_path / "slim")
+    written = pq.read_table(slim)
+    assert written.num_rows == table.num_rows
+    assert sorted(written.column_names) == sorted([key, "_user_id", "_credential_id"])
     # The record's id, else (an id field named otherwise, such as Xero's InvoiceID) the row.
     key = key if key in ("id", "Id") else "_row"
     assert key in parent.column_names
