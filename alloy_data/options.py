@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
@@ -28,12 +28,14 @@ from alloy_data.progress import ProgressOption, check_progress_option
 
 __all__ = [
     "CREDENTIAL_COLUMN",
+    "FLATTEN_CHOICES",
     "MANY_OPTION_NAMES",
     "OPTION_DOCS",
     "PULL_OPTION_NAMES",
     "TIMESTAMPS_CHOICES",
     "UNDECLARED_PARAMETERS_CHOICES",
     "USER_COLUMN",
+    "FlattenOption",
     "ManyOptions",
     "PullOptions",
     "TimestampsOption",
@@ -52,6 +54,11 @@ TIMESTAMPS_CHOICES = ("auto", "guess", "off")
 #: the first request ("refuse"), or sent as it is ("send").
 UndeclaredParametersOption = Literal["refuse", "send"]
 UNDECLARED_PARAMETERS_CHOICES = ("refuse", "send")
+
+#: ``flatten=``: nested objects' fields as top-level dotted columns ("dotted"), each object as
+#: one struct column ("struct"), or each nested object or list as JSON text ("json").
+FlattenOption = Literal["dotted", "struct", "json"]
+FLATTEN_CHOICES = ("dotted", "struct", "json")
 
 #: The columns every row of a pull of many credentials gets (their names can be changed).
 USER_COLUMN = "_user_id"
@@ -168,6 +175,82 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
     )
 
 
+def _columns(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    example = 'such as ["id", "customer.email"]'
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigurationError(
+            f"columns must be a list of dotted paths {example}, or None for every column, "
+            f"not {value!r}."
+        )
+    if not value:
+        raise ConfigurationError(
+            "columns is an empty list: name at least one column, or pass None for every column."
+        )
+    for path in value:
+        if not isinstance(path, str) or not all(part.strip() for part in path.split(".")):
+            raise ConfigurationError(
+                f"columns holds {path!r}: each must be a field's dotted path {example}."
+            )
+    doubled = sorted({path for path in value if list(value).count(path) > 1})
+    if doubled:
+        raise ConfigurationError(f"columns names {', '.join(doubled)} twice: name each once.")
+    return tuple(value)
+
+
+def _flatten(value: Any) -> FlattenOption:
+    if value not in FLATTEN_CHOICES:
+        raise ConfigurationError(
+            "flatten must be 'dotted' (nested objects' fields as top-level columns such as "
+            "customer.email), 'struct' (each object one struct column) or 'json' (each nested "
+            f"object or list one column of JSON text), not {value!r}."
+        )
+    return value
+
+
+def _flatten_depth(value: Any, flatten: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ConfigurationError(
+            f"flatten_depth must be a whole number >= 0 or None (no limit), not {value!r}."
+        )
+    if flatten == "json":
+        raise ConfigurationError(
+            "flatten_depth goes with flatten='dotted' or flatten='struct'; with "
+            "flatten='json' every nested value is JSON text already: leave flatten_depth out."
+        )
+    return int(value)
+
+
+def _check_shape_keeps_incremental(
+    incremental: Incremental | None, columns: Sequence[str] | None, flatten: str
+) -> None:
+    """An incremental pull reads its cursor and key from the table: they must stay columns."""
+    if incremental is None:
+        return
+    fields = [incremental.cursor_field, *incremental.keys]
+    if columns is not None:
+        left_out = [
+            name
+            for name in fields
+            if not any(name == path or name.startswith(f"{path}.") for path in columns)
+        ]
+        if left_out:
+            raise ConfigurationError(
+                f"columns leaves out {', '.join(left_out)}, which incremental= reads from every "
+                "row (its cursor field and primary key): add them to columns."
+            )
+    nested = [name for name in fields if "." in name]
+    if nested and flatten != "dotted":
+        raise ConfigurationError(
+            f"incremental= reads {', '.join(nested)} as a dotted column, which "
+            f"flatten={flatten!r} does not make: keep flatten='dotted' (the default) for an "
+            "incremental pull of nested fields."
+        )
+
+
 def _column_name(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}.")
@@ -199,6 +282,10 @@ class PullOptions:
     retries: int | RetryPolicy | None = None
     incremental: Incremental | None = None
     timestamps: TimestampsOption = "auto"
+    # The table's shape: columns chosen, and how nested objects flatten.
+    columns: Sequence[str] | None = None
+    flatten: FlattenOption = "dotted"
+    flatten_depth: int | None = None
     progress: ProgressOption = "auto"
 
     def __post_init__(self) -> None:
@@ -215,11 +302,15 @@ class PullOptions:
             "retries": _retries(self.retries),
             "incremental": check_incremental(self.incremental),
             "timestamps": _timestamps(self.timestamps),
+            "columns": _columns(self.columns),
+            "flatten": _flatten(self.flatten),
+            "flatten_depth": _flatten_depth(self.flatten_depth, self.flatten),
         }
         resolve_paginator(self.paginator)  # refuses an unknown paginator now
         check_progress_option(self.progress)
         for name, value in checked.items():
             object.__setattr__(self, name, value)
+        _check_shape_keeps_incremental(self.incremental, self.columns, self.flatten)
 
     def replace(self, **changes: Any) -> PullOptions:
         """Return a copy with ``changes`` applied (and checked)."""
@@ -229,6 +320,8 @@ class PullOptions:
         """The options as keyword arguments of ``client.pull`` (parameters as a plain dict)."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         values["parameters"] = dict(self.parameters)
+        if self.columns is not None:
+            values["columns"] = list(self.columns)
         return values
 
     def __eq__(self, other: object) -> bool:
@@ -365,6 +458,23 @@ OPTION_DOCS: dict[str, str] = {
     "times (``created``, ``*_at``, ``*_time``, ...) whose values all lie between 2000 and 2100 "
     'in seconds or milliseconds. ``"off"``: numbers stay numbers. ISO-8601 text with an '
     "offset becomes a timestamp in every case.",
+    "columns": 'The columns to keep, as dotted paths into nested objects (``["id", '
+    '"customer.email", "total_price"]``; ``"customer"`` keeps the whole object), in the order '
+    "the table shows them; default: every column. Records are cut to these paths before they "
+    "are converted, so a pull of 5 columns out of 60 converts and holds only those 5. A path "
+    "that no record has becomes a column of nulls, and ``stats.notes`` names the closest paths "
+    "that exist. A path does not go into lists: ``line_items`` keeps the whole list. With "
+    "``incremental=``, the columns must hold its cursor field and primary key.",
+    "flatten": 'How nested objects become columns. ``"dotted"`` (the default): their fields '
+    "become top-level columns named by their path (``customer.address.city``). "
+    '``"struct"``: each top-level object is one struct column (``customer``), and a field '
+    'that appears later widens the struct. ``"json"``: each top-level object or list is one '
+    "column of JSON text. Lists of objects stay lists: ``pull.to_tables()`` makes them child "
+    "tables.",
+    "flatten_depth": 'With ``flatten="dotted"`` or ``"struct"``: objects nested deeper than '
+    "this many levels are kept as JSON text (``1``: ``customer.email`` is a column, "
+    "``customer.address`` JSON text; ``0``: every object is JSON text; lists add no level). "
+    "Default: no limit.",
     "progress": '``"auto"`` or True (a tqdm bar for the notebook or terminal), '
     '``"terminal"``, False or None (silent), or a function called with each '
     ":class:`~alloy_data.progress.ProgressUpdate`. For many credentials, one bar for the job.",

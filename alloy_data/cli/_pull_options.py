@@ -32,6 +32,9 @@ OPTION_FLAGS: dict[str, str] = {
     "retries": "--retries",
     "incremental": "--incremental",
     "timestamps": "--timestamps",
+    "columns": "--columns",
+    "flatten": "--flatten",
+    "flatten_depth": "--flatten-depth",
     "progress": "--no-progress",
     "workers": "--workers",
     "on_error": "--on-error",
@@ -66,6 +69,9 @@ def options_from_args(args: argparse.Namespace) -> tuple[PullOptions, ManyOption
         retries=args.retries,
         incremental=_incremental(args),
         timestamps=args.timestamps,
+        columns=_columns(args.columns),
+        flatten=args.flatten,
+        flatten_depth=args.flatten_depth,
         progress=False if args.no_progress else "terminal",
     )
     many = ManyOptions(
@@ -76,6 +82,13 @@ def options_from_args(args: argparse.Namespace) -> tuple[PullOptions, ManyOption
         max_total_requests_per_second=args.max_total_requests_per_second,
     )
     return options, many
+
+
+def _columns(text: str | None) -> list[str] | None:
+    """``--columns id,customer.email``: the paths between commas (the options check them)."""
+    if text is None:
+        return None
+    return [path.strip() for path in text.split(",")]
 
 
 def _incremental(args: argparse.Namespace) -> Incremental | None:
@@ -161,6 +174,25 @@ def add_pull_arguments(parser: argparse.ArgumentParser) -> None:
         help="which number columns become UTC timestamps: those the action declares as epoch "
         "times (auto, default), also integer columns whose names and values say time (guess), "
         "or none (off)",
+    )
+    parser.add_argument(
+        "--columns",
+        metavar="PATH,PATH,...",
+        help="the columns to keep, as dotted paths into nested objects, comma-separated (e.g. "
+        "id,customer.email,total_price); converted and written in this order (default: all)",
+    )
+    parser.add_argument(
+        "--flatten",
+        default="dotted",
+        metavar="{dotted,struct,json}",
+        help="nested objects as top-level dotted columns such as customer.email (dotted, "
+        "default), as one struct column each (struct), or as JSON text (json)",
+    )
+    parser.add_argument(
+        "--flatten-depth",
+        type=int,
+        metavar="N",
+        help="objects nested deeper than N levels are kept as JSON text (default: no limit)",
     )
     parser.add_argument(
         "--out",

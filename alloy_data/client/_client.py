@@ -26,6 +26,7 @@ from alloy_data.http import RetryPolicy, Transport
 from alloy_data.options import (
     MANY_OPTION_NAMES,
     PULL_OPTION_NAMES,
+    FlattenOption,
     TimestampsOption,
     UndeclaredParametersOption,
     documented,
@@ -183,6 +184,9 @@ class AlloyClient:
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
         timestamps: TimestampsOption = "auto",
+        columns: Sequence[str] | None = None,
+        flatten: FlattenOption = "dotted",
+        flatten_depth: int | None = None,
         progress: ProgressOption = "auto",
     ) -> Pull:
         """Prepare a lazy pull of every page of a list action.
@@ -241,6 +245,9 @@ class AlloyClient:
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
         timestamps: TimestampsOption = "auto",
+        columns: Sequence[str] | None = None,
+        flatten: FlattenOption = "dotted",
+        flatten_depth: int | None = None,
         progress: ProgressOption = "auto",
     ) -> MultiPull:
         """Prepare a lazy pull of one list action for many credentials, as one dataset.

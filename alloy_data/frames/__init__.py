@@ -29,6 +29,15 @@ How values are typed:
   string column of JSON text from the page where that is first seen on; columns flattened
   from objects on earlier pages keep their values.
 
+The analyst's shape (:class:`Shape`, a pull's ``columns=``, ``flatten=`` and
+``flatten_depth=``): records are cut to the chosen dotted paths before they are converted, and
+the table's columns come in the order chosen (a chosen path that no record has is a null
+column). ``flatten="struct"`` keeps each top-level object as one struct column (widened when a
+later page adds a field; fields that hold only empty objects are left out), ``"json"`` makes
+each top-level object or list JSON text, and a depth keeps deeper objects as JSON text.
+:func:`split_tables` turns the lists of objects of a table into child tables keyed to their
+parent rows.
+
 Numbers that are times (``timestamps=`` of a pull, :class:`EpochTimes`): a number column that
 the action's response schema declares an epoch time (``format: unix-time`` as Stripe's API
 says, another epoch format, a number with ``format: date-time``, or a description such as "Unix
@@ -61,17 +70,25 @@ from alloy_data.frames._epochs import (
     check_timestamps_option,
     declared_epoch_columns,
 )
+from alloy_data.frames._shape import FLATTEN_MODES, Shape
+from alloy_data.frames._tables import POSITION_COLUMN, ROW_COLUMN, split_tables, table_key
 from alloy_data.frames._widen import unify
 
 __all__ = [
+    "FLATTEN_MODES",
+    "POSITION_COLUMN",
+    "ROW_COLUMN",
     "TIMESTAMP_OPTIONS",
     "EpochTimes",
     "SchemaDrift",
+    "Shape",
     "TableBuilder",
     "align_batch",
     "check_timestamps_option",
     "declared_epoch_columns",
     "records_to_batch",
+    "split_tables",
+    "table_key",
     "to_dataframe",
     "unify",
     "without_null_parents",

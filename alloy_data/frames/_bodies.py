@@ -79,8 +79,15 @@ class BodyReader:
             root; a segment ending in ``[]`` is a list whose items the path continues into.
     """
 
-    def __init__(self, types: Mapping[str, pa.DataType], records_path: Sequence[str]) -> None:
+    def __init__(
+        self,
+        types: Mapping[str, pa.DataType],
+        records_path: Sequence[str],
+        *,
+        chosen_only: bool = False,
+    ) -> None:
         self._types = dict(types)
+        self._chosen_only = chosen_only
         self._path = list(records_path)
         fields = _nested_fields(types)
         self._record_type = None if fields is None else pa.struct(fields)
@@ -88,7 +95,12 @@ class BodyReader:
 
     @classmethod
     def for_pages(
-        cls, types: Mapping[str, pa.DataType], envelope: str | None, records_path: str
+        cls,
+        types: Mapping[str, pa.DataType],
+        envelope: str | None,
+        records_path: str,
+        *,
+        chosen_only: bool = False,
     ) -> BodyReader | None:
         """A reader for pages whose records are at ``records_path`` in their payload.
 
@@ -97,6 +109,8 @@ class BodyReader:
             envelope: The body's key that holds the payload (``"data"``), or None when the
                 payload is the whole body.
             records_path: The records' path in the payload, as pagination found it.
+            chosen_only: The columns are the ones a pull chose (``columns=``): the records'
+                other fields are left out as they are read, not a reason to refuse.
 
         Returns:
             The reader, or None when the columns or the path are beyond what it can declare.
@@ -115,7 +129,7 @@ class BodyReader:
             return None
         if segments[-1].endswith("[]"):
             return None  # a list of lists
-        reader = cls(types, segments)
+        reader = cls(types, segments, chosen_only=chosen_only)
         return reader if reader.schema is not None else None
 
     def _is_list(self, position: int) -> bool:
@@ -162,7 +176,8 @@ class BodyReader:
                     explicit_schema=self.schema,
                     # Fields beside the records (paging, totals) are read and left; a field new
                     # inside the records shows in their type, which is checked below.
-                    unexpected_field_behavior="infer",
+                    # With chosen columns, the records' other fields are not even parsed.
+                    unexpected_field_behavior="ignore" if self._chosen_only else "infer",
                     newlines_in_values=newlines,
                 ),
             )

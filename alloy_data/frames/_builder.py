@@ -13,6 +13,7 @@ from alloy_data.errors import ConfigurationError
 from alloy_data.frames._bodies import BodyReader
 from alloy_data.frames._epochs import EpochTimes
 from alloy_data.frames._page import Page, PageConverter
+from alloy_data.frames._shape import Shape, record_paths
 from alloy_data.frames._widen import cast, unify
 
 __all__ = ["SchemaDrift", "TableBuilder", "align_batch", "records_to_batch", "to_dataframe"]
@@ -128,6 +129,8 @@ class TableBuilder:
         row_count: How many records those earlier pages held.
         epochs: Which number columns are epoch times to convert to UTC timestamps, page after
             page (by default none are).
+        shape: The columns chosen and how nested objects flatten (by default every column,
+            dotted).
 
     Attributes:
         drift: Columns that appeared after the first page or whose type widened, in order.
@@ -142,7 +145,11 @@ class TableBuilder:
         schema: pa.Schema | None = None,
         row_count: int = 0,
         epochs: EpochTimes | None = None,
+        shape: Shape | None = None,
     ) -> None:
+        self.shape = Shape() if shape is None else shape
+        # The paths of the first records as they came, to name the closest to a wrong column.
+        self._record_paths: set[str] = set()
         self._known_columns = tuple(known_columns)
         self.epochs = EpochTimes("off") if epochs is None else epochs
         self._keep_batches = keep_batches
@@ -162,8 +169,14 @@ class TableBuilder:
 
     @property
     def schema(self) -> pa.Schema:
-        """The schema unified over all pages so far, columns in the order first seen."""
-        return without_null_parents(pa.schema(list(self._types.items())))
+        """The schema unified over all pages so far, columns in the order first seen (or in
+        the order the shape's columns were chosen, a chosen path that no record had as a null
+        column)."""
+        return self.shape.arrange(without_null_parents(pa.schema(list(self._types.items()))))
+
+    def shape_notes(self) -> list[str]:
+        """What the pull's stats say about the shape: chosen paths that no record had."""
+        return self.shape.missing(pa.schema(list(self._types.items())), sorted(self._record_paths))
 
     def add_page(self, records: Sequence[Any], page_number: int) -> pa.RecordBatch:
         """Converts one page, widening the schema and recording drift.
@@ -256,9 +269,15 @@ class TableBuilder:
             The pages as one batch (not yet aligned to the unified schema), or None when the
             pages were not added.
         """
-        if not self.row_count or self._json_paths:
+        readable, chosen_only = self.shape.reads_bytes(self._types)
+        if not self.row_count or self._json_paths or not readable:
             return None
-        reader = BodyReader.for_pages(self.epochs.raw_types(self._types), payload_key, records_path)
+        reader = BodyReader.for_pages(
+            self.epochs.raw_types(self._types),
+            payload_key,
+            records_path,
+            chosen_only=chosen_only,
+        )
         batch = None if reader is None else reader.read(bodies, counts)
         if batch is not None:
             batch = self.epochs.convert_decided(batch)
@@ -294,7 +313,7 @@ class TableBuilder:
         schema = (
             self.schema
             if batches is None
-            else without_null_parents(_covering_schema(self._types, chosen))
+            else self.shape.arrange(without_null_parents(_covering_schema(self._types, chosen)))
         )
         if not any(b.num_rows for b in chosen):
             return self._empty_table(schema)
@@ -313,7 +332,12 @@ class TableBuilder:
 
     def _convert_raw(self, records: Sequence[Any]) -> Page:
         strings = frozenset(n for n, t in self._types.items() if pa.types.is_string(t))
-        return PageConverter(frozenset(self._json_paths), strings).convert(records)
+        if self.shape.changes_records:
+            if self.shape.columns is not None and not self._record_paths:
+                self._record_paths = record_paths(records)
+            records = self.shape.records(records)
+        converter = PageConverter(frozenset(self._json_paths), strings, structs=self.shape.structs)
+        return converter.convert(records)
 
     def _object_scalar_conflicts(self, names: Sequence[str]) -> dict[str, str]:
         """Paths that held objects on earlier pages and something else now, or the reverse."""

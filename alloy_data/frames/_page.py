@@ -91,8 +91,12 @@ def _child_values(values: Sequence[Any], key: str) -> list[Any]:
 class PageConverter:
     """Turns one page of records into a flat, typed record batch."""
 
-    def __init__(self, json_paths: frozenset[str], string_columns: frozenset[str]) -> None:
+    def __init__(
+        self, json_paths: frozenset[str], string_columns: frozenset[str], *, structs: bool = False
+    ) -> None:
         self._json_paths = json_paths
+        # flatten="struct": a top-level object stays one struct column.
+        self._structs = structs
         # Columns already known to be strings gain nothing from timestamp detection.
         self._string_columns = string_columns
         self._names: list[str] = []
@@ -141,6 +145,10 @@ class PageConverter:
         elif pa.types.is_struct(kind) and depth >= MAX_DEPTH:
             self._new_json_paths.add(path)
             self._add(path, _string_array(values()))
+        elif pa.types.is_struct(kind) and self._structs:
+            kept = _without_empty_structs(array)
+            if kept.type.num_fields:  # an empty object adds no column
+                self._add(path, kept)
         elif pa.types.is_struct(kind):
             self._emit_struct(f"{path}.", array, values, depth + 1)
         elif pa.types.is_string(kind) and path not in self._string_columns:
@@ -172,7 +180,11 @@ class PageConverter:
                 return
         present = [v for v in values if v is not None]
         if present and path not in self._json_paths:
-            if not all(isinstance(v, dict) for v in present):
+            if self._structs and all(isinstance(v, dict) for v in present):
+                # Objects whose fields disagree in type cannot be one struct: JSON text.
+                self._conflicts[path] = "struct"
+                self._new_json_paths.add(path)
+            elif not all(isinstance(v, dict) for v in present):
                 self._conflicts[path] = _describe_mix(present)
                 if any(isinstance(v, (dict, list)) for v in present):
                     self._new_json_paths.add(path)
@@ -182,6 +194,29 @@ class PageConverter:
             else:
                 self._new_json_paths.add(path)
         self._add(path, _string_array(values))
+
+
+def _without_empty_structs(array: pa.Array) -> pa.Array:
+    """A struct array less its fields that hold only empty objects (Parquet cannot store a
+    struct without fields; in dotted columns an empty object adds no column either)."""
+    if not pa.types.is_struct(array.type):
+        return array
+    kept = [
+        (array.type.field(i), _without_empty_structs(child))
+        for i, child in enumerate(array.flatten())
+    ]
+    kept = [
+        (f, child)
+        for f, child in kept
+        if not (pa.types.is_struct(child.type) and child.type.num_fields == 0)
+    ]
+    if len(kept) == array.type.num_fields and all(child.type == f.type for f, child in kept):
+        return array
+    return pa.StructArray.from_arrays(
+        [child for _, child in kept],
+        fields=[f.with_type(child.type) for f, child in kept],
+        mask=array.is_null(),
+    )
 
 
 def _unique_names(names: list[str]) -> list[str]:

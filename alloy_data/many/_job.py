@@ -36,7 +36,15 @@ from alloy_data.many._stats import CredentialFailure, MultiPullStats
 from alloy_data.many._targets import CredentialTarget, ManyClient, check_targets, find_targets
 from alloy_data.options import ManyOptions, PullOptions
 from alloy_data.progress import ProgressUpdate, make_reporter
-from alloy_data.pull import Pull, PullContext, public_parameters
+from alloy_data.pull import (
+    Pull,
+    PullContext,
+    check_tables_export,
+    public_parameters,
+    shape_rows,
+    split_pull_tables,
+    write_tables,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -143,6 +151,7 @@ class MultiPull:
                 ("max requests/s (all)", self.max_total_requests_per_second),
                 ("max requests/s (each)", options.max_requests_per_second),
                 ("timestamps", options.timestamps),
+                *shape_rows(options),
             ]
         )
         ran = self.stats.credentials or self.stats.notes
@@ -393,6 +402,18 @@ class MultiPull:
             if differences:
                 self.stats.drift[target.credential_id] = differences
 
+    def to_tables(self) -> dict[str, pa.Table]:
+        """Pull every credential (see :meth:`to_arrow`) into a parent table and one child
+        table per list of objects, as :meth:`Pull.to_tables` does; every row of every table
+        carries the user and credential columns, and the parent's key is unique with them.
+
+        Returns:
+            The Arrow tables by name, the parent first.
+        """
+        return split_pull_tables(
+            self.to_arrow(), self.action_id, self.options, self.many_options.tag_columns
+        )
+
     def to_dataframe(self, *, dtype_backend: str = "numpy_nullable") -> pd.DataFrame:
         """Pull every credential into one pandas DataFrame (see :meth:`to_arrow`).
 
@@ -412,6 +433,7 @@ class MultiPull:
         resume: bool = False,
         storage_options: dict[str, Any] | None = None,
         mode: Literal["replace", "merge", "append"] = "replace",
+        tables: bool = False,
     ) -> Path | str:
         """Stream every credential into one Parquet dataset (a directory) or file.
 
@@ -441,6 +463,8 @@ class MultiPull:
                 high-water mark, as :meth:`Pull.to_parquet` does for one file (for a URL, a
                 copy of each object is updated on local disk and uploaded), and the manifest
                 lists each mark.
+            tables: Write :meth:`to_tables` instead, one dataset per table under the
+                directory ``path`` (see :meth:`Pull.to_parquet`).
 
         Returns:
             The path written, or the URL for a URL other than ``file://``.
@@ -450,6 +474,24 @@ class MultiPull:
                 or a URL whose filesystem package is not installed.
             ExportError: If the target cannot be written, with what to do.
         """
+        if tables:
+            check_tables_export(
+                resume=resume, partition_cols=partition_cols, mode=mode, target=path
+            )
+            return write_tables(
+                self.to_tables(),
+                path,
+                overwrite=overwrite,
+                compression="zstd",
+                storage_options=storage_options,
+                metadata={
+                    "connector": self.connector_id,
+                    "action": self.action_id,
+                    "parameters": json.dumps(
+                        public_parameters(self.options.parameters), default=str
+                    ),
+                },
+            )
         return export_parquet(
             self,
             path,

@@ -12,6 +12,12 @@ from alloy_data.pull._context import PullContext
 from alloy_data.pull._plan import Pull, public_parameters
 from alloy_data.pull._run import PullRun
 from alloy_data.pull._stats import PullStats
+from alloy_data.pull._tables import (
+    check_tables_export,
+    shape_rows,
+    split_pull_tables,
+    write_tables,
+)
 
 __all__ = [
     "TIMESTAMPS_CHOICES",
@@ -22,5 +28,9 @@ __all__ = [
     "PullRun",
     "PullStats",
     "TimestampsOption",
+    "check_tables_export",
     "public_parameters",
+    "shape_rows",
+    "split_pull_tables",
+    "write_tables",
 ]

@@ -83,6 +83,7 @@ def _record_drift(run: PullRun, builder: TableBuilder) -> None:
     run.stats.drift = list(builder.drift)
     for drift in builder.drift:
         run.stats.notes.append(f"schema drift: {drift}")
+    run.stats.notes.extend(builder.shape_notes())
     run.stats.notes.extend(builder.epochs.notes())
     run.stats.warnings.extend(builder.epochs.warnings())
 

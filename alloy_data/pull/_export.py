@@ -276,6 +276,7 @@ def _write(pull: Pull, run: PullRun, writer: Any, *, resume: bool, keep: bool = 
             else getattr(writer, "seed_schema", None),
             row_count=checkpoint.rows if checkpoint is not None else 0,
             epochs=pull.epochs(_timestamp_columns(checkpoint)),
+            shape=pull.shape(),
         )
         convert_pages(
             run,

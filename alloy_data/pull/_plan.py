@@ -29,6 +29,12 @@ from alloy_data.pull._export import export_file, export_parquet
 from alloy_data.pull._replay import LastRun
 from alloy_data.pull._run import PullRun
 from alloy_data.pull._stats import PullStats
+from alloy_data.pull._tables import (
+    check_tables_export,
+    shape_rows,
+    split_pull_tables,
+    write_tables,
+)
 from alloy_data.pull._tags import tagged_table
 
 if TYPE_CHECKING:
@@ -36,7 +42,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from alloy_data.engine import RequestRate
-    from alloy_data.frames import EpochTimes, TableBuilder
+    from alloy_data.frames import EpochTimes, Shape, TableBuilder
     from alloy_data.incremental import FilterParameter, Incremental
     from alloy_data.models import Action
     from alloy_data.pagination import Page
@@ -182,6 +188,7 @@ class Pull:
                 ("concurrency", "auto (2 to 8)" if concurrency == "auto" else concurrency),
                 ("max requests/s", options.max_requests_per_second),
                 ("timestamps", options.timestamps),
+                *shape_rows(options),
             ]
         )
 
@@ -236,6 +243,14 @@ class Pull:
 
         declared = declared_epoch_columns(self._record_schema())
         return EpochTimes(self.options.timestamps, declared, converted=converted)
+
+    def shape(self) -> Shape:
+        """The columns chosen and how nested objects flatten, as the options say."""
+        from alloy_data.frames import Shape
+
+        options = self.options
+        columns = None if options.columns is None else tuple(options.columns)
+        return Shape(columns, options.flatten, options.flatten_depth)
 
     def _record_schema(self) -> Mapping[str, Any]:
         for key in ("responseSchema", "outputSchema", "recordSchema"):
@@ -315,7 +330,9 @@ class Pull:
                 self.served(last.served_stats())
                 return rows
         self.started(run)
-        builder = TableBuilder(known_columns=self.known_columns(), epochs=self.epochs())
+        builder = TableBuilder(
+            known_columns=self.known_columns(), epochs=self.epochs(), shape=self.shape()
+        )
         pages = run.pages(run.walker(), fetch_ahead=False)
         try:
             convert_pages(run, builder, pages, chunk_records=self.context.chunk_records)
@@ -350,6 +367,27 @@ class Pull:
         # A fresh table is this call's own, so its memory is released as the columns convert;
         # the rows kept for the next sink are a mapped copy of their own.
         return to_dataframe(table, dtype_backend=dtype_backend, release=not self.stats.reused)
+
+    def to_tables(self, *, since: Any = None) -> dict[str, pa.Table]:
+        """Fetch every page (see :meth:`to_arrow`) into a parent table and one child table per
+        list of objects, such as ``{"orders": ..., "orders__line_items": ...}``.
+
+        The parent is named after the action (``list-orders``: ``orders``) and holds every
+        column but the lists of objects. A child of column ``line_items`` is
+        ``orders__line_items``: one row per item, its fields as columns (flattened as
+        ``flatten=`` says), with the parent's key as ``_parent_<key>`` and the item's
+        ``_position`` in its list (from 0); lists inside items become grandchildren the same
+        way. The parent's key is the ``incremental=`` primary key, else its ``id`` column,
+        when that is never null and unique; otherwise the parent gets a ``_row`` column (its
+        row's position) and children carry ``_parent__row``. With ``flatten="json"`` lists are
+        text, so there is only the parent.
+
+        Returns:
+            The Arrow tables by name, the parent first.
+        """
+        return split_pull_tables(
+            self.to_arrow(since=since), self.action_id, self.options, tuple(self.context.tags)
+        )
 
     def partial_arrow(self) -> pa.Table:
         """Return what the last run fetched before an error stopped it, as an Arrow table.
@@ -407,6 +445,13 @@ class Pull:
                 *([] if since is None else [since]),
                 # Only when not the default, so that earlier checkpoints still resume.
                 *([options.timestamps] if options.timestamps != "auto" else []),
+                *(
+                    [options.columns, options.flatten, options.flatten_depth]
+                    if options.columns is not None
+                    or options.flatten != "dotted"
+                    or options.flatten_depth is not None
+                    else []
+                ),
             ],
             sort_keys=True,
             default=str,
@@ -424,6 +469,7 @@ class Pull:
         resume: bool = False,
         storage_options: dict[str, Any] | None = None,
         mode: Literal["replace", "merge", "append"] = "replace",
+        tables: bool = False,
     ) -> Path | str:
         """Stream every page into a Parquet file (or a Hive-partitioned directory).
 
@@ -453,6 +499,10 @@ class Pull:
                 the file when it is missing, and keep the new mark in its provenance (see
                 :func:`alloy_data.read_metadata`). For an object store's URL the object is
                 merged on local disk from a copy and uploaded whole.
+            tables: Write :meth:`to_tables` instead: ``path`` is a directory with one dataset
+                per table (``orders/``, ``orders__line_items/``), each published whole (its
+                file, a manifest, then ``_SUCCESS``). The tables are built in memory first;
+                ``resume``, ``partition_cols`` and ``mode`` do not apply.
 
         Returns:
             The path written, or the URL for a URL other than ``file://``.
@@ -463,6 +513,19 @@ class Pull:
             ConfigurationError: For a bad option, or a URL whose filesystem package is not
                 installed (saying what to install).
         """
+        if tables:
+            check_tables_export(
+                resume=resume, partition_cols=partition_cols, mode=mode, target=path
+            )
+            built = self.to_tables()
+            return write_tables(
+                built,
+                path,
+                overwrite=overwrite,
+                compression=compression,
+                storage_options=storage_options,
+                metadata=self.provenance(),
+            )
         return export_parquet(
             self,
             path,

@@ -12,12 +12,14 @@ into the notebook's front end.
 """
 
 from alloy_data.widgets._actions import PAGING_PARAMETERS, ActionPicker
+from alloy_data.widgets._columns import ColumnPicker
 from alloy_data.widgets._explorer import Explorer
 from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
 
 __all__ = [
     "PAGING_PARAMETERS",
     "ActionPicker",
+    "ColumnPicker",
     "ConnectorPicker",
     "CredentialPicker",
     "Explorer",

@@ -26,6 +26,7 @@ def reproducing_code(
     user_id: str | None,
     parameters: str,
     refreshed: tuple[str | Path, Incremental] | None,
+    shape: dict[str, Any] | None = None,
 ) -> str:
     """Lines that import alloy_data, make a client, pull and build a DataFrame ``df``.
 
@@ -37,6 +38,8 @@ def reproducing_code(
         user_id: The user, if one was chosen.
         parameters: The parameters, already written as Python.
         refreshed: After an export that Refresh can update: its path and ``Incremental``.
+        shape: ``columns``, ``flatten`` and ``flatten_depth`` as the column picker sets them;
+            those that are not the default are written out.
 
     Returns:
         The code, never with the API key.
@@ -56,6 +59,12 @@ def reproducing_code(
         if user_id:
             lines.append(f"    user_id={literal(user_id)},")
     lines.append(f"    parameters={parameters},")
+    defaults = {"columns": None, "flatten": "dotted", "flatten_depth": None}
+    lines += [
+        f"    {name}={literal(value)},"
+        for name, value in (shape or {}).items()
+        if value != defaults.get(name)
+    ]
     if refreshed is not None:
         incremental = refreshed[1]
         keys = incremental.keys[0] if len(incremental.keys) == 1 else list(incremental.keys)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -18,6 +18,7 @@ from alloy_data.options import (
     MANY_OPTION_NAMES,
     PULL_OPTION_NAMES,
     USER_COLUMN,
+    FlattenOption,
     ManyOptions,
     PullOptions,
     TimestampsOption,
@@ -29,6 +30,7 @@ from alloy_data.options import (
 from alloy_data.widgets._actions import ActionPicker
 from alloy_data.widgets._base import reported, show_error, show_info, unexpected_text
 from alloy_data.widgets._code import count, literal, reproducing_code
+from alloy_data.widgets._columns import ColumnPicker
 from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
 from alloy_data.widgets._progress import end_bar, reset_bar, show_figures
 
@@ -72,6 +74,8 @@ class Explorer(widgets.VBox):
         connector: The :class:`ConnectorPicker`.
         credential: The :class:`CredentialPicker`.
         action: The :class:`ActionPicker`.
+        columns: The :class:`~alloy_data.widgets.ColumnPicker`: the columns and flattening
+            that Pull, Export and Show code use (a Preview lists the columns).
         preview_button, pull_button, export_button, code_button: The buttons.
         refresh_button: "Refresh": after an export, fetch only what changed since and merge it
             into the file (enabled once an export recorded a high-water mark).
@@ -104,6 +108,7 @@ class Explorer(widgets.VBox):
         self.connector = ConnectorPicker(client)
         self.credential = CredentialPicker(client, user_id=self.user.value or None)
         self.action = ActionPicker(client)
+        self.columns = ColumnPicker()
         self.all_credentials = widgets.Checkbox(
             value=False,
             description="Every credential of the connector, all users",
@@ -138,6 +143,7 @@ class Explorer(widgets.VBox):
                 self.credential,
                 self.all_credentials,
                 self.action,
+                self.columns,
                 widgets.HBox([self.preview_button, self.pull_button, self.code_button]),
                 widgets.HBox([self.export_path, self.export_button, self.refresh_button]),
                 widgets.HBox([self.progress, self.progress_label]),
@@ -213,6 +219,9 @@ class Explorer(widgets.VBox):
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
         timestamps: TimestampsOption = "auto",
+        columns: Sequence[str] | None = None,
+        flatten: FlattenOption = "dotted",
+        flatten_depth: int | None = None,
         progress: ProgressOption = "auto",
         workers: int | None = None,
         on_error: Literal["continue", "raise"] = "continue",
@@ -230,6 +239,8 @@ class Explorer(widgets.VBox):
 
         Args:
             parameters: Added to (and winning over) the parameters set in the action picker.
+            columns: Default: the columns chosen in the column picker.
+            flatten: Default (with ``flatten_depth`` left out): the column picker's choice.
 
         Returns:
             The ``Pull`` or ``MultiPull``.
@@ -238,6 +249,10 @@ class Explorer(widgets.VBox):
             ConfigurationError: The connector, credential or action is not chosen yet, a
                 parameter does not parse, or an option is wrong.
         """
+        picked = self.columns.choices()
+        if flatten == "dotted" and flatten_depth is None:
+            flatten, flatten_depth = picked["flatten"], picked["flatten_depth"]
+        columns = picked["columns"] if columns is None else columns
         arguments = {**locals(), "parameters": {**self.action.parameters, **(parameters or {})}}
         options = pull_options_from(arguments)
         many = many_options_from(arguments)
@@ -339,6 +354,7 @@ class Explorer(widgets.VBox):
         self._end_progress(ok=frame is not None)
         if frame is not None:
             self._preview_columns = list(frame.columns)
+            self.columns.discover(self._preview_columns)
             self._show_table(frame, f"First page: {count(len(frame), 'row')}")
             show_info(self.status, f"Preview: the first page has {count(len(frame), 'record')}.")
         return frame
@@ -416,7 +432,11 @@ class Explorer(widgets.VBox):
             with contextlib.suppress(AlloyError):
                 pull = self._one_credential(self._picked_options(progress=False))
                 columns = list(pull.known_columns())
-        return guess_incremental(columns)
+        guessed = guess_incremental(columns)
+        try:  # the columns chosen may leave out its cursor or key: then there is no Refresh
+            return PullOptions(incremental=guessed, **self.columns.choices()).incremental
+        except ConfigurationError:
+            return None
 
     def refresh(self) -> Path | str | None:
         """Fetch only what changed since the last export and merge it in (what Refresh does).
@@ -492,6 +512,7 @@ class Explorer(widgets.VBox):
             user_id=self.user_id,
             parameters=parameters,
             refreshed=refreshed,
+            shape=self.columns.choices(),
         )
 
     def show_code(self) -> str:

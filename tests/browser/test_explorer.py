@@ -128,6 +128,18 @@ def test_explorer_clicked_through(
     second_id = table.locator("tbody tr").nth(1).locator("td").first.inner_text().strip()
     assert second_id.startswith("ch_")
 
+    # The column picker lists the page's paths; Pull keeps the ones chosen, in their order.
+    picker = _select(root, "Columns")
+    expect(picker.locator("option").filter(has_text=re.compile(r"^amount$"))).to_have_count(1)
+    picker.select_option(["id", "amount"])
+    assert _kernel_says(page, "print(explorer.columns.choices()['columns'])") == "['id', 'amount']"
+    _button(root, "Pull").click()
+    expect(status).to_contain_text("Pulled", timeout=STEP_SECONDS * 1000)
+    headers = [h.strip() for h in table.locator("thead th").all_inner_texts()]
+    assert [h for h in headers if h] == ["id", "amount"]
+    picker.select_option([])
+    assert _kernel_says(page, "print(explorer.columns.choices()['columns'])") == "None"
+
     # An action with a parameter: one charge by its id.
     _choose(root, "Action", "Charges: get")
     charge_id = root.get_by_label("id *", exact=True)

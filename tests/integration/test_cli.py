@@ -607,3 +607,52 @@ def test_flags_are_spelled_out(abbreviated: str, capsys: pytest.CaptureFixture[s
         parse_args(argv)
     assert exited.value.code == 2
     assert f"unrecognized arguments: {abbreviated}" in capsys.readouterr().err
+
+
+def test_pull_keeps_the_columns_asked_for_in_their_order_and_flattens_as_asked(
+    capsys, sandbox, tmp_path
+):
+    out_file = tmp_path / "orders.parquet"
+    code, _, err = run(
+        capsys,
+        "pull",
+        "shopify",
+        "list-orders",
+        "--credential",
+        sandbox.fixtures.credentials["shopify"],
+        "--columns",
+        "total_price, customer.email,id",
+        "--flatten",
+        "struct",
+        "--max-records",
+        "300",
+        "--out",
+        str(out_file),
+        *api_args(sandbox),
+    )
+    assert code == 0, err
+    relation = duckdb.sql(f"select customer.email as email, id from '{out_file}'")
+    assert relation.columns == ["email", "id"]
+    rows = relation.fetchall()
+    assert len(rows) == 300 and all("@" in email for email, _ in rows)
+    assert duckdb.sql(f"select * from '{out_file}'").columns == ["total_price", "customer", "id"]
+
+
+def test_pull_refuses_a_bad_flatten_as_a_usage_error(capsys, sandbox, tmp_path):
+    code, _, err = run(
+        capsys,
+        "pull",
+        "shopify",
+        "list-orders",
+        "--credential",
+        sandbox.fixtures.credentials["shopify"],
+        "--flatten",
+        "json",
+        "--flatten-depth",
+        "2",
+        "--out",
+        str(tmp_path / "x.parquet"),
+        *api_args(sandbox),
+    )
+    assert code == 2
+    assert "leave --flatten-depth out" in err and "--flatten struct" in err

@@ -77,11 +77,15 @@ def test_a_pull_shows_what_it_will_fetch_before_it_runs(faulty: Sandbox) -> None
             parameters={"api_key": PLANTED, "note": HOSTILE, "echo": faulty.api_key},
             max_records=120,
             timestamps="guess",
+            columns=["id", "amount"],
+            flatten="struct",
+            flatten_depth=2,
             progress=False,
         )
         html = pull._repr_html_()
     text = shown_text(html)
     assert "Pull: stripe list-charges" in text
+    assert "columns id, amount" in text and "flatten struct, depth 2" in text
     assert f"credential {faulty.fixtures.credentials['stripe']}" in text
     assert "max records 120" in text
     assert "timestamps guess" in text

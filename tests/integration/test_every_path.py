@@ -187,10 +187,14 @@ def test_read_pull_on_worker_processes_gives_what_pull_many_gives(
         assert frame[frame["_credential_id"] == credential_id][key].tolist() == expected
 
 
+@pytest.mark.parametrize("shaped", [False, True], ids=["every-column", "columns-struct"])
 @pytest.mark.parametrize(("connector", "action", "key", "cursor"), FILTERING)
 def test_an_incremental_merge_equals_a_fresh_pull(
-    tmp_path: Path, connector: str, action: str, key: str, cursor: str
+    tmp_path: Path, connector: str, action: str, key: str, cursor: str, shaped: bool
 ) -> None:
+    shape: dict[str, Any] = (
+        {"columns": [cursor, "currency", key], "flatten": "struct"} if shaped else {}
+    )
     # A sandbox of its own: its clock moves.
     with (
         serve(port=0, seed=12, records=RECORDS) as sb,
@@ -199,18 +203,127 @@ def test_an_incremental_merge_equals_a_fresh_pull(
         client._transport.retry_policy = RetryPolicy(max_retries=2, backoff_base=0.01)
         incremental = ad.Incremental(cursor_field=cursor, primary_key=key)
         path = tmp_path / "merged.parquet"
-        first = pull_of(client, sb, connector, action, incremental=incremental)
+        first = pull_of(client, sb, connector, action, incremental=incremental, **shape)
         first.to_parquet(path, mode="merge")
         sb.advance_clock(3_600, updates=0.05, inserts=0.05)
-        refresh = pull_of(client, sb, connector, action, incremental=incremental)
+        refresh = pull_of(client, sb, connector, action, incremental=incremental, **shape)
         refresh.to_parquet(path, mode="merge")
         assert refresh.stats.incremental == "filter"
         assert refresh.stats.pages < first.stats.pages
-        fresh = pull_of(client, sb, connector, action).to_arrow()
+        fresh = pull_of(client, sb, connector, action, **shape).to_arrow()
         expected = expected_ids(sb, connector, action)
     merged = pq.read_table(path)
+    if shaped:
+        assert merged.column_names == shape["columns"]
     assert len(expected) > RECORDS  # records were inserted
     assert sorted(merged.column(key).to_pylist()) == sorted(expected)
     by_key = {row[key]: row for row in merged.to_pylist()}
     for row in fresh.to_pylist():
         assert by_key[row[key]] == row
+
+
+def chosen_columns(table: pa.Table, key: str) -> list[str]:
+    """The key, a nested path (as its top object's dotted field) and a top-level column,
+    in an order of their own."""
+    nested = next((name for name in table.column_names if "." in name), None)
+    plain = next(name for name in reversed(table.column_names) if "." not in name and name != key)
+    return [plain, *([nested] if nested else []), key]
+
+
+@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS)
+def test_columns_and_flatten_through_every_sink(
+    sb: Sandbox, client: ad.AlloyClient, tmp_path: Path, connector: str, action: str, key: str
+) -> None:
+    import duckdb
+
+    expected = expected_ids(sb, connector, action)
+    full = pull_of(client, sb, connector, action).to_arrow()
+    chosen = chosen_columns(full, key)
+    table = pull_of(client, sb, connector, action, columns=chosen).to_arrow()
+    assert table.column_names == chosen
+    assert table.equals(full.select(chosen))
+
+    structs = pull_of(client, sb, connector, action, columns=chosen, flatten="struct")
+    exported = structs.to_parquet(tmp_path / "structs.parquet")
+    read = duckdb.sql(f"select * from read_parquet('{exported}')").to_arrow_table()
+    assert read.column(key).to_pylist() == expected
+    top = list(dict.fromkeys(name.split(".")[0] for name in chosen))
+    assert read.column_names == top
+
+    # Stopped part-way, then finished with resume=True: the same columns, every record.
+    path = tmp_path / "resumed.parquet"
+    failing = pull_of(
+        client,
+        sb,
+        connector,
+        action,
+        columns=chosen,
+        retries=0,
+        progress=fail_once_after(sb, action, FAIL_AFTER),
+    )
+    with pytest.raises(ad.ServerError):
+        failing.to_parquet(path)
+    pull_of(client, sb, connector, action, columns=chosen).to_parquet(path, resume=True)
+    assert pq.read_table(path).equals(table)
+
+
+@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS)
+def test_child_tables_of_many_credentials_join_back_exactly(
+    sb: Sandbox, client: ad.AlloyClient, tmp_path: Path, connector: str, action: str, key: str
+) -> None:
+    import duckdb
+
+    tenants = [(t.user_id, t.credentials[connector]) for t in sb.fixtures.tenants]
+    many = client.pull_many(
+        connector, action, credentials=tenants, page_size=PAGE_SIZE, progress=False
+    )
+    table = many.to_arrow()
+    tables = many.to_tables()
+    name = action.removeprefix("list-")
+    parent = tables[name]
+    assert parent.num_rows == table.num_rows
+    lists = [f.name for f in table.schema if pa.types.is_list(f.type)]
+    objects = [n for n in lists if pa.types.is_struct(table.schema.field(n).type.value_type)]
+    assert sorted(tables) == sorted([name, *(f"{name}__{n.replace('.', '__')}" for n in objects)])
+    directory = many.to_parquet(tmp_path / "tables", tables=True)
+    # Columns chosen: each credential's file streams only those, then the tags.
+    slim = client.pull_many(
+        connector, action, credentials=tenants, page_size=PAGE_SIZE, progress=False, columns=[key]
+    ).to_parquet(tmp_path / "slim")
+    written = pq.read_table(slim)
+    assert written.num_rows == table.num_rows
+    assert sorted(written.column_names) == sorted([key, "_user_id", "_credential_id"])
+    # The record's id, else (an id field named otherwise, such as Xero's InvoiceID) the row.
+    key = key if key in ("id", "Id") else "_row"
+    assert key in parent.column_names
+    for column in objects:
+        child_name = f"{name}__{column.replace('.', '__')}"
+        items = sum(len(v or []) for v in table.column(column).to_pylist())
+        # Read back from the datasets written, and joined on the parent's key and tags.
+        joined = duckdb.sql(
+            f"select count(*), count(distinct (c._credential_id, c._parent_{key}, c._position)) "
+            f"from read_parquet('{directory}/{child_name}/*.parquet') c "
+            f"join read_parquet('{directory}/{name}/*.parquet') p "
+            f"on p.{key} = c._parent_{key} and p._credential_id = c._credential_id"
+        ).fetchall()
+        assert joined == [(items, items)], column
+        assert tables[child_name].num_rows == items
+
+
+@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS[:2])
+def test_read_pull_with_columns_and_flatten_gives_what_pull_many_gives(
+    sb: Sandbox, client: ad.AlloyClient, dask_client: Any, connector: str, action: str, key: str
+) -> None:
+    from alloy_data import dask as alloy_dask
+
+    tenants = [(t.user_id, t.credentials[connector]) for t in sb.fixtures.tenants]
+    full = pull_of(client, sb, connector, action).to_arrow()
+    shape = {"columns": chosen_columns(full, key), "flatten": "json", "progress": False}
+    local = client.pull_many(
+        connector, action, credentials=tenants, page_size=PAGE_SIZE, **shape
+    ).to_dataframe()
+    frame = alloy_dask.read_pull(
+        client, connector, action, credentials=tenants, page_size=PAGE_SIZE, **shape
+    ).compute()
+    assert list(frame.columns) == list(local.columns)
+    assert frame.reset_index(drop=True).equals(local.reset_index(drop=True))

@@ -483,3 +483,42 @@ def test_buttons_on_a_closed_client_say_so_at_once(
         assert client.config.api_key not in explorer.status.value
         assert explorer.progress.bar_style == "danger"
     assert not (tmp_path / "charges.parquet").exists()
+
+
+def test_the_column_picker_lists_a_previews_paths_and_pull_export_and_code_honour_it(
+    explorer: Explorer, client: AlloyClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    explorer.connector.value = "shopify"
+    assert explorer.columns.paths.options == ()
+    explorer.preview_button.click()
+    listed = explorer.columns.paths.options
+    assert {"id", "customer", "customer.email", "line_items"} <= set(listed)
+    assert listed.index("customer") < listed.index("customer.email")
+
+    explorer.columns.paths.value = ("total_price", "customer.email", "id")
+    explorer.columns.flatten.value = "struct"
+    explorer.pull_button.click()
+    frame = explorer.dataframe
+    assert frame is not None, explorer.status.value
+    # In the order the picker lists them; with structs, customer is one column.
+    assert list(frame.columns) == [c for c in listed if c in {"id", "customer", "total_price"}]
+    assert set(frame["customer"].iloc[0]) == {"email"}
+
+    explorer.columns.flatten.value = "json"
+    assert explorer.columns.depth.disabled
+    explorer.export_path.value = str(tmp_path / "orders.parquet")
+    explorer.export_button.click()
+    written = pq.read_table(tmp_path / "orders.parquet")
+    # Without updated_at among the columns, there is no mark to refresh from.
+    assert explorer.refresh_button.disabled
+    assert written.schema.field("customer").type == "string"
+    assert json.loads(written.column("customer")[0].as_py()).keys() == {"email"}
+
+    code = explorer.code
+    assert 'flatten="json"' in code and "columns=[" in code
+    monkeypatch.setattr(ad, "connect", lambda *args, **kwargs: client)
+    namespace: dict[str, object] = {}
+    with contextlib.redirect_stderr(io.StringIO()):
+        exec(code, namespace)
+    assert list(namespace["df"].columns) == written.column_names
+    assert namespace["pull"].to_arrow().to_pylist() == written.to_pylist()

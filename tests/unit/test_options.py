@@ -32,6 +32,9 @@ NOT_DEFAULT: dict[str, Any] = {
     "retries": 1,
     "incremental": ad.Incremental(cursor_field="updated_at", primary_key="id"),
     "timestamps": "off",
+    "columns": ["id", "updated_at", "customer.email"],
+    "flatten": "struct",
+    "flatten_depth": 2,
     "progress": False,
     "workers": 3,
     "on_error": "raise",
@@ -160,6 +163,8 @@ def _command_line(option: str, value: Any) -> list[str]:
         return [word for key, item in value.items() for word in (flag, f"{key}={item}")]
     if option == "incremental":
         return [flag, value.cursor_field, "--primary-key", value.primary_key]
+    if option == "columns":
+        return [flag, ",".join(value)]
     if option == "progress":
         assert value is False  # the command line's only other choice is its default bar
         return [flag]

@@ -1,0 +1,136 @@
+"""A pull's rows as a parent table and child tables, in memory or as one dataset per table."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alloy_data.errors import ConfigurationError, ExportError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from alloy_data.options import PullOptions
+
+__all__ = [
+    "check_tables_export",
+    "shape_rows",
+    "split_pull_tables",
+    "table_name",
+    "write_tables",
+]
+
+# Candidate key columns, in order, when the pull has no incremental primary key.
+_ID_COLUMNS = ("id", "Id", "ID")
+
+
+def shape_rows(options: PullOptions) -> list[tuple[str, str]]:
+    """The rows of a pull's display that say its columns and flattening."""
+    depth = "" if options.flatten_depth is None else f", depth {options.flatten_depth}"
+    columns = ", ".join(options.columns) if options.columns else "all"
+    return [("columns", columns), ("flatten", f"{options.flatten}{depth}")]
+
+
+def table_name(action_id: str) -> str:
+    """The parent table's name from the action's: ``list-orders`` -> ``orders``."""
+    name = re.sub(r"^(list|get|fetch|search)[-_]", "", action_id)
+    return re.sub(r"[^0-9A-Za-z_]+", "_", name).strip("_") or "records"
+
+
+def split_pull_tables(
+    table: pa.Table, action_id: str, options: PullOptions, tags: Sequence[str] = ()
+) -> dict[str, pa.Table]:
+    """The pull's ``table`` as its parent table and one child table per list of objects.
+
+    The parent's key is the incremental primary key, else an ``id`` column, when that is never
+    null and unique (with ``tags``, a pull of many credentials' user and credential columns);
+    otherwise each row's position, as ``_row``.
+    """
+    from alloy_data.frames import split_tables, table_key
+
+    incremental = options.incremental
+    if incremental is not None and incremental.keys:
+        candidates = list(incremental.keys)
+    else:
+        candidates = [next((c for c in _ID_COLUMNS if c in table.column_names), "id")]
+    key = table_key(table, candidates, tags)
+    return split_tables(
+        table, table_name(action_id), key, tags=tags, structs=options.flatten == "struct"
+    )
+
+
+def check_tables_export(
+    *, resume: bool, partition_cols: Sequence[str] | None, mode: str, target: Any
+) -> None:
+    """Refuse what ``to_parquet(directory, tables=True)`` cannot do, before any fetch."""
+    if resume or partition_cols or mode != "replace":
+        raise ConfigurationError(
+            "to_parquet(directory, tables=True) writes every table anew from one run: leave "
+            "out resume, partition_cols and mode (write the parent table alone with "
+            "to_parquet(path) for those)."
+        )
+    suffix = Path(str(getattr(target, "name", target))).suffix.lower()
+    if suffix:
+        raise ConfigurationError(
+            f"to_parquet(..., tables=True) writes a directory with one dataset per table: name "
+            f"a directory, not a {suffix} file."
+        )
+
+
+def write_tables(
+    tables: Mapping[str, pa.Table],
+    path: str | Path,
+    *,
+    overwrite: bool,
+    compression: str,
+    storage_options: dict[str, Any] | None,
+    metadata: Mapping[str, str],
+) -> Path | str:
+    """Write each table as a dataset of its own under ``path`` (``path/orders/``,
+    ``path/orders__line_items/``), each published whole: its part, its manifest, ``_SUCCESS``.
+
+    Returns:
+        The directory, or the URL for a URL other than ``file://``.
+    """
+    from alloy_data.export import DatasetPublisher, ParquetWriter, resolve_target
+
+    target = resolve_target(path, storage_options)
+    if isinstance(target, Path):
+        if not target.parent.is_dir() or (target.exists() and not target.is_dir()):
+            raise ExportError(
+                f"Cannot write the tables under {target}: it must be a directory in an existing "
+                "folder. Create the folder first, or choose another path."
+            )
+        target.mkdir(exist_ok=True)
+    publishers = {
+        name: DatasetPublisher(
+            target / name if isinstance(target, Path) else target.child(name),
+            overwrite=overwrite,
+        )
+        for name in tables
+    }
+    for name, table in tables.items():
+        publisher = publishers[name]
+        publisher.open()
+
+        def write(local: Path, table: pa.Table = table, name: str = name) -> dict[str, Any]:
+            writer = ParquetWriter(
+                local, overwrite=True, compression=compression, metadata={}, fingerprint=name
+            )
+            writer.open()
+            try:
+                writer.write_page(1, table, schema=table.schema, next_parameters=None)
+                writer.finish(schema=table.schema, metadata={**metadata, "table": name})
+            except BaseException:
+                writer.abort()
+                # The table is in memory: nothing to resume, so no checkpoint is left.
+                shutil.rmtree(writer.checkpoint_dir, ignore_errors=True)
+                raise
+            return {"table": name}
+
+        part = publisher.write_part(f"{name}.parquet", write)
+        publisher.publish([part], extra={**metadata, "table": name})
+    return target if isinstance(target, Path) else target.url
