@@ -61,17 +61,22 @@ from alloy_data.frames._epochs import (
     check_timestamps_option,
     declared_epoch_columns,
 )
+from alloy_data.frames._late import LATE_FIELDS, LateFields, holds, stream_schema
 from alloy_data.frames._widen import unify
 
 __all__ = [
+    "LATE_FIELDS",
     "TIMESTAMP_OPTIONS",
     "EpochTimes",
+    "LateFields",
     "SchemaDrift",
     "TableBuilder",
     "align_batch",
     "check_timestamps_option",
     "declared_epoch_columns",
+    "holds",
     "records_to_batch",
+    "stream_schema",
     "to_dataframe",
     "unify",
     "without_null_parents",
