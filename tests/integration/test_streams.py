@@ -340,3 +340,20 @@ def test_to_polars_without_polars_names_the_extra(
     many = client.pull_many("stripe", "list-charges", credentials="all", progress=False)
     with pytest.raises(ad.ConfigurationError, match=r"alloy-data\[polars\]"):
         many.to_polars()
+
+
+def test_the_explorers_pulls_are_streams(sb: Sandbox, client: ad.AlloyClient) -> None:
+    from alloy_data.widgets import Explorer
+
+    explorer = Explorer(client)
+    explorer.connector.value = "stripe"
+    connection = duckdb.connect()
+    connection.register("charges", explorer.pull(progress=False))  # registered by name
+    assert connection.sql("select count(*) from charges").fetchall() == [(RECORDS,)]
+    explorer.all_credentials.value = True
+    every = explorer.pull(progress=False)
+    table = pa.table(every)
+    assert table.num_rows == every.stats.records > RECORDS
+    assert set(table.column("_credential_id").to_pylist()) == {
+        t.credential_id for t in every.last_targets
+    }
