@@ -346,10 +346,9 @@ class Pull:
         its column cannot hold unchanged (a float in an integer column, text in a number
         column, a list of objects with new fields), is kept losslessly in the row's
         ``_late_fields`` JSON object (``{"discount_code": "SAVE10"}``); ``stats.late_fields``
-        counts them and ``stats.drift`` says where they started. (:meth:`to_arrow` and
-        :meth:`to_parquet` widen their columns instead.) After a complete run of this pull,
-        its rows are streamed without a request. The first page is fetched when the stream is
-        opened; the rest as the reader is read. Read it once.
+        counts them. (:meth:`to_arrow` and :meth:`to_parquet` widen their columns instead.)
+        After a complete run of this pull, its rows are streamed without a request. The first
+        page is fetched when the stream is opened, the rest as it is read. Read it once.
 
         Args:
             since: With ``incremental=``: only records changed at or after this moment (see
@@ -372,19 +371,12 @@ class Pull:
         return self.to_reader().__arrow_c_stream__(requested_schema)
 
     def to_polars(self, *, since: Any = None) -> Any:
-        """Fetch every page into a Polars DataFrame (the rows and columns of :meth:`to_arrow`).
-
-        Polars is an optional extra: ``pip install 'alloy-data[polars]'``.
-
-        Args:
-            since: With ``incremental=``: only records changed at or after this moment (see
-                :meth:`to_arrow`).
-
-        Returns:
-            A ``polars.DataFrame``.
+        """Fetch every page into a ``polars.DataFrame``: the rows and columns of
+        :meth:`to_arrow` (``since`` as there). Polars is an optional extra.
 
         Raises:
-            ConfigurationError: When Polars is not installed, naming the extra to install.
+            ConfigurationError: When Polars is not installed, naming
+                ``pip install 'alloy-data[polars]'``.
         """
         from alloy_data.pull._engines import import_polars
 
