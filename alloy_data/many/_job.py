@@ -87,6 +87,7 @@ class MultiPull:
         self._route = threading.local()
         # A stream opened (by DuckDB, to learn its schema) that no reader has read yet.
         self._opening: Opening | None = None
+        self._stream_report: Callable[[str, ProgressUpdate], None] | None = None
 
     @property
     def workers(self) -> int | None:
@@ -208,7 +209,8 @@ class MultiPull:
                 pull.reset()
 
     def _progress(self, credential_id: str, update: ProgressUpdate) -> None:
-        report = getattr(self._route, "report", None)
+        # A stream's pulls run in whichever thread reads it, so it reports through the job.
+        report = getattr(self._route, "report", None) or self._stream_report
         if report is not None:
             report(credential_id, update)
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from alloy_data.errors import AlloyError, ClientClosedError, ConfigurationError
 from alloy_data.many._stats import CredentialFailure, MultiPullStats
+from alloy_data.progress import ProgressUpdate, make_reporter
 from alloy_data.pull import Opening, PullBatches, pull_batches, tagged_batch, tagged_schema
 
 if TYPE_CHECKING:
@@ -51,6 +52,13 @@ class _ManyBatches:
         if not targets:
             job.stats.notes.append(f"no credential of {job.connector_id!r} was found")
         self._pulls = [(t, job.pull_for(t, chunk_records=CHUNK_RECORDS)) for t in targets]
+        # One bar for the job, as its to_arrow() shows, fed by each credential's pull.
+        self._figures: dict[str, ProgressUpdate] = {}
+        self._reporter = make_reporter(
+            job.options.progress,
+            description=f"{job.connector_id} {job.action_id} x{len(targets)}",
+        )
+        job._stream_report = self._report
         self._opened: list[tuple[CredentialTarget, Pull, PullBatches]] = []
         self._given = None if schema is None else self._untagged(schema)
         self._records = 0
@@ -149,8 +157,40 @@ class _ManyBatches:
         finally:
             opened.close()
 
+    def _report(
+        self,
+        credential_id: str | None = None,
+        update: ProgressUpdate | None = None,
+        *,
+        done: bool = False,
+    ) -> None:
+        if credential_id is not None and update is not None:
+            self._figures[credential_id] = update
+        updates, stats = list(self._figures.values()), self._job.stats
+        elapsed = time.monotonic() - self._started
+        records = sum(u.records for u in updates)
+        self._reporter.update(
+            ProgressUpdate(
+                pages=sum(u.pages for u in updates),
+                records=records,
+                records_per_second=records / elapsed if elapsed > 0 else 0.0,
+                retries=sum(u.retries for u in updates),
+                seconds_waited=sum(u.seconds_waited for u in updates),
+                seconds_paced=sum(u.seconds_paced for u in updates),
+                elapsed=elapsed,
+                done=done,
+                credentials_done=stats.done,
+                credentials_failed=stats.failed,
+                credentials_total=stats.credentials,
+            )
+        )
+
     def _finish(self) -> None:
         job = self._job
+        if job._stream_report == self._report:
+            job._stream_report = None
+        self._report(done=True)
+        self._reporter.close()
         job._total(self._started)
         job.stats.records = self._records
         late = sorted({name for s in job.stats.per_credential.values() for name in s.late_fields})

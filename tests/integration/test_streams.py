@@ -7,6 +7,7 @@ after the stream declared its schema are all found in ``_late_fields``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections import Counter
@@ -357,3 +358,17 @@ def test_the_explorers_pulls_are_streams(sb: Sandbox, client: ad.AlloyClient) ->
     assert set(table.column("_credential_id").to_pylist()) == {
         t.credential_id for t in every.last_targets
     }
+
+
+def test_a_stream_of_many_credentials_shows_one_progress(
+    sb: Sandbox, client: ad.AlloyClient
+) -> None:
+    updates: list[ProgressUpdate] = []
+    many = client.pull_many("stripe", "list-charges", credentials="all", progress=updates.append)
+    rows = pa.table(many).num_rows
+    assert updates, "no progress was shown"
+    last = updates[-1]
+    assert last.done and last.records == rows == many.stats.records
+    assert last.credentials_done == last.credentials_total == many.stats.credentials
+    # Credential after credential: the records shown never go down.
+    assert all(a.records <= b.records for a, b in itertools.pairwise(updates))
