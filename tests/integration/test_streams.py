@@ -372,3 +372,20 @@ def test_a_stream_of_many_credentials_shows_one_progress(
     assert last.credentials_done == last.credentials_total == many.stats.credentials
     # Credential after credential: the records shown never go down.
     assert all(a.records <= b.records for a, b in itertools.pairwise(updates))
+
+
+def test_an_incremental_stream_since_a_mark_gives_the_rows_of_to_arrow(
+    sb: Sandbox, client: ad.AlloyClient
+) -> None:
+    incremental = ad.Incremental(cursor_field="created", primary_key="id")
+    table = pull_of(client, sb, "stripe", "list-charges", incremental=incremental).to_arrow()
+    created = sorted(table.column("created").to_pylist())
+    since = created[len(created) // 2]
+    expected = pull_of(client, sb, "stripe", "list-charges", incremental=incremental).to_arrow(
+        since=since
+    )
+    assert 0 < expected.num_rows < RECORDS
+    pull = pull_of(client, sb, "stripe", "list-charges", incremental=incremental)
+    streamed = pull.to_reader(since=since).read_all()
+    assert sorted(streamed.column("id").to_pylist()) == sorted(expected.column("id").to_pylist())
+    assert pull.stats.high_water_mark == max(created)
