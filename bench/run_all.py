@@ -13,6 +13,7 @@ BENCHMARKS = [
     ("pull: alloy-data against the loops analysts write", ["bench_pull.py", "--repeat", "3"]),
     ("export: peak memory of 100,000 and 1,000,000 records", ["bench_export.py"]),
     ("memory: pulls from a fast server against what they return", ["bench_memory.py"]),
+    ("engines: DuckDB over a pull's stream, to_dataframe of nested records", ["bench_engines.py"]),
     ("network: every demo list action with 30 ms of latency a request", ["bench_network.py"]),
     ("many credentials: 50 x 20,000 records, rate-limited per credential", ["bench_many.py"]),
     ("incremental: a refresh after 1% changed, against a full re-pull", ["bench_incremental.py"]),

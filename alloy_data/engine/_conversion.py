@@ -86,6 +86,8 @@ class ChunkedConversion:
             order, each batch holding the records of the pages up to and including ``page``
             since the pair before (an export writes them there, so that writing too overlaps
             with fetching).
+        first_chunk_records: Records of the first chunk, when it should be smaller than the
+            others (a stream declares its schema from the first chunk, and should do so soon).
     """
 
     def __init__(
@@ -94,8 +96,12 @@ class ChunkedConversion:
         *,
         chunk_records: int = CHUNK_RECORDS,
         on_converted: Converted | None = None,
+        first_chunk_records: int | None = None,
     ) -> None:
         self._builder = builder
+        self._first_chunk_records = (
+            chunk_records if first_chunk_records is None else first_chunk_records
+        )
         self._on_converted = on_converted
         self._chunk_records = chunk_records
         self._waiting: list[_Waiting] = []
@@ -113,7 +119,8 @@ class ChunkedConversion:
         # The first chunk is always converted from records: it sets the columns.
         self._waiting.append(_Waiting.of(page, drop_records=self._handed_over > 0))
         self._waiting_records += len(page.records)
-        if self._waiting_records >= self._chunk_records:
+        wanted = self._chunk_records if self._handed_over else self._first_chunk_records
+        if self._waiting_records >= wanted:
             self._hand_over()
 
     def finish(self) -> None:

@@ -70,24 +70,29 @@ from alloy_data.frames._epochs import (
     check_timestamps_option,
     declared_epoch_columns,
 )
+from alloy_data.frames._late import LATE_FIELDS, LateFields, holds, stream_schema
 from alloy_data.frames._shape import FLATTEN_MODES, Shape
 from alloy_data.frames._tables import POSITION_COLUMN, ROW_COLUMN, split_tables, table_key
 from alloy_data.frames._widen import unify
 
 __all__ = [
     "FLATTEN_MODES",
+    "LATE_FIELDS",
     "POSITION_COLUMN",
     "ROW_COLUMN",
     "TIMESTAMP_OPTIONS",
     "EpochTimes",
+    "LateFields",
     "SchemaDrift",
     "Shape",
     "TableBuilder",
     "align_batch",
     "check_timestamps_option",
     "declared_epoch_columns",
+    "holds",
     "records_to_batch",
     "split_tables",
+    "stream_schema",
     "table_key",
     "to_dataframe",
     "unify",

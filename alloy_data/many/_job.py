@@ -37,6 +37,7 @@ from alloy_data.many._targets import CredentialTarget, ManyClient, check_targets
 from alloy_data.options import ManyOptions, PullOptions
 from alloy_data.progress import ProgressUpdate, make_reporter
 from alloy_data.pull import (
+    Opening,
     Pull,
     PullContext,
     check_tables_export,
@@ -60,7 +61,8 @@ class MultiPull:
 
     Build it with :meth:`alloy_data.AlloyClient.pull_many`, whose docstring describes every
     argument. Each ``iter_*``/``to_*`` call runs the whole job afresh; :attr:`stats` describes
-    the last run.
+    the last run. It is an Arrow stream too (``__arrow_c_stream__``, :meth:`to_reader`):
+    DuckDB, Polars and pyarrow read it credential after credential.
     """
 
     def __init__(
@@ -92,6 +94,9 @@ class MultiPull:
         self._finish_gate = threading.BoundedSemaphore(FILES_RENDERED_AT_ONCE)
         # Which run's progress a pull's figures go to: the thread that runs the pull says.
         self._route = threading.local()
+        # A stream opened (by DuckDB, to learn its schema) that no reader has read yet.
+        self._opening: Opening | None = None
+        self._stream_report: Callable[[str, ProgressUpdate], None] | None = None
 
     @property
     def workers(self) -> int | None:
@@ -208,12 +213,14 @@ class MultiPull:
 
     def reset(self) -> None:
         """Forget every credential's last run: the next sink fetches anew."""
+        self._opening = None
         with self._lock:
             for pull in self._pulls.values():
                 pull.reset()
 
     def _progress(self, credential_id: str, update: ProgressUpdate) -> None:
-        report = getattr(self._route, "report", None)
+        # A stream's pulls run in whichever thread reads it, so it reports through the job.
+        report = getattr(self._route, "report", None) or self._stream_report
         if report is not None:
             report(credential_id, update)
 
@@ -413,6 +420,48 @@ class MultiPull:
         return split_pull_tables(
             self.to_arrow(), self.action_id, self.options, self.many_options.tag_columns
         )
+
+    def to_reader(self) -> pa.RecordBatchReader:
+        """Open the job as one stream of Arrow record batches, credential after credential.
+
+        The credentials are pulled one at a time as the reader is read, each converted page by
+        page, so memory stays that of one pull's stream. The schema is declared from the first
+        credential that has records (its first page), with ``_late_fields``, then
+        ``user_column`` and ``credential_column``; values the schema cannot hold, from any
+        credential, are kept in ``_late_fields`` (see :meth:`Pull.to_reader
+        <alloy_data.pull.Pull.to_reader>`). A credential that fails is left out and listed in
+        ``stats.failures`` (``on_error="raise"`` raises instead). Read it once.
+
+        Returns:
+            A ``pyarrow.RecordBatchReader``.
+        """
+        from alloy_data.many._stream import open_many
+
+        opening = self._opening
+        if opening is None or not opening.unread:
+            opening = self._opening = open_many(self)
+        return opening.reader()
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The Arrow PyCapsule stream of the job (see :meth:`to_reader`), which DuckDB,
+        Polars and pyarrow read: ``duckdb.sql("from many")``, ``polars.DataFrame(many)``."""
+        return self.to_reader().__arrow_c_stream__(requested_schema)
+
+    def to_polars(self) -> Any:
+        """Pull every credential into one Polars DataFrame (the rows of :meth:`to_arrow`).
+
+        Polars is an optional extra: ``pip install 'alloy-data[polars]'``.
+
+        Returns:
+            A ``polars.DataFrame``.
+
+        Raises:
+            ConfigurationError: When Polars is not installed, naming the extra to install.
+        """
+        from alloy_data.pull import import_polars
+
+        polars = import_polars()  # before fetching: a missing extra is said at once
+        return polars.from_arrow(self.to_arrow())
 
     def to_dataframe(self, *, dtype_backend: str = "numpy_nullable") -> pd.DataFrame:
         """Pull every credential into one pandas DataFrame (see :meth:`to_arrow`).

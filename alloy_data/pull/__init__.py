@@ -9,28 +9,38 @@ in a pull; the file sinks live in ``_export``, the reuse of a finished run's row
 from alloy_data.options import TIMESTAMPS_CHOICES, TimestampsOption
 from alloy_data.pull._client import ActionRunner, PullClient
 from alloy_data.pull._context import PullContext
+from alloy_data.pull._engines import POLARS_EXTRA, import_polars
 from alloy_data.pull._plan import Pull, public_parameters
 from alloy_data.pull._run import PullRun
 from alloy_data.pull._stats import PullStats
+from alloy_data.pull._stream import Opening, PullBatches, pull_batches
 from alloy_data.pull._tables import (
     check_tables_export,
     shape_rows,
     split_pull_tables,
     write_tables,
 )
+from alloy_data.pull._tags import tagged_batch, tagged_schema
 
 __all__ = [
+    "POLARS_EXTRA",
     "TIMESTAMPS_CHOICES",
     "ActionRunner",
+    "Opening",
     "Pull",
+    "PullBatches",
     "PullClient",
     "PullContext",
     "PullRun",
     "PullStats",
     "TimestampsOption",
     "check_tables_export",
+    "import_polars",
     "public_parameters",
+    "pull_batches",
     "shape_rows",
     "split_pull_tables",
+    "tagged_batch",
+    "tagged_schema",
     "write_tables",
 ]

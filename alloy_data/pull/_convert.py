@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from alloy_data.frames import TableBuilder
     from alloy_data.pull._run import PullRun
 
-__all__ = ["add_note", "convert_pages"]
+__all__ = ["add_note", "convert_pages", "record_conversion", "record_drift"]
 
 logger = logging.getLogger("alloy_data.pull")
 
@@ -58,8 +58,8 @@ def convert_pages(
         raise
     finally:
         conversion.close()
-        _record_drift(run, builder)
-        _record_conversion(run, conversion)
+        record_drift(run, builder)
+        record_conversion(run, conversion)
 
 
 def _note_partial(builder: TableBuilder, error: BaseException) -> None:
@@ -72,14 +72,16 @@ def _note_partial(builder: TableBuilder, error: BaseException) -> None:
         )
 
 
-def _record_conversion(run: PullRun, conversion: ChunkedConversion) -> None:
+def record_conversion(run: PullRun, conversion: ChunkedConversion) -> None:
+    """Note in the run's figures how its chunks were converted."""
     summary = conversion.summary()
     if summary is not None:
         run.stats.notes.append(summary)
         logger.debug("pull %s %s: %s", run.pull.connector_id, run.pull.action_id, summary)
 
 
-def _record_drift(run: PullRun, builder: TableBuilder) -> None:
+def record_drift(run: PullRun, builder: TableBuilder) -> None:
+    """Put the builder's drift and timestamp notes in the run's figures."""
     run.stats.drift = list(builder.drift)
     for drift in builder.drift:
         run.stats.notes.append(f"schema drift: {drift}")

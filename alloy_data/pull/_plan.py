@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from alloy_data.models import Action
     from alloy_data.pagination import Page
     from alloy_data.progress import ProgressOption
+    from alloy_data.pull._stream import Opening
 
 __all__ = ["Pull", "public_parameters"]
 
@@ -80,8 +81,10 @@ class Pull:
 
     Build it with :meth:`alloy_data.AlloyClient.pull`, whose docstring describes every
     option. Nothing is fetched until a sink runs it (``iter_pages``, ``iter_records``,
-    ``to_arrow``, ``to_dataframe``, ``to_parquet``, ``to_file``). A table or file sink after a
-    complete run of the same pull reuses that run's rows (``stats.reused`` says so);
+    ``to_arrow``, ``to_reader``, ``to_dataframe``, ``to_polars``, ``to_parquet``,
+    ``to_file``). It is an Arrow stream too (``__arrow_c_stream__``): DuckDB, Polars and
+    pyarrow read it as pages are converted (``duckdb.sql("from pull")``). A table or file sink
+    after a complete run of the same pull reuses that run's rows (``stats.reused`` says so);
     :meth:`reset` makes the next sink fetch anew. :attr:`stats` describes the last run.
 
     Args:
@@ -129,6 +132,7 @@ class Pull:
         self._latest: PullRun | _Served | None = None
         self._last: LastRun | None = None
         self._partial: TableBuilder | None = None
+        self._opening: Opening | None = None
 
     # -- the plan -------------------------------------------------------------------------------
 
@@ -273,6 +277,8 @@ class Pull:
         """Record ``run`` as the last; with its rows (or the file they went to), keep them for
         the next sink."""
         self._latest = run
+        if rows is not None or file is not None:
+            self._opening = None  # a stream opened before now serves these rows instead
         if rows is not None:
             self._last = LastRun.of_table(rows, run.stats, run.since)
         elif file is not None:
@@ -285,6 +291,7 @@ class Pull:
     def reset(self) -> None:
         """Forget the last run's rows: the next sink fetches every page anew."""
         self._last = None
+        self._opening = None
 
     # -- sinks ----------------------------------------------------------------------------------
 
@@ -345,6 +352,53 @@ class Pull:
         self.finished(run, rows=table)
         run.warn()
         return table
+
+    def to_reader(self, *, since: Any = None) -> pa.RecordBatchReader:
+        """Open the pull as a stream of Arrow record batches, converted as pages arrive.
+
+        The whole table is never built: memory stays bounded whatever the record count. The
+        stream's schema is declared before its first batch, from the first page that has
+        records, plus one more column, ``_late_fields``. A later value the declared column
+        holds as it is stays there; a field first seen after that page, or a value of a type
+        its column cannot hold unchanged (a float in an integer column, text in a number
+        column, a list of objects with new fields), is kept losslessly in the row's
+        ``_late_fields`` JSON object (``{"discount_code": "SAVE10"}``); ``stats.late_fields``
+        counts them. (:meth:`to_arrow` and :meth:`to_parquet` widen their columns instead.)
+        After a complete run of this pull, its rows are streamed without a request. The first
+        page is fetched when the stream is opened, the rest as it is read. Read it once.
+
+        Args:
+            since: With ``incremental=``: only records changed at or after this moment (see
+                :meth:`to_arrow`).
+
+        Returns:
+            A ``pyarrow.RecordBatchReader``.
+        """
+        from alloy_data.pull._stream import open_pull
+
+        opening = self._opening
+        if opening is None or not opening.unread or opening.key != since:
+            opening = self._opening = open_pull(self, since=since)
+        return opening.reader()
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The Arrow PyCapsule stream of the pull (see :meth:`to_reader`), which DuckDB,
+        Polars and pyarrow read: ``duckdb.sql("from pull")``, ``polars.DataFrame(pull)``,
+        ``pyarrow.table(pull)``."""
+        return self.to_reader().__arrow_c_stream__(requested_schema)
+
+    def to_polars(self, *, since: Any = None) -> Any:
+        """Fetch every page into a ``polars.DataFrame``: the rows and columns of
+        :meth:`to_arrow` (``since`` as there). Polars is an optional extra.
+
+        Raises:
+            ConfigurationError: When Polars is not installed, naming
+                ``pip install 'alloy-data[polars]'``.
+        """
+        from alloy_data.pull._engines import import_polars
+
+        polars = import_polars()  # before fetching: a missing extra is said at once
+        return polars.from_arrow(self.to_arrow(since=since))
 
     def to_dataframe(
         self, *, dtype_backend: str = "numpy_nullable", since: Any = None

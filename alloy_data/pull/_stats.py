@@ -53,6 +53,9 @@ class PullStats:
             ``"repeated_cursor"``, ``"repeated_page"``, ...
         stop_message: The stop in words.
         drift: Columns that appeared late or widened, with the page where they did.
+        late_fields: For a stream (``to_reader()``, ``__arrow_c_stream__``): each column some of
+            whose values its declared schema could not hold, with how many values, all kept as
+            JSON in its ``_late_fields`` column (empty for the other sinks).
         high_water_mark: With ``incremental=``: the latest cursor value seen (UTC), or None.
         incremental: With ``incremental=``: how the run narrowed what it fetched —
             ``"filter"`` (sent the mark in the action's filter parameter),
@@ -86,6 +89,7 @@ class PullStats:
     stop_reason: str | None = None
     stop_message: str | None = None
     drift: list[SchemaDrift] = field(default_factory=list)
+    late_fields: dict[str, int] = field(default_factory=dict)
     high_water_mark: datetime | None = None
     incremental: str | None = None
     reused: bool = False

@@ -19,6 +19,7 @@ NAMES = [
     "03-pagination-and-export",
     "04-many-credentials",
     "05-incremental",
+    "06-duckdb-and-polars",
 ]
 CELL_TIMEOUT = 300
 SECRET_PATTERNS = [
