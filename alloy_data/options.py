@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import math
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
+from alloy_data._durations import as_duration
 from alloy_data.errors import ConfigurationError
 from alloy_data.http import RetryPolicy
 from alloy_data.incremental import Incremental, check_incremental
@@ -31,6 +33,7 @@ __all__ = [
     "MANY_OPTION_NAMES",
     "OPTION_DOCS",
     "PULL_OPTION_NAMES",
+    "STORE_KEY_OPTION_NAMES",
     "TIMESTAMPS_CHOICES",
     "UNDECLARED_PARAMETERS_CHOICES",
     "USER_COLUMN",
@@ -168,6 +171,10 @@ def _check_json(value: Any, where: str, depth: int = 0) -> None:
     )
 
 
+def _max_age(value: Any) -> dt.timedelta | None:
+    return None if value is None else as_duration(value, "max_age")
+
+
 def _column_name(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}.")
@@ -199,6 +206,7 @@ class PullOptions:
     retries: int | RetryPolicy | None = None
     incremental: Incremental | None = None
     timestamps: TimestampsOption = "auto"
+    max_age: dt.timedelta | float | str | None = None
     progress: ProgressOption = "auto"
 
     def __post_init__(self) -> None:
@@ -215,6 +223,7 @@ class PullOptions:
             "retries": _retries(self.retries),
             "incremental": check_incremental(self.incremental),
             "timestamps": _timestamps(self.timestamps),
+            "max_age": _max_age(self.max_age),
         }
         resolve_paginator(self.paginator)  # refuses an unknown paginator now
         check_progress_option(self.progress)
@@ -295,6 +304,17 @@ class ManyOptions:
 PULL_OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(PullOptions))
 MANY_OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ManyOptions))
 
+#: The options that change the rows or columns of a pull's result: with the connector, action,
+#: credential, user and parameters they make the address of its copy in the local store. An
+#: option that changes a table's shape is added here, and copies made without it stay apart.
+STORE_KEY_OPTION_NAMES: tuple[str, ...] = (
+    "parameters",
+    "max_pages",
+    "max_records",
+    "incremental",
+    "timestamps",
+)
+
 
 def pull_options_from(arguments: Mapping[str, Any]) -> PullOptions:
     """Build the :class:`PullOptions` of an entry point from its keyword arguments.
@@ -365,6 +385,13 @@ OPTION_DOCS: dict[str, str] = {
     "times (``created``, ``*_at``, ``*_time``, ...) whose values all lie between 2000 and 2100 "
     'in seconds or milliseconds. ``"off"``: numbers stay numbers. ISO-8601 text with an '
     "offset becomes a timestamp in every case.",
+    "max_age": "Serve the rows from the local store (``client.store``) when its copy of this "
+    'pull is younger than this: a duration such as ``"1h"``, ``"30m"`` or ``"2d"``, a '
+    "``timedelta`` or seconds. An older copy is refreshed first (only what changed with "
+    "``incremental=``, else in full), written to the store page by page, so that a pull "
+    "stopped part-way continues at its next page when run again. ``0``: refresh every time, "
+    "through the store. Default None: the store is not used. ``stats.fetched_at`` and "
+    "``stats.refresh`` say when the rows were fetched and how.",
     "progress": '``"auto"`` or True (a tqdm bar for the notebook or terminal), '
     '``"terminal"``, False or None (silent), or a function called with each '
     ":class:`~alloy_data.progress.ProgressUpdate`. For many credentials, one bar for the job.",

@@ -32,6 +32,7 @@ OPTION_FLAGS: dict[str, str] = {
     "retries": "--retries",
     "incremental": "--incremental",
     "timestamps": "--timestamps",
+    "max_age": "--max-age",
     "progress": "--no-progress",
     "workers": "--workers",
     "on_error": "--on-error",
@@ -66,6 +67,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[PullOptions, ManyOption
         retries=args.retries,
         incremental=_incremental(args),
         timestamps=args.timestamps,
+        max_age=args.max_age,
         progress=False if args.no_progress else "terminal",
     )
     many = ManyOptions(
@@ -161,6 +163,12 @@ def add_pull_arguments(parser: argparse.ArgumentParser) -> None:
         help="which number columns become UTC timestamps: those the action declares as epoch "
         "times (auto, default), also integer columns whose names and values say time (guess), "
         "or none (off)",
+    )
+    parser.add_argument(
+        "--max-age",
+        metavar="DURATION",
+        help="serve the rows from the local store when its copy is younger than this (1h, 30m, "
+        "2d, or seconds), else refresh the copy first; 0 refreshes through the store",
     )
     parser.add_argument(
         "--out",

@@ -57,6 +57,8 @@ from alloy_data.options import (
 )
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     import dask.dataframe as dd
     import pyarrow as pa
 
@@ -114,6 +116,7 @@ def read_pull(
     retries: int | RetryPolicy | None = None,
     incremental: Incremental | None = None,
     timestamps: TimestampsOption = "auto",
+    max_age: timedelta | float | str | None = None,
     progress: ProgressOption = "auto",
     schema: pa.Schema | Mapping[str, pa.DataType | str] | None = None,
     dtype_backend: Literal["numpy_nullable", "pyarrow"] = "numpy_nullable",

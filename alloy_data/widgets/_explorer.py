@@ -33,6 +33,8 @@ from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
 from alloy_data.widgets._progress import end_bar, reset_bar, show_figures
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     import pandas as pd
 
     from alloy_data.client import AlloyClient
@@ -213,6 +215,7 @@ class Explorer(widgets.VBox):
         retries: int | RetryPolicy | None = None,
         incremental: Incremental | None = None,
         timestamps: TimestampsOption = "auto",
+        max_age: timedelta | float | str | None = None,
         progress: ProgressOption = "auto",
         workers: int | None = None,
         on_error: Literal["continue", "raise"] = "continue",

@@ -32,6 +32,7 @@ NOT_DEFAULT: dict[str, Any] = {
     "retries": 1,
     "incremental": ad.Incremental(cursor_field="updated_at", primary_key="id"),
     "timestamps": "off",
+    "max_age": "1h",
     "progress": False,
     "workers": 3,
     "on_error": "raise",
