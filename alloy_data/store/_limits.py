@@ -39,9 +39,10 @@ def over_limits(
         drop = [copy for copy in kept if copy.age(now) > oldest]
         kept = [copy for copy in kept if copy.age(now) <= oldest]
     if max_bytes is not None:
+        limit = int(max_bytes)
         total = sum(copy.bytes for copy in kept)
         for copy in reversed(kept):  # the oldest first
-            if total <= max_bytes:
+            if total <= limit:
                 break
             drop.append(copy)
             total -= copy.bytes
