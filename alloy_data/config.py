@@ -34,6 +34,7 @@ __all__ = [
     "mask_secret",
     "redact",
     "redact_url",
+    "store_location",
 ]
 
 DEFAULT_BASE_URL = "https://production.runalloy.com"
@@ -231,8 +232,15 @@ def default_store_location() -> str:
     return os.path.join(platformdirs.user_data_dir("alloy-data", appauthor=False), "store")
 
 
-def _store_location(store: object, env: Mapping[str, str]) -> str | None:
-    """The store's folder or URL as ``store=`` and the environment say; None: no store."""
+def store_location(store: object, env: Mapping[str, str]) -> str | None:
+    """The store's folder or URL as ``store=`` and the environment ``env`` say.
+
+    Returns:
+        The folder or URL; None when the store is turned off.
+
+    Raises:
+        ConfigurationError: ``store`` is of the wrong kind.
+    """
     if store is False:
         return None
     if store is None:
@@ -354,5 +362,5 @@ class ClientConfig:
             max_retries=max_retries,
             trust_env=trust_env,
             allow_insecure_http=allow_insecure_http,
-            store=_store_location(store, env),
+            store=store_location(store, env),
         )

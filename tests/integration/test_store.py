@@ -345,3 +345,43 @@ def test_sql_names_the_views_when_a_query_fails(client: ad.AlloyClient, sb: Sand
         client.store.sql("select * from nowhere.nothing")
     connection = client.store.duckdb()
     assert connection.execute("select count(*) from box.list_files").fetchone() == (RECORDS,)
+
+
+# JupySQL's %sql, in an IPython shell of its own, on the store's DuckDB connection.
+JUPYSQL = r"""
+import json, os, sys
+os.environ["PLOOMBER_STATS_ENABLED"] = "false"  # JupySQL sends no telemetry from the tests
+from IPython.testing.globalipapp import start_ipython
+import alloy_data as ad
+
+shell = start_ipython()
+shell.user_ns["conn"] = ad.AlloyClient("sk_not_used_by_sql_0000", store=sys.argv[1]).store.duckdb()
+shell.run_line_magic("load_ext", "sql")
+shell.run_line_magic("config", "SqlMagic.displaylimit = 0")
+shell.run_line_magic("sql", "conn --alias store")
+result = shell.run_line_magic(
+    "sql", "select _credential_id, count(*) as n from box.list_files group by 1"
+)
+print("rows:", json.dumps(result.DataFrame().to_dict(orient="records")), flush=True)
+"""
+
+
+def test_jupysql_queries_the_store_s_duckdb_connection(client: ad.AlloyClient, sb: Sandbox) -> None:
+    import json
+    import subprocess
+    import sys
+
+    pull_of(client, sb, "box", "list-files").to_arrow()
+    done = subprocess.run(
+        [sys.executable, "-c", JUPYSQL, str(client.store.root)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert done.returncode == 0, done.stderr
+    answer = [line for line in done.stdout.splitlines() if line.startswith("rows:")]
+    assert answer, done.stdout
+    rows = json.loads(answer[-1].removeprefix("rows:"))
+    assert rows == [{"_credential_id": sb.fixtures.credentials["box"], "n": RECORDS}]
