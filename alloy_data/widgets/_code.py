@@ -26,6 +26,7 @@ def reproducing_code(
     user_id: str | None,
     parameters: str,
     refreshed: tuple[str | Path, Incremental] | None,
+    max_age: str | None = None,
 ) -> str:
     """Lines that import alloy_data, make a client, pull and build a DataFrame ``df``.
 
@@ -37,6 +38,7 @@ def reproducing_code(
         user_id: The user, if one was chosen.
         parameters: The parameters, already written as Python.
         refreshed: After an export that Refresh can update: its path and ``Incremental``.
+        max_age: The max age the rows are served from the local store within, if one is set.
 
     Returns:
         The code, never with the API key.
@@ -56,6 +58,8 @@ def reproducing_code(
         if user_id:
             lines.append(f"    user_id={literal(user_id)},")
     lines.append(f"    parameters={parameters},")
+    if max_age:
+        lines.append(f"    max_age={literal(max_age)},")
     if refreshed is not None:
         incremental = refreshed[1]
         keys = incremental.keys[0] if len(incremental.keys) == 1 else list(incremental.keys)

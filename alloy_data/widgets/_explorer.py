@@ -31,6 +31,7 @@ from alloy_data.widgets._base import reported, show_error, show_info, unexpected
 from alloy_data.widgets._code import count, literal, reproducing_code
 from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
 from alloy_data.widgets._progress import end_bar, reset_bar, show_figures
+from alloy_data.widgets._stored import StoredCopies
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -75,6 +76,9 @@ class Explorer(widgets.VBox):
         credential: The :class:`CredentialPicker`.
         action: The :class:`ActionPicker`.
         preview_button, pull_button, export_button, code_button: The buttons.
+        stored: The local store's panel (:class:`StoredCopies`): the chosen action's stored
+            copies and their age, the max age Pull and Export are served within, and "Refresh
+            stored copy".
         refresh_button: "Refresh": after an export, fetch only what changed since and merge it
             into the file (enabled once an export recorded a high-water mark).
         export_path: Where "Export to Parquet" writes (a Text).
@@ -133,6 +137,8 @@ class Explorer(widgets.VBox):
         self.progress_label = widgets.HTML()
         self.status = widgets.HTML()
         self.output = widgets.Output()
+        self.stored = StoredCopies(client)
+        self._max_age_now: float | None = None
         super().__init__(
             children=[
                 self.user,
@@ -142,6 +148,7 @@ class Explorer(widgets.VBox):
                 self.action,
                 widgets.HBox([self.preview_button, self.pull_button, self.code_button]),
                 widgets.HBox([self.export_path, self.export_button, self.refresh_button]),
+                self.stored,
                 widgets.HBox([self.progress, self.progress_label]),
                 self.status,
                 self.output,
@@ -158,6 +165,24 @@ class Explorer(widgets.VBox):
         self.export_button.on_click(self._clicked(self.export, "export"))
         self.code_button.on_click(self._clicked(self.show_code, "show_code"))
         self.refresh_button.on_click(self._clicked(self.refresh, "refresh"))
+        self.stored.refresh_button.on_click(self._clicked(self.refresh_stored, "refresh_stored"))
+        self.action.observe(self._show_stored, names="value")
+
+    def _show_stored(self, _change: object = None) -> None:
+        self.stored.show(self.connector.value, self.action.value)
+
+    def refresh_stored(self) -> pd.DataFrame | None:
+        """Fetch the selection anew into the local store and show it (what "Refresh stored
+        copy" does): a Pull with ``max_age=0``.
+
+        Returns:
+            The DataFrame, or None when the pull failed (see :attr:`status`).
+        """
+        self._max_age_now = 0
+        try:
+            return self.run()
+        finally:
+            self._max_age_now = None
 
     def _clicked(self, method: Callable[[], object], name: str) -> Callable[[object], None]:
         """A button's handler: ``method``, with any error shown in the status line.
@@ -364,6 +389,7 @@ class Explorer(widgets.VBox):
         if outcome is None:
             return None
         pull, frame = outcome
+        self._show_stored()
         self.dataframe = frame
         self._show_table(frame, f"{len(frame):,} rows, {len(frame.columns)} columns")
         if not self.status.value:
@@ -467,7 +493,8 @@ class Explorer(widgets.VBox):
 
     def _whole_pull(self, incremental: Incremental | None = None) -> Pull | MultiPull:
         """The pull that Pull and Export run: the chosen credential's, or every credential's."""
-        return self.pull(progress=self._show_progress, incremental=incremental)
+        max_age = self.stored.max_age if self._max_age_now is None else self._max_age_now
+        return self.pull(progress=self._show_progress, incremental=incremental, max_age=max_age)
 
     def _default_path(self) -> str:
         parts = [part for part in (self.connector.value, self.action.value) if part]
@@ -495,6 +522,7 @@ class Explorer(widgets.VBox):
             user_id=self.user_id,
             parameters=parameters,
             refreshed=refreshed,
+            max_age=self.stored.max_age_box.value.strip() or None,
         )
 
     def show_code(self) -> str:
