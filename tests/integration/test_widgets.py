@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import contextlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
