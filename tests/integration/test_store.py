@@ -259,6 +259,13 @@ def test_pull_many_keeps_a_copy_per_credential_and_sql_sees_them_all(
         again.sort_values(["_credential_id", "id"], ignore_index=True),
         frame.sort_values(["_credential_id", "id"], ignore_index=True),
     )
+    assert f"full: {len(copies)}" in str(many.stats)
+    shown = client.pull_many(
+        "stripe", "list-charges", credentials="all", max_age="1h", progress=False
+    )
+    shown.to_arrow()
+    assert f"from the store: {len(copies)}" in str(shown.stats)
+    assert "local store" in shown._repr_html_()
     counts = client.store.sql(
         "select _credential_id, count(*) as n from stripe.list_charges group by 1 order by 1"
     )
