@@ -34,10 +34,23 @@ def _literal(text: str) -> str:
 
 
 def view_names(copies: Sequence[StoredCopy]) -> dict[tuple[str, str], list[StoredCopy]]:
-    """The stored copies of each view, by ``(schema, view)``."""
+    """The stored copies of each view, by ``(schema, view)``: for each credential, user and
+    parameters, the newest copy (copies that differ only by an option such as ``max_records``
+    would otherwise repeat rows)."""
+    newest: dict[tuple[str, str, str, str, str, str], StoredCopy] = {}
+    for copy in sorted(copies, key=lambda copy: copy.order):
+        address = (
+            sql_name(copy.connector_id),
+            sql_name(copy.action_id),
+            copy.connector_id,
+            copy.credential_id,
+            copy.user_id,
+            copy.parameters,
+        )
+        newest[address] = copy
     views: dict[tuple[str, str], list[StoredCopy]] = defaultdict(list)
-    for copy in copies:
-        views[sql_name(copy.connector_id), sql_name(copy.action_id)].append(copy)
+    for (schema, view, *_), copy in sorted(newest.items()):
+        views[schema, view].append(copy)
     return dict(views)
 
 

@@ -348,7 +348,8 @@ class Store:
         """A DuckDB connection with one view per stored action, ``connector.action``.
 
         Each view holds every credential's copies, with ``_credential_id``, ``_user_id`` and
-        ``_parameters`` columns. JupySQL's ``%sql`` can use the connection
+        ``_parameters`` (JSON text) columns; of copies that differ only by an option such as
+        ``max_records``, the newest. JupySQL's ``%sql`` can use the connection
         (``%sql conn --alias store``).
 
         Returns:

@@ -19,6 +19,7 @@ NAMES = [
     "03-pagination-and-export",
     "04-many-credentials",
     "05-incremental",
+    "07-local-store",
 ]
 CELL_TIMEOUT = 300
 SECRET_PATTERNS = [

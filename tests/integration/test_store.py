@@ -392,3 +392,15 @@ def test_jupysql_queries_the_store_s_duckdb_connection(client: ad.AlloyClient, s
     assert answer, done.stdout
     rows = json.loads(answer[-1].removeprefix("rows:"))
     assert rows == [{"_credential_id": sb.fixtures.credentials["box"], "n": RECORDS}]
+
+
+def test_a_view_holds_the_newest_copy_of_each_credential_and_parameters(
+    client: ad.AlloyClient, sb: Sandbox
+) -> None:
+    pull_of(client, sb, "stripe", "list-charges", max_records=70).to_arrow()
+    pull_of(client, sb, "stripe", "list-charges").to_arrow()  # the same parameters, newer
+    pull_of(client, sb, "stripe", "list-charges", parameters={"created[gte]": 0}).to_arrow()
+    counts = client.store.sql(
+        "select _parameters, count(*) as n from stripe.list_charges group by 1 order by 1"
+    )
+    assert list(counts["n"]) == [RECORDS, RECORDS]
