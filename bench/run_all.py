@@ -16,6 +16,7 @@ BENCHMARKS = [
     ("network: every demo list action with 30 ms of latency a request", ["bench_network.py"]),
     ("many credentials: 50 x 20,000 records, rate-limited per credential", ["bench_many.py"]),
     ("incremental: a refresh after 1% changed, against a full re-pull", ["bench_incremental.py"]),
+    ("store: a notebook's pulls with and without max_age=, 30 ms a request", ["bench_store.py"]),
 ]
 
 
