@@ -18,6 +18,7 @@ Usage: ``python bench/bench_store.py [--records 20000] [--latency-ms 30] [--json
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import tempfile
 import time
@@ -81,10 +82,8 @@ def run(records: int, latency_ms: int) -> list[dict[str, Any]]:
             client.store.drop("shopify")  # type: ignore[union-attr]
             stopped = []
             for options in ({}, {"max_age": 0}):
-                try:
+                with contextlib.suppress(KeyboardInterrupt):
                     frame(progress=stop, **options)
-                except KeyboardInterrupt:
-                    pass
                 stopped.append(_measured(sandbox, lambda options=options: frame(**options)))
             client.close()
     return [
