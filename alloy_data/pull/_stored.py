@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alloy_data.errors import ConfigurationError
@@ -81,6 +82,29 @@ def _served_stats(copy: StoredCopy, rows: int) -> PullStats:
     return stats
 
 
+def _discard_a_foreign_checkpoint(refresher: Pull, path: Path, merge: bool) -> None:
+    """Remove an unfinished refresh of this copy made with other fetching options (another
+    ``page_size``): its pages cannot be continued by this one, which starts over instead."""
+    import shutil
+
+    from alloy_data.export import checkpoint_dir_for, checkpoint_fingerprint, read_incremental_state
+    from alloy_data.pull._run import PullRun
+
+    found = checkpoint_fingerprint(path)
+    if found is None:
+        return
+    state = read_incremental_state(path) if merge else None
+    mark = None if state is None else state.get("high_water_mark")
+    expected = refresher.fingerprint(PullRun(refresher, since=mark).since)
+    if found != expected:
+        logger.warning(
+            "Starting the refresh of %s over: the unfinished one beside it was made with other "
+            "options (such as page_size), so it cannot be continued.",
+            path,
+        )
+        shutil.rmtree(checkpoint_dir_for(path), ignore_errors=True)
+
+
 def _refresh(pull: Pull, store: Store, copy: StoredCopy | None) -> tuple[pa.Table, PullStats]:
     """Bring the copy up to date through the export (resuming a stopped refresh), then read it.
 
@@ -100,6 +124,7 @@ def _refresh(pull: Pull, store: Store, copy: StoredCopy | None) -> tuple[pa.Tabl
         context=dataclasses.replace(pull.context, tags={}),
     )
     path = store.path_for(pull.store_key())
+    _discard_a_foreign_checkpoint(refresher, path, merge)
     try:
         export_parquet(
             refresher,

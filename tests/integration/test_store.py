@@ -404,3 +404,29 @@ def test_a_view_holds_the_newest_copy_of_each_credential_and_parameters(
         "select _parameters, count(*) as n from stripe.list_charges group by 1 order by 1"
     )
     assert list(counts["n"]) == [RECORDS, RECORDS]
+
+
+def test_a_stopped_refresh_with_another_page_size_starts_over_with_exact_rows(
+    client: ad.AlloyClient, sb: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fail_after_two_pages(update: ProgressUpdate) -> None:
+        if update.pages == 2 and not update.done:
+            sb.inject_fault("500", count=1, path_contains="list-files")
+
+    stopped = pull_of(
+        client, sb, "box", "list-files", retries=0, concurrency=1, progress=fail_after_two_pages
+    )
+    with pytest.raises(ServerError):
+        stopped.to_arrow()
+    other = client.pull(
+        "box",
+        "list-files",
+        credential_id=sb.fixtures.credentials["box"],
+        page_size=80,
+        max_age="1h",
+        progress=False,
+    )
+    table = other.to_arrow()
+    assert other.stats.refresh == "full"
+    assert "Starting the refresh" in caplog.text
+    assert ids(table, "id") == expected(sb, "box", "list-files")
