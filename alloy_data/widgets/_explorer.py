@@ -27,7 +27,13 @@ from alloy_data.options import (
     pull_options_from,
 )
 from alloy_data.widgets._actions import ActionPicker
-from alloy_data.widgets._base import reported, show_error, show_info, unexpected_text
+from alloy_data.widgets._base import (
+    reported,
+    show_error,
+    show_info,
+    show_table,
+    unexpected_text,
+)
 from alloy_data.widgets._code import count, literal, reproducing_code
 from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
 from alloy_data.widgets._progress import end_bar, reset_bar, show_figures
@@ -166,10 +172,9 @@ class Explorer(widgets.VBox):
         self.code_button.on_click(self._clicked(self.show_code, "show_code"))
         self.refresh_button.on_click(self._clicked(self.refresh, "refresh"))
         self.stored.refresh_button.on_click(self._clicked(self.refresh_stored, "refresh_stored"))
-        self.action.observe(self._show_stored, names="value")
-
-    def _show_stored(self, _change: object = None) -> None:
-        self.stored.show(self.connector.value, self.action.value)
+        self.action.observe(
+            lambda _: self.stored.show(self.connector.value, self.action.value), names="value"
+        )
 
     def refresh_stored(self) -> pd.DataFrame | None:
         """Fetch the selection anew into the local store and show it (what "Refresh stored
@@ -367,7 +372,11 @@ class Explorer(widgets.VBox):
         self._end_progress(ok=frame is not None)
         if frame is not None:
             self._preview_columns = list(frame.columns)
-            self._show_table(frame, f"First page: {count(len(frame), 'row')}")
+            show_table(
+                self.output,
+                frame.head(self.preview_rows),
+                f"First page: {count(len(frame), 'row')}",
+            )
             show_info(self.status, f"Preview: the first page has {count(len(frame), 'record')}.")
         return frame
 
@@ -389,9 +398,13 @@ class Explorer(widgets.VBox):
         if outcome is None:
             return None
         pull, frame = outcome
-        self._show_stored()
+        self.stored.show(self.connector.value, self.action.value)
         self.dataframe = frame
-        self._show_table(frame, f"{len(frame):,} rows, {len(frame.columns)} columns")
+        show_table(
+            self.output,
+            frame.head(self.preview_rows),
+            f"{len(frame):,} rows, {len(frame.columns)} columns",
+        )
         if not self.status.value:
             show_info(self.status, f"Pulled {pull.stats}.")
         return frame
@@ -543,20 +556,6 @@ class Explorer(widgets.VBox):
             },
         )
         return code
-
-    def _show_table(self, frame: pd.DataFrame, caption: str) -> None:
-        head = frame.head(self.preview_rows)
-        table = head.to_html(max_cols=30, border=0)
-        self.output.outputs = (
-            {
-                "output_type": "display_data",
-                "data": {
-                    "text/plain": f"{caption}\n{head.to_string(max_cols=30)}",
-                    "text/html": f"<p>{html.escape(caption)}</p>{table}",
-                },
-                "metadata": {},
-            },
-        )
 
     def _reset_progress(self) -> None:
         reset_bar(self.progress, self.progress_label)
