@@ -50,10 +50,7 @@ def table_through_store(pull: Pull, since: Any = None) -> pa.Table:
         )
     store = pull.store()
     key = pull.store_key()
-    lock = store.lock(key)
-    if lock.is_locked:
-        logger.info("waiting for another pull of the same copy in %s", store.root)
-    with lock:
+    with store.lock(key):
         copy = store.stored(key)
         if copy is not None and max_age > dt.timedelta(0) and copy.age() < max_age:
             table = copy.read()

@@ -20,7 +20,6 @@ from alloy_data.store._key import StoreKey, path_segment
 
 if TYPE_CHECKING:
     import duckdb
-    import filelock
     import pandas as pd
     import pyarrow as pa
 
@@ -206,13 +205,23 @@ class Store:
             ) from error
         return folder / f"{key.digest}{_SUFFIX}"
 
-    def lock(self, key: StoreKey) -> filelock.BaseFileLock:
-        """The lock of ``key``'s copy: held while the copy is read for age and refreshed, so
-        that a second process waits, then finds the copy the first one wrote."""
+    @contextlib.contextmanager
+    def lock(self, key: StoreKey) -> Iterator[None]:
+        """Hold the lock of ``key``'s copy (``filelock``) while the block runs: a pull holds it
+        while it reads the copy's age and refreshes it, so that a second process waits, then
+        finds the copy the first one wrote."""
         import filelock
 
-        path = self.path_for(key)
-        return filelock.FileLock(str(path) + _LOCK_SUFFIX)
+        lock = filelock.FileLock(str(self.path_for(key)) + _LOCK_SUFFIX)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            logger.info("waiting for another process that is pulling %s", key.folder)
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
 
     def stored(self, key: StoreKey) -> StoredCopy | None:
         """The copy of ``key``, or None when there is none (or only an unfinished one)."""
