@@ -121,7 +121,8 @@ def _refresh(pull: Pull, store: Store, copy: StoredCopy | None) -> tuple[pa.Tabl
         context=dataclasses.replace(pull.context, tags={}),
     )
     path = store.path_for(pull.store_key())
-    _discard_a_foreign_checkpoint(refresher, path, merge)
+    if isinstance(path, Path):
+        _discard_a_foreign_checkpoint(refresher, path, merge)
     try:
         export_parquet(
             refresher,

@@ -74,6 +74,13 @@ def connect_views(copies: Sequence[StoredCopy]) -> duckdb.DuckDBPyConnection:
     import duckdb
 
     connection = duckdb.connect()
+    registered: set[int] = set()
+    for copy in copies:
+        remote = getattr(copy.folder, "remote", None)
+        if remote is not None and id(remote.fs) not in registered:
+            # The copies of an object store are read through its own fsspec filesystem.
+            connection.register_filesystem(remote.fs)
+            registered.add(id(remote.fs))
     for (schema, view), members in sorted(view_names(copies).items()):
         connection.execute(f"create schema if not exists {_quoted(schema)}")
         selects = [

@@ -8,14 +8,15 @@ import datetime as dt
 import json
 import logging
 import os
-import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alloy_data.errors import AlloyError, ConfigurationError, ExportError
 from alloy_data.incremental import parse_moment, to_datetime
+from alloy_data.store._folders import SUFFIX as _SUFFIX
+from alloy_data.store._folders import LocalFolder, RemoteFolder, folder_for
 from alloy_data.store._key import StoreKey, path_segment
 
 if TYPE_CHECKING:
@@ -27,10 +28,6 @@ __all__ = ["Store", "StoredCopy"]
 
 logger = logging.getLogger("alloy_data.store")
 
-_SUFFIX = ".parquet"
-_LOCK_SUFFIX = ".lock"
-# What the export leaves beside a file it has not finished (see alloy_data.export).
-_CHECKPOINT_SUFFIX = ".alloy-checkpoint"
 
 #: The columns of :meth:`Store.list`, in order.
 LIST_COLUMNS = (
@@ -52,7 +49,7 @@ class StoredCopy:
     """One pull's copy in the store, as its file says.
 
     Attributes:
-        path: The Parquet file.
+        path: The Parquet file (its URL in an object store).
         connector_id: The connector.
         action_id: The action.
         credential_id: The credential.
@@ -66,7 +63,7 @@ class StoredCopy:
             fetched within the same second.
     """
 
-    path: Path
+    path: Path | str
     connector_id: str
     action_id: str
     credential_id: str
@@ -77,6 +74,7 @@ class StoredCopy:
     fetched_at: dt.datetime
     mark: dt.datetime | None
     written: int = 0
+    folder: LocalFolder | RemoteFolder | None = field(default=None, repr=False, compare=False)
 
     @property
     def order(self) -> tuple[dt.datetime, int]:
@@ -97,8 +95,11 @@ class StoredCopy:
         import pyarrow.parquet as pq
 
         try:
-            table = pq.read_table(self.path)
-        except (OSError, pa.ArrowException) as error:
+            if self.folder is not None:
+                table = self.folder.read(self.path)
+            else:
+                table = pq.read_table(self.path)
+        except (OSError, pa.ArrowException, ExportError) as error:
             raise ExportError(
                 f"The store's copy {self.path} cannot be read ({error}): drop it "
                 "(client.store.drop(...)) and pull again."
@@ -114,19 +115,17 @@ def _parse_time(text: str) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-def _copy_of(path: Path) -> StoredCopy | None:
+def _copy_of(folder: LocalFolder | RemoteFolder, path: Path | str) -> StoredCopy | None:
     """Describe the file at ``path`` from its provenance; None when it is not a stored copy."""
-    from alloy_data.export import INCREMENTAL_KEY, read_metadata
+    from alloy_data.export import INCREMENTAL_KEY
 
-    try:
-        status = path.stat()
-        size = status.st_size
-        metadata = read_metadata(path)
-    except (OSError, ExportError):
+    described = folder.describe(path)
+    if described is None:
         return None
+    metadata, size, written = described
     fetched = _parse_time(metadata.get("pulled_at", ""))
     if fetched is None:
-        fetched = dt.datetime.fromtimestamp(status.st_mtime, dt.timezone.utc)
+        fetched = dt.datetime.fromtimestamp(written / 1e9, dt.timezone.utc)
     mark = None
     state = metadata.get(INCREMENTAL_KEY)
     if state:
@@ -146,15 +145,9 @@ def _copy_of(path: Path) -> StoredCopy | None:
         bytes=size,
         fetched_at=fetched,
         mark=mark,
-        written=status.st_mtime_ns,
+        written=written,
+        folder=folder,
     )
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
 
 
 class Store:
@@ -165,45 +158,32 @@ class Store:
     Its folders are readable by their owner alone; no file in it carries a key.
 
     Args:
-        root: The store's folder (a path, or a ``file://`` URL).
+        root: The store's folder (a path, or a ``file://`` URL), or an object store's prefix
+            (``s3://bucket/alloy-store``, ``gs://``, ``abfs://``: fsspec and the filesystem's
+            package, its credentials from its own configuration, such as the environment).
 
     Raises:
-        ConfigurationError: ``root`` is an object store's URL (not supported yet) or not a
-            folder.
+        ConfigurationError: ``root`` is a file, or a URL whose filesystem is unknown or not
+            installed (saying what to install).
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        text = os.fspath(root)
-        if "://" in text:
-            if not text.lower().startswith("file://"):
-                raise ConfigurationError(
-                    f"The store must be a folder on this machine, not {text.split('://')[0]}:// "
-                    "(object stores are not supported yet): pass store='/a/folder', or write "
-                    "to the object store with pull.to_parquet('s3://...')."
-                )
-            text = text[len("file://") :]
-        self.root = Path(text).expanduser()
-        if self.root.exists() and not self.root.is_dir():
-            raise ConfigurationError(f"The store {self.root} is a file: pass a folder.")
+        self.folder = folder_for(root)
+
+    @property
+    def root(self) -> Path | str:
+        """The store's folder, or its URL in an object store."""
+        folder = self.folder
+        return folder.root if isinstance(folder, LocalFolder) else folder.url
 
     def __repr__(self) -> str:
-        return f"Store({str(self.root)!r})"
+        return f"Store({str(self.folder)!r})"
 
     # -- one copy -------------------------------------------------------------------------------
 
-    def path_for(self, key: StoreKey) -> Path:
-        """Where the copy of ``key`` lives (its folders are made, readable by the owner only)."""
-        folder = self.root.joinpath(*key.folder)
-        try:
-            # The store holds customers' data: its folders are the owner's alone.
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as error:
-            raise ExportError(
-                f"Cannot make the store's folder {folder}: {error}. Pass another folder as "
-                "ad.connect(store=...) or ALLOY_DATA_STORE."
-            ) from error
-        return folder / f"{key.digest}{_SUFFIX}"
+    def path_for(self, key: StoreKey) -> Path | str:
+        """Where the copy of ``key`` lives (local folders are made, readable by the owner only)."""
+        return self.folder.file(key.folder, f"{key.digest}{_SUFFIX}")
 
     @contextlib.contextmanager
     def lock(self, key: StoreKey) -> Iterator[None]:
@@ -212,7 +192,7 @@ class Store:
         finds the copy the first one wrote."""
         import filelock
 
-        lock = filelock.FileLock(str(self.path_for(key)) + _LOCK_SUFFIX)
+        lock = filelock.FileLock(self.folder.lock_file(self.path_for(key)))
         try:
             lock.acquire(timeout=0)
         except filelock.Timeout:
@@ -225,19 +205,15 @@ class Store:
 
     def stored(self, key: StoreKey) -> StoredCopy | None:
         """The copy of ``key``, or None when there is none (or only an unfinished one)."""
-        path = self.root.joinpath(*key.folder, f"{key.digest}{_SUFFIX}")
-        return _copy_of(path) if path.is_file() else None
+        path = self.folder.existing(key.folder, f"{key.digest}{_SUFFIX}")
+        return None if path is None else _copy_of(self.folder, path)
 
     # -- every copy -----------------------------------------------------------------------------
 
-    def _files(self) -> Iterator[Path]:
-        if not self.root.is_dir():
-            return
-        yield from sorted(self.root.glob(f"*/*/*/*{_SUFFIX}"))
-
     def copies(self) -> builtins.list[StoredCopy]:
         """Every complete copy in the store."""
-        return [copy for copy in map(_copy_of, self._files()) if copy is not None]
+        found = (_copy_of(self.folder, path) for path in self.folder.files())
+        return [copy for copy in found if copy is not None]
 
     def list(self) -> pd.DataFrame:
         """Every stored copy, one row each.
@@ -290,14 +266,10 @@ class Store:
                 "drop(connector_id, action_id, credential_id): name the action whose copies "
                 "of that credential go, or leave the credential out."
             )
-        parts = [connector_id, action_id, credential_id]
-        folder = self.root.joinpath(*(path_segment(p) for p in parts if p is not None))
-        if not folder.is_dir():
-            return 0
-        files = [path for path in self._files() if path.is_relative_to(folder)]
+        parts = tuple(path_segment(p) for p in (connector_id, action_id, credential_id) if p)
         dropped = 0
-        for path in files:
-            copy = _copy_of(path)
+        for path in self.folder.files(parts):
+            copy = _copy_of(self.folder, path)
             # Folders are named after ids made safe: two ids may share one, so check the file.
             if copy is None or (
                 copy.connector_id == connector_id
@@ -306,25 +278,18 @@ class Store:
             ):
                 dropped += self._drop_file(path)
         # What an unfinished pull left (a checkpoint, a lock) has no file to check: it goes too.
-        for checkpoint in folder.rglob(f"*{_SUFFIX}{_CHECKPOINT_SUFFIX}"):
-            target = checkpoint.with_name(checkpoint.name[: -len(_CHECKPOINT_SUFFIX)])
-            if not target.exists():
-                self._drop_file(target)
-        for lock in folder.rglob(f"*{_SUFFIX}{_LOCK_SUFFIX}"):
-            if not lock.with_name(lock.name[: -len(_LOCK_SUFFIX)]).exists():
-                lock.unlink(missing_ok=True)
-        _remove_empty_folders(folder, self.root)
+        self.folder.tidy(parts)
         return dropped
 
-    def _drop_file(self, path: Path) -> int:
+    def _drop_file(self, path: Path | str) -> int:
         import filelock
 
+        lock_file = self.folder.lock_file(path)
         # A process refreshing this copy finishes first: its file then goes with the rest.
-        with filelock.FileLock(str(path) + _LOCK_SUFFIX):
-            existed = path.is_file()
-            _remove(path.with_name(path.name + _CHECKPOINT_SUFFIX))
-            _remove(path)
-        Path(str(path) + _LOCK_SUFFIX).unlink(missing_ok=True)
+        with filelock.FileLock(lock_file):
+            existed = _copy_of(self.folder, path) is not None
+            self.folder.remove(path)
+        Path(lock_file).unlink(missing_ok=True)
         return int(existed)
 
     def prune(
@@ -348,7 +313,7 @@ class Store:
         dropped = over_limits(self.copies(), older_than=older_than, max_bytes=max_bytes)
         for copy in dropped:
             self._drop_file(copy.path)
-            _remove_empty_folders(copy.path.parent, self.root)
+        self.folder.tidy(())
         return dropped
 
     # -- SQL ------------------------------------------------------------------------------------
@@ -385,17 +350,3 @@ class Store:
         from alloy_data.store._sql import run_sql
 
         return run_sql(self.copies(), query)
-
-
-def _remove_empty_folders(folder: Path, root: Path) -> None:
-    """Remove the empty folders in and above ``folder``, up to the store's root."""
-    for inner in sorted(folder.rglob("*"), key=lambda path: len(path.parts), reverse=True):
-        if inner.is_dir():
-            with contextlib.suppress(OSError):
-                inner.rmdir()
-    while folder != root and folder.is_relative_to(root):
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent

@@ -73,8 +73,8 @@ def test_the_store_lives_where_it_is_told_else_in_the_user_data_folder(
 def test_a_store_that_cannot_be_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="store must be a folder"):
         ClientConfig.resolve("sk_test_0123456789abcdef", store=3)  # type: ignore[arg-type]
-    with pytest.raises(ConfigurationError, match="not supported yet"):
-        Store("s3://bucket/prefix")
+    with pytest.raises(ConfigurationError, match="No filesystem knows nosuch://"):
+        Store("nosuch://bucket/prefix")
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigurationError, match="is a file"):
         Store(tmp_path / "file")
