@@ -108,9 +108,6 @@ class LocalFolder:
                 with contextlib.suppress(OSError):
                     path.rmdir()
 
-    def storage_options(self) -> dict[str, Any] | None:
-        return None
-
 
 class RemoteFolder:
     """The store under an object store's prefix (``s3://bucket/alloy-store``), through fsspec.
@@ -195,9 +192,6 @@ class RemoteFolder:
 
     def tidy(self, parts: tuple[str, ...]) -> None:
         """Object stores have no empty folders to remove."""
-
-    def storage_options(self) -> dict[str, Any] | None:
-        return None
 
 
 def folder_for(root: str | os.PathLike[str]) -> LocalFolder | RemoteFolder:
