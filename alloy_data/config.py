@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Union
 from urllib.parse import quote, urlsplit
 
 from alloy_data.errors import ConfigurationError
@@ -25,11 +26,15 @@ __all__ = [
     "ENV_API_KEY",
     "ENV_API_VERSION",
     "ENV_BASE_URL",
+    "ENV_STORE",
     "ENV_USER_ID",
     "ClientConfig",
+    "StoreOption",
+    "default_store_location",
     "mask_secret",
     "redact",
     "redact_url",
+    "store_location",
 ]
 
 DEFAULT_BASE_URL = "https://production.runalloy.com"
@@ -42,6 +47,13 @@ ENV_API_KEY = "ALLOY_API_KEY"
 ENV_BASE_URL = "ALLOY_BASE_URL"
 ENV_API_VERSION = "ALLOY_API_VERSION"
 ENV_USER_ID = "ALLOY_USER_ID"
+#: Where the local store of pulls lives: a folder or an object store's URL; ``off`` turns it off.
+ENV_STORE = "ALLOY_DATA_STORE"
+_STORE_OFF = ("", "0", "off", "false", "no", "none")
+
+#: What ``store=`` takes: a folder or URL, True (the default place), False (no store), or None
+#: (``ALLOY_DATA_STORE``, else the default place).
+StoreOption = Union[str, "os.PathLike[str]", bool, None]
 
 MASK = "***"
 # Secrets shorter than this are masked entirely: a 4-character prefix would give too much away.
@@ -213,6 +225,40 @@ def _text_or_none(value: object, name: str) -> str | None:
     return value.strip() or None
 
 
+def default_store_location() -> str:
+    """The store's default place: ``store`` in the user's data folder (``platformdirs``)."""
+    import platformdirs
+
+    return os.path.join(platformdirs.user_data_dir("alloy-data", appauthor=False), "store")
+
+
+def store_location(store: object, env: Mapping[str, str]) -> str | None:
+    """The store's folder or URL as ``store=`` and the environment ``env`` say.
+
+    Returns:
+        The folder or URL; None when the store is turned off.
+
+    Raises:
+        ConfigurationError: ``store`` is of the wrong kind.
+    """
+    if store is False:
+        return None
+    if store is None:
+        text = env.get(ENV_STORE)
+        if text is None:
+            return default_store_location()
+        return None if text.strip().lower() in _STORE_OFF else text.strip()
+    if store is True:
+        return default_store_location()
+    if isinstance(store, (str, os.PathLike)) and str(os.fspath(store)).strip():
+        return str(os.fspath(store)).strip()
+    raise ConfigurationError(
+        "store must be a folder, an object store's URL (s3://bucket/prefix), True (the "
+        f"user's data folder), False (no store) or None ({ENV_STORE}, else the user's data "
+        f"folder), not {store!r}."
+    )
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     """The resolved settings of one client. Build it with :meth:`ClientConfig.resolve`.
@@ -226,6 +272,7 @@ class ClientConfig:
         max_retries: Retries after the first attempt, for failures worth retrying.
         trust_env: Whether the environment (variables, proxies, netrc) is read.
         allow_insecure_http: Whether plain http to a non-loopback host is accepted.
+        store: The local store of pulls' folder or URL, or None when there is none.
     """
 
     api_key: str = field(repr=False)
@@ -236,6 +283,7 @@ class ClientConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     trust_env: bool = True
     allow_insecure_http: bool = False
+    store: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -262,6 +310,7 @@ class ClientConfig:
         max_retries: int = DEFAULT_MAX_RETRIES,
         trust_env: bool = True,
         allow_insecure_http: bool = False,
+        store: StoreOption = None,
         environ: Mapping[str, str] | None = None,
     ) -> ClientConfig:
         """Resolve each setting: the argument, then the environment, then the default.
@@ -276,6 +325,9 @@ class ClientConfig:
             trust_env: False ignores the environment (variables here, proxies and netrc in
                 the HTTP session).
             allow_insecure_http: Accept plain http to a host that is not loopback.
+            store: The local store of pulls: a folder or URL, True (the user's data folder),
+                False (none); else ``ALLOY_DATA_STORE`` (``off`` for none), else the user's
+                data folder.
             environ: The environment to read (defaults to ``os.environ``).
 
         Returns:
@@ -310,4 +362,5 @@ class ClientConfig:
             max_retries=max_retries,
             trust_env=trust_env,
             allow_insecure_http=allow_insecure_http,
+            store=store_location(store, env),
         )

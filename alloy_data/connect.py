@@ -11,7 +11,7 @@ from typing import Any, TextIO
 import requests
 
 from alloy_data.client import AlloyClient
-from alloy_data.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from alloy_data.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, StoreOption
 
 __all__ = ["connect"]
 
@@ -31,6 +31,7 @@ def connect(
     trust_env: bool = True,
     allow_insecure_http: bool = False,
     logger: logging.Logger | None = None,
+    store: StoreOption = None,
 ) -> AlloyClient:
     """Return a client for the real Alloy API, or for an offline sandbox when there is no key.
 
@@ -54,6 +55,10 @@ def connect(
         trust_env: Read proxies, CA bundles and ``ALLOY_*`` variables from the environment.
         allow_insecure_http: Allow plain http to a host other than loopback.
         logger: Where the one-line request log goes (default ``alloy_data.http``).
+        store: The local store of pulls (``client.store``), which pulls given ``max_age=``
+            are served from: a folder, True (the user's data folder, found by
+            ``platformdirs``), False (none); default ``ALLOY_DATA_STORE`` (``off`` for none),
+            else the user's data folder.
 
     Returns:
         An :class:`AlloyClient`. For the sandbox, ``client.user_id`` is a seeded user who owns
@@ -68,6 +73,7 @@ def connect(
         "trust_env": trust_env,
         "allow_insecure_http": allow_insecure_http,
         "logger": logger,
+        "store": store,
     }
     key = api_key or (os.environ.get("ALLOY_API_KEY") if trust_env else None)
     if sandbox is False or (sandbox is None and key):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import math
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
+from alloy_data._durations import as_duration
 from alloy_data.errors import ConfigurationError
 from alloy_data.http import RetryPolicy
 from alloy_data.incremental import Incremental, check_incremental
@@ -32,6 +34,7 @@ __all__ = [
     "MANY_OPTION_NAMES",
     "OPTION_DOCS",
     "PULL_OPTION_NAMES",
+    "STORE_KEY_OPTION_NAMES",
     "TIMESTAMPS_CHOICES",
     "UNDECLARED_PARAMETERS_CHOICES",
     "USER_COLUMN",
@@ -251,6 +254,10 @@ def _check_shape_keeps_incremental(
         )
 
 
+def _max_age(value: Any) -> dt.timedelta | None:
+    return None if value is None else as_duration(value, "max_age")
+
+
 def _column_name(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"{name} must be a non-empty string, not {value!r}.")
@@ -286,6 +293,7 @@ class PullOptions:
     columns: Sequence[str] | None = None
     flatten: FlattenOption = "dotted"
     flatten_depth: int | None = None
+    max_age: dt.timedelta | float | str | None = None
     progress: ProgressOption = "auto"
 
     def __post_init__(self) -> None:
@@ -305,6 +313,7 @@ class PullOptions:
             "columns": _columns(self.columns),
             "flatten": _flatten(self.flatten),
             "flatten_depth": _flatten_depth(self.flatten_depth, self.flatten),
+            "max_age": _max_age(self.max_age),
         }
         resolve_paginator(self.paginator)  # refuses an unknown paginator now
         check_progress_option(self.progress)
@@ -387,6 +396,20 @@ class ManyOptions:
 
 PULL_OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(PullOptions))
 MANY_OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ManyOptions))
+
+#: The options that change the rows or columns of a pull's result: with the connector, action,
+#: credential, user and parameters they make the address of its copy in the local store. An
+#: option that changes a table's shape is added here, and copies made without it stay apart.
+STORE_KEY_OPTION_NAMES: tuple[str, ...] = (
+    "parameters",
+    "max_pages",
+    "max_records",
+    "incremental",
+    "timestamps",
+    "columns",
+    "flatten",
+    "flatten_depth",
+)
 
 
 def pull_options_from(arguments: Mapping[str, Any]) -> PullOptions:
@@ -475,6 +498,13 @@ OPTION_DOCS: dict[str, str] = {
     "this many levels are kept as JSON text (``1``: ``customer.email`` is a column, "
     "``customer.address`` JSON text; ``0``: every object is JSON text; lists add no level). "
     "Default: no limit.",
+    "max_age": "Serve the rows from the local store (``client.store``) when its copy of this "
+    'pull is younger than this: a duration such as ``"1h"``, ``"30m"`` or ``"2d"``, a '
+    "``timedelta`` or seconds. An older copy is refreshed first (only what changed with "
+    "``incremental=``, else in full), written to the store page by page, so that a pull "
+    "stopped part-way continues at its next page when run again. ``0``: refresh every time, "
+    "through the store. Default None: the store is not used. ``stats.fetched_at`` and "
+    "``stats.refresh`` say when the rows were fetched and how.",
     "progress": '``"auto"`` or True (a tqdm bar for the notebook or terminal), '
     '``"terminal"``, False or None (silent), or a function called with each '
     ":class:`~alloy_data.progress.ProgressUpdate`. For many credentials, one bar for the job.",

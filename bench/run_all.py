@@ -18,6 +18,7 @@ BENCHMARKS = [
     ("many credentials: 50 x 20,000 records, rate-limited per credential", ["bench_many.py"]),
     ("incremental: a refresh after 1% changed, against a full re-pull", ["bench_incremental.py"]),
     ("columns: 5 columns chosen before conversion, against every column", ["bench_columns.py"]),
+    ("store: a notebook's pulls with and without max_age=, 30 ms a request", ["bench_store.py"]),
 ]
 
 

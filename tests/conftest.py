@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,20 @@ TESTS = Path(__file__).parent
 BROWSER_TESTS = TESTS / "browser"
 # Where the field tests (marker `field`) live; pyproject.toml's addopts leave them out.
 FIELD_TESTS = TESTS / "integration"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _store_outside_the_home_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every client the suite makes (notebook kernels and child processes too, through the
+    environment) keeps its local store of pulls in a temporary folder, never the user's."""
+    folder = tmp_path_factory.mktemp("store")
+    before = os.environ.get("ALLOY_DATA_STORE")
+    os.environ["ALLOY_DATA_STORE"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("ALLOY_DATA_STORE", None)
+    else:
+        os.environ["ALLOY_DATA_STORE"] = before
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

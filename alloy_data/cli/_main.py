@@ -15,6 +15,7 @@ from alloy_data.cli._output import exit_status_for, print_rows
 from alloy_data.cli._pull import run_pull
 from alloy_data.cli._pull_options import add_pull_arguments
 from alloy_data.cli._storage import without_secrets
+from alloy_data.cli._store import add_store_arguments, add_store_flag, run_store
 from alloy_data.cli._words import in_cli_words
 from alloy_data.errors import AlloyError
 
@@ -28,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "credentials": "List a user's credentials (connections) for a connector.",
     "users": "List users, or create one with --create NAME.",
     "pull": "Pull every page of a list action into a .parquet, .csv or .jsonl file.",
+    "store": "List, drop or query (SQL) the local store of pulls: store list|drop|sql.",
     "sandbox": "Run the offline sandbox server in the foreground.",
     "demo": "Pull demo data from an embedded sandbox into DataFrames and Parquet files.",
 }
@@ -82,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pull", allow_abbrev=False, parents=[common], help=COMMANDS["pull"])
     add_pull_arguments(p)
+    add_store_flag(p)
+
+    p = sub.add_parser("store", allow_abbrev=False, help=COMMANDS["store"])
+    add_store_arguments(p)
 
     p = sub.add_parser("sandbox", allow_abbrev=False, help=COMMANDS["sandbox"])
     p.add_argument("sandbox_args", nargs=argparse.REMAINDER, help="options of the sandbox server")
@@ -129,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from alloy_data.demo import run_demo
 
             return run_demo(out_dir=Path(args.out_dir), largest=args.records)
+        if args.command == "store":
+            return run_store(args, sys.stdout)
         with _client_for(args) as client:
             return _HANDLERS[args.command](client, args, sys.stdout)
     except KeyboardInterrupt as interrupt:
@@ -156,6 +164,8 @@ def _client_for(args: argparse.Namespace) -> Iterator[Any]:
     from alloy_data.client import AlloyClient
 
     options: dict[str, Any] = {}
+    if getattr(args, "store", None):
+        options["store"] = args.store
     if args.api_version:
         options["api_version"] = args.api_version
     if args.sandbox:

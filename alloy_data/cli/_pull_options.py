@@ -35,6 +35,7 @@ OPTION_FLAGS: dict[str, str] = {
     "columns": "--columns",
     "flatten": "--flatten",
     "flatten_depth": "--flatten-depth",
+    "max_age": "--max-age",
     "progress": "--no-progress",
     "workers": "--workers",
     "on_error": "--on-error",
@@ -72,6 +73,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[PullOptions, ManyOption
         columns=_columns(args.columns),
         flatten=args.flatten,
         flatten_depth=args.flatten_depth,
+        max_age=args.max_age,
         progress=False if args.no_progress else "terminal",
     )
     many = ManyOptions(
@@ -193,6 +195,12 @@ def add_pull_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="objects nested deeper than N levels are kept as JSON text (default: no limit)",
+    )
+    parser.add_argument(
+        "--max-age",
+        metavar="DURATION",
+        help="serve the rows from the local store when its copy is younger than this (1h, 30m, "
+        "2d, or seconds), else refresh the copy first; 0 refreshes through the store",
     )
     parser.add_argument(
         "--out",

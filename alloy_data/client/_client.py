@@ -21,7 +21,13 @@ from alloy_data.client._operations import (
     CredentialOperations,
     UserOperations,
 )
-from alloy_data.config import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, ClientConfig, mask_secret
+from alloy_data.config import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    ClientConfig,
+    StoreOption,
+    mask_secret,
+)
 from alloy_data.http import RetryPolicy, Transport
 from alloy_data.options import (
     MANY_OPTION_NAMES,
@@ -35,6 +41,7 @@ from alloy_data.options import (
 )
 
 if TYPE_CHECKING:
+    from datetime import timedelta
     from types import TracebackType
 
     from alloy_data.incremental import Incremental
@@ -42,6 +49,7 @@ if TYPE_CHECKING:
     from alloy_data.pagination import PaginatorOption
     from alloy_data.progress import ProgressOption
     from alloy_data.pull import Pull
+    from alloy_data.store import Store
 
 __all__ = ["AlloyClient"]
 
@@ -65,6 +73,9 @@ class AlloyClient:
         trust_env: False ignores environment variables, proxies and netrc.
         allow_insecure_http: Accept plain http to a host that is not loopback.
         logger: Where the one-line request log goes (default: ``alloy_data.http``).
+        store: The local store of pulls (``client.store``; pulls use it with ``max_age=``): a
+            folder, True (the user's data folder), False (none); default
+            ``ALLOY_DATA_STORE`` (``off`` for none), else the user's data folder.
 
     Attributes:
         users: :class:`UserOperations`.
@@ -89,6 +100,7 @@ class AlloyClient:
         trust_env: bool = True,
         allow_insecure_http: bool = False,
         logger: logging.Logger | None = None,
+        store: StoreOption = None,
     ) -> None:
         self.config = ClientConfig.resolve(
             api_key,
@@ -99,7 +111,9 @@ class AlloyClient:
             max_retries=max_retries,
             trust_env=trust_env,
             allow_insecure_http=allow_insecure_http,
+            store=store,
         )
+        self._store: Store | None = None
         self._transport = Transport(self.config, session=session, logger=logger)
         self._close_callbacks: builtins.list[Callable[[], object]] = []
         self.users = UserOperations(self, self._transport)
@@ -121,6 +135,19 @@ class AlloyClient:
     def user_id(self) -> str | None:
         """The user calls act for by default, if any."""
         return self.config.user_id
+
+    @property
+    def store(self) -> Store | None:
+        """The local store of pulls (list, drop, prune, SQL), or None when it is turned off.
+
+        Pulls given ``max_age=`` are served from it and refreshed into it. Nothing is written
+        until such a pull runs.
+        """
+        if self._store is None and self.config.store is not None:
+            from alloy_data.store import Store
+
+            self._store = Store(self.config.store)
+        return self._store
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -187,6 +214,7 @@ class AlloyClient:
         columns: Sequence[str] | None = None,
         flatten: FlattenOption = "dotted",
         flatten_depth: int | None = None,
+        max_age: timedelta | float | str | None = None,
         progress: ProgressOption = "auto",
     ) -> Pull:
         """Prepare a lazy pull of every page of a list action.
@@ -248,6 +276,7 @@ class AlloyClient:
         columns: Sequence[str] | None = None,
         flatten: FlattenOption = "dotted",
         flatten_depth: int | None = None,
+        max_age: timedelta | float | str | None = None,
         progress: ProgressOption = "auto",
     ) -> MultiPull:
         """Prepare a lazy pull of one list action for many credentials, as one dataset.

@@ -58,6 +58,8 @@ from alloy_data.options import (
 )
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     import dask.dataframe as dd
     import pyarrow as pa
 
@@ -118,6 +120,7 @@ def read_pull(
     columns: Sequence[str] | None = None,
     flatten: FlattenOption = "dotted",
     flatten_depth: int | None = None,
+    max_age: timedelta | float | str | None = None,
     progress: ProgressOption = "auto",
     schema: pa.Schema | Mapping[str, pa.DataType | str] | None = None,
     dtype_backend: Literal["numpy_nullable", "pyarrow"] = "numpy_nullable",

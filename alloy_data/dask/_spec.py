@@ -79,6 +79,7 @@ class ClientSpec:
         max_retries: The client's retries for one-off calls (pulls start from it).
         trust_env: Whether the worker's environment (proxies, netrc) is read.
         allow_insecure_http: Whether plain http to a host that is not loopback is accepted.
+        store: The local store's folder (``max_age=`` pulls use it), or None for none.
     """
 
     api_key: MaskedSecret
@@ -89,6 +90,7 @@ class ClientSpec:
     max_retries: int
     trust_env: bool = True
     allow_insecure_http: bool = False
+    store: str | None = None
 
     @classmethod
     def from_config(cls, config: ClientConfig) -> ClientSpec:
@@ -106,6 +108,7 @@ class ClientSpec:
             max_retries=config.max_retries,
             trust_env=config.trust_env,
             allow_insecure_http=config.allow_insecure_http,
+            store=config.store,
         )
 
     def connect(self) -> AlloyClient:
@@ -123,4 +126,5 @@ class ClientSpec:
             max_retries=self.max_retries,
             trust_env=self.trust_env,
             allow_insecure_http=self.allow_insecure_http,
+            store=self.store if self.store is not None else False,
         )

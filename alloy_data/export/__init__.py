@@ -52,6 +52,7 @@ from alloy_data.export._remote import (
     staging_root,
 )
 from alloy_data.export._remote_dataset import RemoteDatasetWriter
+from alloy_data.export._spool import checkpoint_dir_for, checkpoint_fingerprint
 from alloy_data.export._writers import (
     METADATA_KEY,
     Checkpoint,
@@ -80,6 +81,8 @@ __all__ = [
     "Remote",
     "RemoteDatasetWriter",
     "RemoteFileWriter",
+    "checkpoint_dir_for",
+    "checkpoint_fingerprint",
     "concatenate_parts",
     "display_url",
     "is_url",

@@ -47,6 +47,16 @@ def checkpoint_dir_for(target: Path) -> Path:
     return target.with_name(target.name + CHECKPOINT_SUFFIX)
 
 
+def checkpoint_fingerprint(target: Path) -> str | None:
+    """The fingerprint of the export whose checkpoint waits beside ``target``; None when there
+    is no readable checkpoint."""
+    try:
+        data = json.loads((checkpoint_dir_for(target) / CHECKPOINT_FILE).read_text("utf-8"))
+        return str(data["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def fsync_directory(directory: Path) -> None:
     """Makes renames inside ``directory`` durable (a no-op where directories cannot be opened)."""
     try:

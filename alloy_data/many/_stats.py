@@ -76,6 +76,21 @@ class MultiPullStats:
         """Records per second of elapsed time."""
         return self.records / self.elapsed if self.elapsed > 0 else 0.0
 
+    @property
+    def freshness(self) -> str | None:
+        """With ``max_age=``: how the credentials' rows were refreshed and when the oldest was
+        fetched, in words; else None."""
+        stored = [s for s in self.per_credential.values() if s.refresh and s.fetched_at]
+        if not stored:
+            return None
+        ways: dict[str, int] = {}
+        for stats in stored:
+            assert stats.refresh is not None
+            ways[stats.refresh] = ways.get(stats.refresh, 0) + 1
+        oldest = min(s.fetched_at for s in stored if s.fetched_at is not None)
+        how = ", ".join(f"{way}: {n}" for way, n in sorted(ways.items()))
+        return f"{how} (the oldest fetched {oldest.strftime('%Y-%m-%d %H:%M:%S UTC')})"
+
     def __str__(self) -> str:
         text = (
             f"{self.records} records from {self.done} of {self.credentials} credentials in "
@@ -85,6 +100,8 @@ class MultiPullStats:
             text += f", {self.retries} retries"
         if self.failed:
             text += f", {self.failed} failed"
+        if self.freshness:
+            text += f", the local store's copies: {self.freshness}"
         return text
 
     def _repr_html_(self) -> str:
@@ -109,6 +126,7 @@ class MultiPullStats:
                 ("waited before retries", f"{self.seconds_waited:.1f} s"),
                 ("paced to the rate caps", f"{self.seconds_paced:.1f} s"),
                 ("elapsed", f"{self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)"),
+                ("local store", self.freshness),
             ]
         )
         failures = _html.grid(
@@ -131,9 +149,27 @@ class MultiPullStats:
             ],
         )
         each = _html.grid(
-            ("credential", "records", "pages", "requests", "retries", "paginator", "stopped"),
+            (
+                "credential",
+                "records",
+                "pages",
+                "requests",
+                "retries",
+                "paginator",
+                "stopped",
+                "fetched",
+            ),
             [
-                (credential, s.records, s.pages, s.requests, s.retries, s.paginator, s.stop_reason)
+                (
+                    credential,
+                    s.records,
+                    s.pages,
+                    s.requests,
+                    s.retries,
+                    s.paginator,
+                    s.stop_reason,
+                    s.freshness,
+                )
                 for credential, s in list(self.per_credential.items())[:SHOWN_CREDENTIALS]
             ],
         )

@@ -21,7 +21,7 @@ from alloy_data.config import redact
 from alloy_data.errors import AlloyError, ConfigurationError
 from alloy_data.http import RetryPolicy
 from alloy_data.incremental import find_filter_parameter
-from alloy_data.options import PullOptions
+from alloy_data.options import STORE_KEY_OPTION_NAMES, PullOptions
 from alloy_data.pull._client import PullClient
 from alloy_data.pull._context import PullContext
 from alloy_data.pull._convert import convert_pages
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from alloy_data.pagination import Page
     from alloy_data.progress import ProgressOption
     from alloy_data.pull._stream import Opening
+    from alloy_data.store import Store, StoreKey
 
 __all__ = ["Pull", "public_parameters"]
 
@@ -193,6 +194,10 @@ class Pull:
                 ("max requests/s", options.max_requests_per_second),
                 ("timestamps", options.timestamps),
                 *shape_rows(options),
+                (
+                    "max age",
+                    None if options.max_age is None else f"{options.max_age} (the local store)",
+                ),
             ]
         )
 
@@ -293,6 +298,43 @@ class Pull:
         self._last = None
         self._opening = None
 
+    def keep_rows(self, table: pa.Table, stats: PullStats) -> None:
+        """Keep ``table`` (rows a sink was served) for the next sink, with these figures."""
+        since = PullRun(self).since
+        self._last = LastRun.of_table(table, stats, since)
+
+    # -- the local store ------------------------------------------------------------------------
+
+    def store(self) -> Store:
+        """The client's local store, which ``max_age=`` uses.
+
+        Raises:
+            ConfigurationError: The client has none (``store=False`` or ``ALLOY_DATA_STORE=off``).
+        """
+        store = getattr(self.client, "store", None)
+        if store is None:
+            raise ConfigurationError(
+                "max_age= serves rows from the local store, and this client has none: "
+                "connect with ad.connect(store=True) (or a folder), or leave max_age out."
+            )
+        return store
+
+    def store_key(self) -> StoreKey:
+        """The address of this pull's copy in the store: connector, action, credential, user
+        and every option that changes the rows or columns."""
+        from alloy_data.store import StoreKey
+
+        config = getattr(self.client, "config", None)
+        shape = {name: getattr(self.options, name) for name in STORE_KEY_OPTION_NAMES}
+        shape["parameters"] = dict(self.parameters)
+        return StoreKey(
+            connector_id=self.connector_id,
+            action_id=self.action_id,
+            credential_id=self.credential_id,
+            user_id=str(self.user_id or getattr(config, "user_id", None) or ""),
+            shape=shape,
+        )
+
     # -- sinks ----------------------------------------------------------------------------------
 
     def iter_pages(self) -> Iterator[Page]:
@@ -329,6 +371,10 @@ class Pull:
         """
         from alloy_data.frames import TableBuilder
 
+        if self.options.max_age is not None:
+            from alloy_data.pull._stored import table_through_store
+
+            return table_through_store(self, since)
         run = PullRun(self, since=since)
         last = self._last
         if last is not None and last.since == run.since:
@@ -580,6 +626,7 @@ class Pull:
                 storage_options=storage_options,
                 metadata=self.provenance(),
             )
+        self._through_store(resume)
         return export_parquet(
             self,
             path,
@@ -591,6 +638,12 @@ class Pull:
             storage_options=storage_options,
             mode=mode,
         )
+
+    def _through_store(self, resume: bool) -> None:
+        """With ``max_age=``, a file sink writes the rows the store serves (the export then
+        replays them); ``resume=True`` continues the file's own checkpoint instead."""
+        if self.options.max_age is not None and not resume:
+            self.to_arrow()
 
     def to_file(
         self,
@@ -616,6 +669,7 @@ class Pull:
             ExportError: If the target cannot be written, with what to do.
             ConfigurationError: For an unknown suffix or a filesystem that is not installed.
         """
+        self._through_store(resume)
         return export_file(
             self, path, overwrite=overwrite, resume=resume, storage_options=storage_options
         )

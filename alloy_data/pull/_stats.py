@@ -64,6 +64,12 @@ class PullStats:
         reused: True when these rows came from the pull's last run instead of the API: a
             second sink (``to_parquet`` after ``to_dataframe``, ...) makes no request.
             ``pull.reset()`` makes the next sink fetch anew.
+        fetched_at: With ``max_age=``: when the rows were fetched from the API (UTC), which
+            is earlier than now when they were served from the store.
+        refresh: With ``max_age=``: how the store's copy was brought up to date —
+            ``"from the store"`` (no request: the copy was younger than ``max_age``),
+            ``"incremental"`` (only what changed since its mark), ``"full"`` (every page
+            anew), or ``"resumed"`` (a refresh stopped part-way went on at its next page).
         notes: Everything noteworthy, in order (detection, guards, drift).
         warnings: The notes that mean data may be missing.
     """
@@ -93,6 +99,8 @@ class PullStats:
     high_water_mark: datetime | None = None
     incremental: str | None = None
     reused: bool = False
+    fetched_at: datetime | None = None
+    refresh: str | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -133,7 +141,23 @@ class PullStats:
             text += f", stopped: {self.stop_reason}"
         if self.reused:
             text += ", reused from the last run"
+        if self.refresh is not None and self.fetched_at is not None:
+            text += f", {self.freshness}"
         return text
+
+    @property
+    def freshness(self) -> str | None:
+        """With ``max_age=``: when the rows were fetched and how, in words; else None."""
+        if self.refresh is None or self.fetched_at is None:
+            return None
+        when = self.fetched_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+        how = {
+            "from the store": "served from the store (no request)",
+            "incremental": "the store's copy refreshed incrementally",
+            "full": "the store's copy refreshed in full",
+            "resumed": "the store's copy refreshed, resuming a stopped refresh",
+        }.get(self.refresh, self.refresh)
+        return f"fetched {when}, {how}"
 
     def _repr_html_(self) -> str:
         return _html.block("Last run", self.html_body())
@@ -175,6 +199,7 @@ class PullStats:
                 ),
                 ("stopped", self.stop_message if self.stop_reason != "end" else None),
                 ("source", "the last run's rows (no request made)" if self.reused else None),
+                ("fetched", self.freshness),
             ]
         )
         drift = _html.grid(

@@ -204,6 +204,10 @@ def pull_batches(pull: Pull, *, since: Any = None, schema: pa.Schema | None = No
     Returns:
         The opened batches; ``.schema`` is declared.
     """
+    if pull.options.max_age is not None:
+        # The store keeps whole copies: the stream reads the copy it serves (or refreshes), as
+        # the kept rows of a complete run.
+        pull.to_arrow(since=since)
     run = PullRun(pull, since=since)
     last = pull.last_run()
     if last is not None and last.since == run.since:

@@ -12,7 +12,15 @@ import traitlets
 
 from alloy_data.errors import AlloyAPIError, AlloyError
 
-__all__ = ["ChoiceWidget", "error_text", "reported", "show_error", "show_info", "unexpected_text"]
+__all__ = [
+    "ChoiceWidget",
+    "error_text",
+    "reported",
+    "show_error",
+    "show_info",
+    "show_table",
+    "unexpected_text",
+]
 
 Options = Sequence[tuple[str, str]]
 
@@ -82,6 +90,21 @@ def show_error(status: widgets.HTML, error: AlloyError | str) -> None:
     """Show an error in a status line."""
     text = error if isinstance(error, str) else error_text(error)
     status.value = f'<span style="color: #b00020">{html.escape(text)}</span>'
+
+
+def show_table(output: widgets.Output, head: Any, caption: str) -> None:
+    """Show the first rows of a DataFrame (``head``) under a caption, as text and HTML."""
+    table = head.to_html(max_cols=30, border=0)
+    output.outputs = (
+        {
+            "output_type": "display_data",
+            "data": {
+                "text/plain": f"{caption}\n{head.to_string(max_cols=30)}",
+                "text/html": f"<p>{html.escape(caption)}</p>{table}",
+            },
+            "metadata": {},
+        },
+    )
 
 
 def show_info(status: widgets.HTML, text: str) -> None:

@@ -27,6 +27,7 @@ def reproducing_code(
     parameters: str,
     refreshed: tuple[str | Path, Incremental] | None,
     shape: dict[str, Any] | None = None,
+    max_age: str | None = None,
 ) -> str:
     """Lines that import alloy_data, make a client, pull and build a DataFrame ``df``.
 
@@ -40,6 +41,7 @@ def reproducing_code(
         refreshed: After an export that Refresh can update: its path and ``Incremental``.
         shape: ``columns``, ``flatten`` and ``flatten_depth`` as the column picker sets them;
             those that are not the default are written out.
+        max_age: The max age the rows are served from the local store within, if one is set.
 
     Returns:
         The code, never with the API key.
@@ -65,6 +67,8 @@ def reproducing_code(
         for name, value in (shape or {}).items()
         if value != defaults.get(name)
     ]
+    if max_age:
+        lines.append(f"    max_age={literal(max_age)},")
     if refreshed is not None:
         incremental = refreshed[1]
         keys = incremental.keys[0] if len(incremental.keys) == 1 else list(incremental.keys)

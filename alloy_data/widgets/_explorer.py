@@ -28,13 +28,22 @@ from alloy_data.options import (
     pull_options_from,
 )
 from alloy_data.widgets._actions import ActionPicker
-from alloy_data.widgets._base import reported, show_error, show_info, unexpected_text
+from alloy_data.widgets._base import (
+    reported,
+    show_error,
+    show_info,
+    show_table,
+    unexpected_text,
+)
 from alloy_data.widgets._code import count, literal, reproducing_code
 from alloy_data.widgets._columns import ColumnPicker
 from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
 from alloy_data.widgets._progress import end_bar, reset_bar, show_figures
+from alloy_data.widgets._stored import StoredCopies
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     import pandas as pd
 
     from alloy_data.client import AlloyClient
@@ -77,6 +86,9 @@ class Explorer(widgets.VBox):
         columns: The :class:`~alloy_data.widgets.ColumnPicker`: the columns and flattening
             that Pull, Export and Show code use (a Preview lists the columns).
         preview_button, pull_button, export_button, code_button: The buttons.
+        stored: The local store's panel (:class:`StoredCopies`): the chosen action's stored
+            copies and their age, the max age Pull and Export are served within, and "Refresh
+            stored copy".
         refresh_button: "Refresh": after an export, fetch only what changed since and merge it
             into the file (enabled once an export recorded a high-water mark).
         export_path: Where "Export to Parquet" writes (a Text).
@@ -136,6 +148,8 @@ class Explorer(widgets.VBox):
         self.progress_label = widgets.HTML()
         self.status = widgets.HTML()
         self.output = widgets.Output()
+        self.stored = StoredCopies(client)
+        self._max_age_now: float | None = None
         super().__init__(
             children=[
                 self.user,
@@ -146,6 +160,7 @@ class Explorer(widgets.VBox):
                 self.columns,
                 widgets.HBox([self.preview_button, self.pull_button, self.code_button]),
                 widgets.HBox([self.export_path, self.export_button, self.refresh_button]),
+                self.stored,
                 widgets.HBox([self.progress, self.progress_label]),
                 self.status,
                 self.output,
@@ -162,6 +177,23 @@ class Explorer(widgets.VBox):
         self.export_button.on_click(self._clicked(self.export, "export"))
         self.code_button.on_click(self._clicked(self.show_code, "show_code"))
         self.refresh_button.on_click(self._clicked(self.refresh, "refresh"))
+        self.stored.refresh_button.on_click(self._clicked(self.refresh_stored, "refresh_stored"))
+        self.action.observe(
+            lambda _: self.stored.show(self.connector.value, self.action.value), names="value"
+        )
+
+    def refresh_stored(self) -> pd.DataFrame | None:
+        """Fetch the selection anew into the local store and show it (what "Refresh stored
+        copy" does): a Pull with ``max_age=0``.
+
+        Returns:
+            The DataFrame, or None when the pull failed (see :attr:`status`).
+        """
+        self._max_age_now = 0
+        try:
+            return self.run()
+        finally:
+            self._max_age_now = None
 
     def _clicked(self, method: Callable[[], object], name: str) -> Callable[[object], None]:
         """A button's handler: ``method``, with any error shown in the status line.
@@ -222,6 +254,7 @@ class Explorer(widgets.VBox):
         columns: Sequence[str] | None = None,
         flatten: FlattenOption = "dotted",
         flatten_depth: int | None = None,
+        max_age: timedelta | float | str | None = None,
         progress: ProgressOption = "auto",
         workers: int | None = None,
         on_error: Literal["continue", "raise"] = "continue",
@@ -355,7 +388,11 @@ class Explorer(widgets.VBox):
         if frame is not None:
             self._preview_columns = list(frame.columns)
             self.columns.discover(self._preview_columns)
-            self._show_table(frame, f"First page: {count(len(frame), 'row')}")
+            show_table(
+                self.output,
+                frame.head(self.preview_rows),
+                f"First page: {count(len(frame), 'row')}",
+            )
             show_info(self.status, f"Preview: the first page has {count(len(frame), 'record')}.")
         return frame
 
@@ -377,8 +414,13 @@ class Explorer(widgets.VBox):
         if outcome is None:
             return None
         pull, frame = outcome
+        self.stored.show(self.connector.value, self.action.value)
         self.dataframe = frame
-        self._show_table(frame, f"{len(frame):,} rows, {len(frame.columns)} columns")
+        show_table(
+            self.output,
+            frame.head(self.preview_rows),
+            f"{len(frame):,} rows, {len(frame.columns)} columns",
+        )
         if not self.status.value:
             show_info(self.status, f"Pulled {pull.stats}.")
         return frame
@@ -484,7 +526,8 @@ class Explorer(widgets.VBox):
 
     def _whole_pull(self, incremental: Incremental | None = None) -> Pull | MultiPull:
         """The pull that Pull and Export run: the chosen credential's, or every credential's."""
-        return self.pull(progress=self._show_progress, incremental=incremental)
+        max_age = self.stored.max_age if self._max_age_now is None else self._max_age_now
+        return self.pull(progress=self._show_progress, incremental=incremental, max_age=max_age)
 
     def _default_path(self) -> str:
         parts = [part for part in (self.connector.value, self.action.value) if part]
@@ -513,6 +556,7 @@ class Explorer(widgets.VBox):
             parameters=parameters,
             refreshed=refreshed,
             shape=self.columns.choices(),
+            max_age=self.stored.max_age_box.value.strip() or None,
         )
 
     def show_code(self) -> str:
@@ -533,20 +577,6 @@ class Explorer(widgets.VBox):
             },
         )
         return code
-
-    def _show_table(self, frame: pd.DataFrame, caption: str) -> None:
-        head = frame.head(self.preview_rows)
-        table = head.to_html(max_cols=30, border=0)
-        self.output.outputs = (
-            {
-                "output_type": "display_data",
-                "data": {
-                    "text/plain": f"{caption}\n{head.to_string(max_cols=30)}",
-                    "text/html": f"<p>{html.escape(caption)}</p>{table}",
-                },
-                "metadata": {},
-            },
-        )
 
     def _reset_progress(self) -> None:
         reset_bar(self.progress, self.progress_label)

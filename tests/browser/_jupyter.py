@@ -91,6 +91,11 @@ class JupyterServer:
             path = settings / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(values))
+        # JupySQL (a development dependency: the store's %sql test) brings a JupyterLab plugin
+        # that throws on start; the console checked here is that of our notebooks.
+        page_config = self.home / "config" / "labconfig" / "page_config.json"
+        page_config.parent.mkdir(parents=True, exist_ok=True)
+        page_config.write_text(json.dumps({"disabledExtensions": {"jupysql-plugin": True}}))
         env = {
             key: value
             for key, value in os.environ.items()

@@ -656,3 +656,47 @@ def test_pull_refuses_a_bad_flatten_as_a_usage_error(capsys, sandbox, tmp_path):
     )
     assert code == 2
     assert "leave --flatten-depth out" in err and "--flatten struct" in err
+
+
+def test_pull_with_max_age_then_store_list_sql_and_drop(capsys, sandbox, tmp_path):
+    store = str(tmp_path / "store")
+    pull = [
+        "pull",
+        "stripe",
+        "list-charges",
+        "--credential",
+        sandbox.fixtures.credentials["stripe"],
+        "--max-age",
+        "1h",
+        "--store",
+        store,
+        *api_args(sandbox),
+    ]
+    code, out, err = run(capsys, *pull, "--out", str(tmp_path / "a.parquet"))
+    assert code == 0, err
+    before = sandbox.request_count
+    code, out, err = run(capsys, *pull, "--out", str(tmp_path / "b.csv"))
+    assert code == 0, err
+    assert sandbox.request_count == before  # the same cell again: served from the store
+    written = duckdb.sql(f"select count(*) from '{tmp_path / 'b.csv'}'").fetchall()[0]
+    assert written == duckdb.sql(f"select count(*) from '{tmp_path / 'a.parquet'}'").fetchall()[0]
+
+    code, out, err = run(capsys, "store", "list", "--store", store, "--json")
+    assert code == 0, err
+    [row] = json.loads(out)
+    assert (row["connector"], row["action"]) == ("stripe", "list-charges")
+    assert row["rows"] == written[0]
+
+    query = "select count(*) as n from stripe.list_charges"
+    code, out, err = run(capsys, "store", "sql", query, "--store", store, "--json")
+    assert code == 0, err
+    assert json.loads(out) == [{"n": written[0]}]
+
+    code, out, err = run(capsys, "store", "drop", "--store", store)
+    assert code == 2 and "needs what to drop" in err
+    code, out, err = run(capsys, "store", "drop", "stripe", "--store", store)
+    assert code == 0 and "dropped 1 stored copy" in out
+    code, out, err = run(capsys, "store", "list", "--store", store, "--json")
+    assert json.loads(out) == []
+    code, out, err = run(capsys, "store", "sql", query, "--store", store)
+    assert code == 2 and "none yet" in err

@@ -533,3 +533,25 @@ def test_credentials_as_targets_of_pull_many(dask_client: Any, client: ad.AlloyC
     computed = ddf.compute()
     assert sorted(set(computed["_credential_id"])) == sorted(t.credential_id for t in found)
     assert len(computed) == 10 * len(found)
+
+
+def test_read_pull_with_max_age_fills_the_store_that_pull_many_is_served_from(
+    dask_client: Any, sb: Sandbox, tmp_path: Path
+) -> None:
+    with ad.AlloyClient(
+        API_KEY, base_url=sb.url, user_id=sb.fixtures.user_id, store=tmp_path
+    ) as stored:
+        pairs = targets(stored, "box")
+        ddf = alloy_dask.read_pull(
+            stored, "box", "list-files", credentials=pairs, max_age="1h", progress=False
+        )
+        computed = ddf.compute()
+        # Each worker wrote its credential's copy into the client's store.
+        assert sorted(stored.store.list()["credential"]) == sorted(c for _, c in pairs)
+        before = sb.request_count
+        many = stored.pull_many(
+            "box", "list-files", credentials=pairs, max_age="1h", progress=False
+        )
+        served = many.to_dataframe()
+        assert sb.request_count == before  # no page, no action details: all from the store
+        assert_same(ordered(computed), ordered(served))

@@ -48,6 +48,7 @@ PRELUDES: dict[str, str] = {
     "docs/index.md": 'credential_id = fixtures.credentials["hubspot"]',
     "docs/export.md": 'credential_id = fixtures.credentials["shopify"]',
     "docs/incremental.md": 'credential_id = fixtures.credentials["shopify"]',
+    "docs/store.md": 'credential_id = fixtures.credentials["shopify"]',
     "docs/pulling.md": (
         "import alloy_data as ad\n"
         "client = ad.connect()\n"
@@ -150,13 +151,18 @@ def test_most_blocks_run() -> None:
     assert len(names_only) * 4 < len(blocks), [b.where for b in names_only]
 
 
-def _flags(parser: argparse.ArgumentParser, command: str | None) -> set[str]:
-    """The option strings a (sub)command takes, spelt out: argparse would also take a prefix."""
-    if command is not None:
-        commands = next(
+def _flags(parser: argparse.ArgumentParser, *commands: str | None) -> set[str]:
+    """The option strings a (sub)command takes, spelt out: argparse would also take a prefix.
+    ``commands`` go down subcommands (``store``, then ``drop``)."""
+    for command in commands:
+        if command is None:
+            continue
+        subparsers = [
             action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-        )
-        parser = commands.choices[command]
+        ]
+        if not subparsers or command not in subparsers[0].choices:
+            break
+        parser = subparsers[0].choices[command]
     return {flag for action in parser._actions for flag in action.option_strings}
 
 
@@ -187,6 +193,8 @@ def _check_command(words: list[str], where: str) -> None:
     except SystemExit as exit_:
         pytest.fail(f"{where}: {' '.join(words)!r} is refused by the parser (exit {exit_.code})")
     known = _flags(parser, command) | _flags(parser, None)
+    if program == "alloy-data" and len(args) > 1:
+        known |= _flags(parser, command, args[1])  # a command's own subcommand: store drop
     for word in args:
         flag = word.split("=")[0]
         if flag.startswith("--") and flag not in known:

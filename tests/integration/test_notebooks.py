@@ -20,6 +20,7 @@ NAMES = [
     "04-many-credentials",
     "05-incremental",
     "06-duckdb-and-polars",
+    "07-local-store",
 ]
 CELL_TIMEOUT = 300
 SECRET_PATTERNS = [

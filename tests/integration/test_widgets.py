@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -522,3 +523,45 @@ def test_the_column_picker_lists_a_previews_paths_and_pull_export_and_code_honou
         exec(code, namespace)
     assert list(namespace["df"].columns) == written.column_names
     assert namespace["pull"].to_arrow().to_pylist() == written.to_pylist()
+
+
+def test_the_explorer_serves_pull_from_the_store_shows_its_copies_and_refreshes_them(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    with AlloyClient(
+        sandbox.api_key, base_url=sandbox.url, user_id=sandbox.fixtures.user_id, store=tmp_path
+    ) as client:
+        explorer = Explorer(client)
+        explorer.connector.value = "box"
+        assert "No stored copy of list-files yet" in explorer.stored.table.value
+        explorer.stored.max_age_box.value = "1h"
+        explorer.pull_button.click()
+        assert explorer.error is None, explorer.status.value
+        assert "refreshed in full" in explorer.status.value
+        assert "1 stored copy of list-files" in explorer.stored.table.value
+        assert sandbox.fixtures.credentials["box"] in explorer.stored.table.value
+        assert re.search(r"<td>\d+ s</td></tr></table>$", explorer.stored.table.value)
+        rows = len(explorer.dataframe)
+
+        before = sandbox.request_count
+        explorer.pull_button.click()  # the same Pull again: from the store
+        assert sandbox.request_count == before
+        assert "served from the store (no request)" in explorer.status.value
+        assert len(explorer.dataframe) == rows
+
+        explorer.stored.refresh_button.click()
+        assert sandbox.request_count > before
+        assert "refreshed in full" in explorer.status.value
+        assert 'max_age="1h"' in explorer.code
+
+        explorer.stored.max_age_box.value = "soon"
+        explorer.pull_button.click()
+        assert "Max age must be a duration such as &quot;1h&quot;" in explorer.status.value
+
+
+def test_the_explorer_without_a_store_says_so(sandbox: Sandbox) -> None:
+    with AlloyClient(sandbox.api_key, base_url=sandbox.url, store=False) as client:
+        explorer = Explorer(client)
+        explorer.connector.value = "box"
+        assert explorer.stored.max_age_box.disabled and explorer.stored.refresh_button.disabled
+        assert "No local store" in explorer.stored.table.value

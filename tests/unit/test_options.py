@@ -35,6 +35,7 @@ NOT_DEFAULT: dict[str, Any] = {
     "columns": ["id", "updated_at", "customer.email"],
     "flatten": "struct",
     "flatten_depth": 2,
+    "max_age": "1h",
     "progress": False,
     "workers": 3,
     "on_error": "raise",
