@@ -64,7 +64,11 @@ def run_pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         user_id=args.user_id,
         options=options,
     )
-    if args.incremental:
+    if args.tables:
+        path = pull.to_parquet(
+            args.out, tables=True, overwrite=args.overwrite, storage_options=storage_options
+        )
+    elif args.incremental:
         if not str(args.out).endswith(".parquet"):
             raise ConfigurationError(
                 "--incremental keeps its mark in a Parquet file: give --out a .parquet path."
@@ -146,7 +150,11 @@ def _pull_many(
         "resume": args.resume,
         "storage_options": storage_options,
     }
-    if posixpath.splitext(target.rstrip("/"))[1] and not target.endswith("/"):
+    if args.tables:
+        path = job.to_parquet(
+            target, tables=True, overwrite=args.overwrite, storage_options=storage_options
+        )
+    elif posixpath.splitext(target.rstrip("/"))[1] and not target.endswith("/"):
         if args.incremental:
             raise ConfigurationError(
                 "--incremental with several credentials updates a dataset directory, one file "

@@ -218,6 +218,12 @@ def add_pull_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted pull")
+    parser.add_argument(
+        "--tables",
+        action="store_true",
+        help="write --out as a directory of Parquet datasets: the parent table and one child "
+        "table per list of objects (orders, orders__line_items), keyed to their parent",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument(
         "--incremental",

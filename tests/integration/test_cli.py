@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import alloy_data as ad
 from alloy_data.cli import COMMANDS, OPTION_FLAGS, main, parse_params, parse_storage_options
 from alloy_data.export import CACHE_DIR_ENV
 from alloy_data.sandbox import serve
@@ -700,3 +701,60 @@ def test_pull_with_max_age_then_store_list_sql_and_drop(capsys, sandbox, tmp_pat
     assert json.loads(out) == []
     code, out, err = run(capsys, "store", "sql", query, "--store", store)
     assert code == 2 and "none yet" in err
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_pull_tables_writes_a_parent_and_child_datasets_that_join_exactly(
+    capsys, sandbox, tmp_path, many
+):
+    out_dir = tmp_path / "shop"
+    who = (
+        ["--all-credentials"] if many else ["--credential", sandbox.fixtures.credentials["shopify"]]
+    )
+    code, _, err = run(
+        capsys,
+        "pull",
+        "shopify",
+        "list-orders",
+        *who,
+        "--max-records",
+        "120",
+        "--tables",
+        "--out",
+        str(out_dir),
+        *api_args(sandbox),
+    )
+    assert code == 0, err
+    orders = f"read_parquet('{out_dir}/orders/**/*.parquet')"
+    items = f"read_parquet('{out_dir}/orders__line_items/**/*.parquet')"
+    credentials = 1
+    if many:
+        query = f"select count(distinct _credential_id) from {orders}"
+        credentials = duckdb.sql(query).fetchall()[0][0]
+        assert credentials > 1
+    assert duckdb.sql(f"select count(*) from {orders}").fetchall()[0] == (120 * credentials,)
+    with ad.AlloyClient(
+        sandbox.api_key, base_url=sandbox.url, user_id=sandbox.fixtures.user_id
+    ) as client:
+        if many:
+            whole = client.pull_many(
+                "shopify", "list-orders", credentials="all", max_records=120, progress=False
+            )
+        else:
+            credential_id = sandbox.fixtures.credentials["shopify"]
+            whole = client.pull(
+                "shopify",
+                "list-orders",
+                credential_id=credential_id,
+                max_records=120,
+                progress=False,
+            )
+        line_items = whole.to_arrow().column("line_items").to_pylist()
+    expected_items = sum(len(items_of) for items_of in line_items)
+    assert expected_items > 0
+    assert duckdb.sql(f"select count(*) from {items}").fetchall()[0] == (expected_items,)
+    same_credential = " and i._credential_id = o._credential_id" if many else ""
+    joined = duckdb.sql(
+        f"select count(*) from {items} i join {orders} o on i._parent_id = o.id{same_credential}"
+    ).fetchall()[0]
+    assert joined == (expected_items,)
