@@ -2,7 +2,8 @@
 
 :class:`MultiPull` is the job (one :class:`~alloy_data.pull.Pull` per credential, kept from run
 to run); which credentials it covers lives in ``_targets``, its figures in ``_stats``, its file
-sinks in ``_export``.
+sinks in ``_export``, the combining of its credentials' tables in ``_combine``, its notebook
+display in ``_display``.
 """
 
 from alloy_data.many._job import MultiPull

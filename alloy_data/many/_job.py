@@ -19,18 +19,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from alloy_data import _html
 from alloy_data._tuning import (
     CHUNK_BUDGET,
     CHUNK_RECORDS,
     DEFAULT_WORKERS,
     FILES_RENDERED_AT_ONCE,
     MIN_CHUNK_RECORDS,
-    SHOWN_CREDENTIALS,
 )
-from alloy_data.config import redact
 from alloy_data.engine import RequestRate
 from alloy_data.errors import AlloyError, ClientClosedError, ConfigurationError
+from alloy_data.many._combine import combine_tables
+from alloy_data.many._display import job_html
 from alloy_data.many._export import export_file, export_parquet
 from alloy_data.many._stats import CredentialFailure, MultiPullStats
 from alloy_data.many._targets import CredentialTarget, ManyClient, check_targets, find_targets
@@ -42,7 +41,6 @@ from alloy_data.pull import (
     PullContext,
     check_tables_export,
     public_parameters,
-    shape_rows,
     split_pull_tables,
     write_tables,
 )
@@ -133,40 +131,7 @@ class MultiPull:
         return f"MultiPull({self.connector_id!r}, {self.action_id!r}, credentials={how_many})"
 
     def _repr_html_(self) -> str:
-        if self._requested == "all":
-            credentials = "all: every credential of the connector, of every user"
-        else:
-            shown = [target.credential_id for target in self._requested[:SHOWN_CREDENTIALS]]
-            more = len(self._requested) - len(shown)
-            credentials = ", ".join(shown) + (f" and {more} more" if more else "")
-        options = self.options
-        plan = _html.key_values(
-            [
-                ("connector", self.connector_id),
-                ("action", self.action_id),
-                ("credentials", credentials),
-                (
-                    "parameters",
-                    json.dumps(public_parameters(options.parameters), default=str),
-                ),
-                ("workers", self.workers or f"{DEFAULT_WORKERS} (the default)"),
-                ("on error", self.on_error),
-                ("max records", options.max_records),
-                ("max pages", options.max_pages),
-                ("max requests/s (all)", self.max_total_requests_per_second),
-                ("max requests/s (each)", options.max_requests_per_second),
-                ("timestamps", options.timestamps),
-                *shape_rows(options),
-            ]
-        )
-        ran = self.stats.credentials or self.stats.notes
-        page = _html.block(
-            f"MultiPull: {self.connector_id} {self.action_id}",
-            plan,
-            _html.details("Last run", self.stats.html_body(), open_=True) if ran else "",
-        )
-        secrets = tuple(getattr(self._client.config, "secrets", ()) or ())
-        return redact(page, [*secrets, *(_html.text(secret) for secret in secrets)])
+        return job_html(self, self._requested)
 
     # -- which credentials ---------------------------------------------------------------
 
@@ -373,41 +338,11 @@ class MultiPull:
         Returns:
             A ``pyarrow.Table`` with ``user_column`` and ``credential_column``.
         """
-        from alloy_data.frames import TableBuilder
-
         tables = self.run_each(lambda pull, _: pull.to_arrow())
-        batches = [batch for _, table in tables for batch in table.to_batches()]
-        combined = TableBuilder().to_table(batches) if batches else self._empty(tables)
-        self._record_drift(tables, combined.schema)
+        combined, drift = combine_tables(tables, self.many_options.tag_columns)
+        self.stats.drift.update(drift)
         self.stats.records = combined.num_rows
         return combined
-
-    def _empty(self, tables: list[tuple[CredentialTarget, pa.Table]]) -> pa.Table:
-        import pyarrow as pa
-
-        if tables:
-            return tables[0][1]
-        fields = [
-            pa.field(self.user_column, pa.string()),
-            pa.field(self.credential_column, pa.string()),
-        ]
-        return pa.schema(fields).empty_table()
-
-    def _record_drift(
-        self, tables: list[tuple[CredentialTarget, pa.Table]], schema: pa.Schema
-    ) -> None:
-        for target, table in tables:
-            differences = []
-            for unified in schema:
-                own = table.schema.get_field_index(unified.name)
-                if own < 0:
-                    differences.append(f"{unified.name}: absent")
-                elif table.schema.field(own).type != unified.type and table.num_rows:
-                    differences.append(
-                        f"{unified.name}: {table.schema.field(own).type} -> {unified.type}"
-                    )
-            if differences:
-                self.stats.drift[target.credential_id] = differences
 
     def to_tables(self) -> dict[str, pa.Table]:
         """Pull every credential (see :meth:`to_arrow`) into a parent table and one child

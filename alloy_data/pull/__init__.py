@@ -3,7 +3,8 @@
 :class:`Pull` is the plan (what and how, fixed when built); each sink call makes a
 :class:`PullRun` of its own; :class:`PullContext` is how a job of many credentials takes part
 in a pull; the file sinks live in ``_export``, the reuse of a finished run's rows in
-``_replay``.
+``_replay``, the conversion of pages into one table in ``_convert``, the local store in
+``_stored``, provenance and fingerprints in ``_identity``, the notebook display in ``_display``.
 """
 
 from alloy_data.options import TIMESTAMPS_CHOICES, TimestampsOption

@@ -7,17 +7,75 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from alloy_data.errors import AlloyError
+from alloy_data.errors import AlloyError, ConfigurationError
 from alloy_data.pagination import Page
+from alloy_data.pull._tags import tagged_table
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import pyarrow as pa
+
     from alloy_data.engine import ChunkedConversion, Converted
     from alloy_data.frames import TableBuilder
     from alloy_data.pull._run import PullRun
 
-__all__ = ["add_note", "convert_pages", "record_conversion", "record_drift"]
+__all__ = [
+    "add_note",
+    "convert_pages",
+    "fetch_table",
+    "partial_table",
+    "record_conversion",
+    "record_drift",
+]
 
 logger = logging.getLogger("alloy_data.pull")
+
+
+def fetch_table(run: PullRun, *, keep_partial: Callable[[TableBuilder | None], None]) -> pa.Table:
+    """Fetch every page of ``run`` into one Arrow table, tagged as its pull tags its rows, and
+    record the run as the pull's last (its rows kept for the next sink).
+
+    Args:
+        keep_partial: Given the builder of a run that failed part-way with rows converted
+            (what :meth:`Pull.partial_arrow` returns), or None once the pages are converted.
+
+    Raises:
+        What the fetch raised, once the pages before it are converted.
+    """
+    from alloy_data.frames import TableBuilder
+
+    pull = run.pull
+    builder = TableBuilder(
+        known_columns=pull.known_columns(), epochs=pull.epochs(), shape=pull.shape()
+    )
+    pages = run.pages(run.walker(), fetch_ahead=False)
+    try:
+        convert_pages(run, builder, pages, chunk_records=pull.context.chunk_records)
+    except BaseException as error:
+        if builder.row_count and isinstance(error, (AlloyError, KeyboardInterrupt)):
+            keep_partial(builder)  # kept only after a failure
+        raise
+    keep_partial(None)
+    table = tagged_table(builder.to_table(), pull.context.tags)
+    pull.finished(run, rows=table)
+    run.warn()
+    return table
+
+
+def partial_table(builder: TableBuilder | None, tags: Mapping[str, str]) -> pa.Table:
+    """What a run that failed part-way converted (see :meth:`Pull.partial_arrow`).
+
+    Raises:
+        ConfigurationError: When there is none.
+    """
+    if builder is None or not builder.keeps_batches:
+        raise ConfigurationError(
+            "There is no partial result: the last to_arrow()/to_dataframe() of this pull "
+            "did not fail part-way. (An interrupted to_parquet() keeps its pages in a "
+            "checkpoint instead: call it again with resume=True.)"
+        )
+    return tagged_table(builder.to_table(), tags)
 
 
 def convert_pages(

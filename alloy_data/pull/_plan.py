@@ -9,33 +9,32 @@ rows instead of fetching every page again; :meth:`Pull.reset` makes the next one
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from alloy_data import _html
-from alloy_data.config import redact
-from alloy_data.errors import AlloyError, ConfigurationError
+from alloy_data.errors import ConfigurationError
 from alloy_data.http import RetryPolicy
 from alloy_data.incremental import find_filter_parameter
-from alloy_data.options import STORE_KEY_OPTION_NAMES, PullOptions
+from alloy_data.options import PullOptions
 from alloy_data.pull._client import PullClient
 from alloy_data.pull._context import PullContext
-from alloy_data.pull._convert import convert_pages
+from alloy_data.pull._convert import fetch_table, partial_table
+from alloy_data.pull._display import pull_html
 from alloy_data.pull._export import export_file, export_parquet
-from alloy_data.pull._replay import LastRun
+from alloy_data.pull._identity import fingerprint, provenance, public_parameters
+from alloy_data.pull._replay import LastRun, reused_rows
 from alloy_data.pull._run import PullRun
+from alloy_data.pull._schema import record_schema, schema_columns
 from alloy_data.pull._stats import PullStats
-from alloy_data.pull._tables import (
-    check_tables_export,
-    shape_rows,
-    split_pull_tables,
-    write_tables,
+from alloy_data.pull._stored import (
+    client_store,
+    pull_store_key,
+    table_through_store,
+    through_store,
 )
-from alloy_data.pull._tags import tagged_table
+from alloy_data.pull._tables import check_tables_export, split_pull_tables, write_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,17 +50,6 @@ if TYPE_CHECKING:
     from alloy_data.store import Store, StoreKey
 
 __all__ = ["Pull", "public_parameters"]
-
-# Parameter names whose values never go into provenance metadata or logs.
-_SECRET_WORDS = ("token", "secret", "password", "key", "auth", "signature")
-
-
-def public_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the parameters with the values of secret-looking names replaced by ``"***"``."""
-    return {
-        key: ("***" if any(word in key.lower() for word in _SECRET_WORDS) else value)
-        for key, value in parameters.items()
-    }
 
 
 def _identifier(name: str, value: Any) -> str:
@@ -160,46 +148,7 @@ class Pull:
         )
 
     def _repr_html_(self) -> str:
-        config = getattr(self.client, "config", None)
-        stats = self.stats
-        ran = stats.requests or stats.pages or stats.stop_reason
-        page = _html.block(
-            f"Pull: {self.connector_id} {self.action_id}",
-            self._plan_html(getattr(config, "user_id", None)),
-            _html.details("Last run", stats.html_body(), open_=True) if ran else "",
-        )
-        secrets = tuple(getattr(config, "secrets", ()) or ())
-        # The parameters are masked by name; a key of the client's own is masked wherever.
-        return redact(page, [*secrets, *(_html.text(secret) for secret in secrets)])
-
-    def _plan_html(self, client_user: str | None) -> str:
-        """What this pull fetches and how, as an HTML table (parameters masked)."""
-        options = self.options
-        concurrency = options.concurrency
-        return _html.key_values(
-            [
-                ("connector", self.connector_id),
-                ("action", self.action_id),
-                ("credential", self.credential_id),
-                ("user", self.user_id or client_user),
-                ("parameters", json.dumps(public_parameters(self.parameters), default=str)),
-                (
-                    "paginator",
-                    options.paginator if isinstance(options.paginator, str) else "custom",
-                ),
-                ("page size", options.page_size or "the largest the action allows"),
-                ("max pages", options.max_pages),
-                ("max records", options.max_records),
-                ("concurrency", "auto (2 to 8)" if concurrency == "auto" else concurrency),
-                ("max requests/s", options.max_requests_per_second),
-                ("timestamps", options.timestamps),
-                *shape_rows(options),
-                (
-                    "max age",
-                    None if options.max_age is None else f"{options.max_age} (the local store)",
-                ),
-            ]
-        )
+        return pull_html(self)
 
     # -- what runs ask of the plan --------------------------------------------------------------
 
@@ -244,13 +193,13 @@ class Pull:
 
     def known_columns(self) -> tuple[str, ...]:
         """Column names from the record schema the action's metadata declares, if any."""
-        return tuple(_schema_columns(self._record_schema()))
+        return tuple(schema_columns(record_schema(self.action())))
 
     def epochs(self, converted: Iterable[str] = ()) -> EpochTimes:
         """Which columns become timestamps, as ``timestamps=`` and the declared schema say."""
         from alloy_data.frames import EpochTimes, declared_epoch_columns
 
-        declared = declared_epoch_columns(self._record_schema())
+        declared = declared_epoch_columns(record_schema(self.action()))
         return EpochTimes(self.options.timestamps, declared, converted=converted)
 
     def shape(self) -> Shape:
@@ -260,13 +209,6 @@ class Pull:
         options = self.options
         columns = None if options.columns is None else tuple(options.columns)
         return Shape(columns, options.flatten, options.flatten_depth)
-
-    def _record_schema(self) -> Mapping[str, Any]:
-        for key in ("responseSchema", "outputSchema", "recordSchema"):
-            schema = self.action().raw.get(key)
-            if isinstance(schema, Mapping):
-                return schema
-        return {}
 
     def last_run(self) -> LastRun | None:
         """The last complete run whose rows a sink can reuse, if any."""
@@ -311,29 +253,12 @@ class Pull:
         Raises:
             ConfigurationError: The client has none (``store=False`` or ``ALLOY_DATA_STORE=off``).
         """
-        store = getattr(self.client, "store", None)
-        if store is None:
-            raise ConfigurationError(
-                "max_age= serves rows from the local store, and this client has none: "
-                "connect with ad.connect(store=True) (or a folder), or leave max_age out."
-            )
-        return store
+        return client_store(self)
 
     def store_key(self) -> StoreKey:
         """The address of this pull's copy in the store: connector, action, credential, user
         and every option that changes the rows or columns."""
-        from alloy_data.store import StoreKey
-
-        config = getattr(self.client, "config", None)
-        shape = {name: getattr(self.options, name) for name in STORE_KEY_OPTION_NAMES}
-        shape["parameters"] = dict(self.parameters)
-        return StoreKey(
-            connector_id=self.connector_id,
-            action_id=self.action_id,
-            credential_id=self.credential_id,
-            user_id=str(self.user_id or getattr(config, "user_id", None) or ""),
-            shape=shape,
-        )
+        return pull_store_key(self)
 
     # -- sinks ----------------------------------------------------------------------------------
 
@@ -369,35 +294,17 @@ class Pull:
         Returns:
             A ``pyarrow.Table``.
         """
-        from alloy_data.frames import TableBuilder
-
         if self.options.max_age is not None:
-            from alloy_data.pull._stored import table_through_store
-
             return table_through_store(self, since)
         run = PullRun(self, since=since)
-        last = self._last
-        if last is not None and last.since == run.since:
-            rows = last.rows()
-            if rows is not None:
-                self.served(last.served_stats())
-                return rows
+        rows = reused_rows(self, run.since)
+        if rows is not None:
+            return rows
         self.started(run)
-        builder = TableBuilder(
-            known_columns=self.known_columns(), epochs=self.epochs(), shape=self.shape()
-        )
-        pages = run.pages(run.walker(), fetch_ahead=False)
-        try:
-            convert_pages(run, builder, pages, chunk_records=self.context.chunk_records)
-        except BaseException as error:
-            if builder.row_count and isinstance(error, (AlloyError, KeyboardInterrupt)):
-                self._partial = builder  # kept only after a failure
-            raise
-        self._partial = None
-        table = tagged_table(builder.to_table(), self.context.tags)
-        self.finished(run, rows=table)
-        run.warn()
-        return table
+        return fetch_table(run, keep_partial=self._keep_partial)
+
+    def _keep_partial(self, builder: TableBuilder | None) -> None:
+        self._partial = builder
 
     def to_reader(self, *, since: Any = None) -> pa.RecordBatchReader:
         """Open the pull as a stream of Arrow record batches, converted as pages arrive.
@@ -496,13 +403,7 @@ class Pull:
             ConfigurationError: When the last run did not fail part-way (or was an export,
                 whose pages wait in its checkpoint for ``resume=True``).
         """
-        if self._partial is None or not self._partial.keeps_batches:
-            raise ConfigurationError(
-                "There is no partial result: the last to_arrow()/to_dataframe() of this pull "
-                "did not fail part-way. (An interrupted to_parquet() keeps its pages in a "
-                "checkpoint instead: call it again with resume=True.)"
-            )
-        return tagged_table(self._partial.to_table(), self.context.tags)
+        return partial_table(self._partial, self.context.tags)
 
     def partial_dataframe(self, *, dtype_backend: str = "numpy_nullable") -> pd.DataFrame:
         """Return what the last run fetched before it stopped, as a DataFrame."""
@@ -517,46 +418,12 @@ class Pull:
             A dict of strings: connector, action, parameters (secret-looking values masked),
             user and credential ids, base URL, alloy-data version.
         """
-        from alloy_data._version import __version__
-
-        config = getattr(self.client, "config", None)
-        return {
-            "connector": self.connector_id,
-            "action": self.action_id,
-            "parameters": json.dumps(public_parameters(self.parameters), default=str),
-            "user_id": str(self.user_id or getattr(config, "user_id", None) or ""),
-            "credential_id": self.credential_id,
-            "base_url": str(getattr(config, "base_url", "") or ""),
-            "alloy_data_version": __version__,
-        }
+        return provenance(self)
 
     def fingerprint(self, since: float | None = None) -> str:
         """A stable identity of this pull (connector, action, parameters, lower bound), for
         resuming an export."""
-        options = self.options
-        identity = json.dumps(
-            [
-                self.connector_id,
-                self.action_id,
-                self.credential_id,
-                dict(self.parameters),
-                options.page_size,
-                options.max_records,
-                *([] if since is None else [since]),
-                # Only when not the default, so that earlier checkpoints still resume.
-                *([options.timestamps] if options.timestamps != "auto" else []),
-                *(
-                    [options.columns, options.flatten, options.flatten_depth]
-                    if options.columns is not None
-                    or options.flatten != "dotted"
-                    or options.flatten_depth is not None
-                    else []
-                ),
-            ],
-            sort_keys=True,
-            default=str,
-        )
-        return hashlib.sha256(identity.encode()).hexdigest()[:32]
+        return fingerprint(self, since)
 
     def to_parquet(
         self,
@@ -626,7 +493,7 @@ class Pull:
                 storage_options=storage_options,
                 metadata=self.provenance(),
             )
-        self._through_store(resume)
+        through_store(self, resume=resume)
         return export_parquet(
             self,
             path,
@@ -638,12 +505,6 @@ class Pull:
             storage_options=storage_options,
             mode=mode,
         )
-
-    def _through_store(self, resume: bool) -> None:
-        """With ``max_age=``, a file sink writes the rows the store serves (the export then
-        replays them); ``resume=True`` continues the file's own checkpoint instead."""
-        if self.options.max_age is not None and not resume:
-            self.to_arrow()
 
     def to_file(
         self,
@@ -669,20 +530,7 @@ class Pull:
             ExportError: If the target cannot be written, with what to do.
             ConfigurationError: For an unknown suffix or a filesystem that is not installed.
         """
-        self._through_store(resume)
+        through_store(self, resume=resume)
         return export_file(
             self, path, overwrite=overwrite, resume=resume, storage_options=storage_options
         )
-
-
-def _schema_columns(schema: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
-    """Dotted column names of a JSON Schema's object properties, as frames flattens them."""
-    properties = schema.get("properties")
-    if not isinstance(properties, Mapping):
-        return
-    for name, child in properties.items():
-        column = f"{prefix}{name}"
-        if isinstance(child, Mapping) and isinstance(child.get("properties"), Mapping):
-            yield from _schema_columns(child, f"{column}.")
-        else:
-            yield column

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from alloy_data.pull._plan import Pull
     from alloy_data.pull._stats import PullStats
 
-__all__ = ["LastRun"]
+__all__ = ["LastRun", "reused_rows"]
 
 logger = logging.getLogger("alloy_data.pull")
 
@@ -114,3 +115,15 @@ class LastRun:
 def _remove(name: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(name)
+
+
+def reused_rows(pull: Pull, since: float | None) -> pa.Table | None:
+    """The rows of the pull's last complete run with the same lower bound, if it kept them,
+    recorded as served from that run; None when a sink must fetch anew."""
+    last = pull.last_run()
+    if last is None or last.since != since:
+        return None
+    rows = last.rows()
+    if rows is not None:
+        pull.served(last.served_stats())
+    return rows

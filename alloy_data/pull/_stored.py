@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alloy_data.errors import ConfigurationError
+from alloy_data.options import STORE_KEY_OPTION_NAMES
 from alloy_data.pull._export import export_parquet
 from alloy_data.pull._stats import PullStats
 from alloy_data.pull._tags import tagged_table
@@ -25,11 +26,49 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from alloy_data.pull._plan import Pull
-    from alloy_data.store import Store, StoredCopy
+    from alloy_data.store import Store, StoredCopy, StoreKey
 
-__all__ = ["table_through_store"]
+__all__ = ["client_store", "pull_store_key", "table_through_store", "through_store"]
 
 logger = logging.getLogger("alloy_data.pull")
+
+
+def client_store(pull: Pull) -> Store:
+    """The local store of the pull's client (see :meth:`Pull.store`).
+
+    Raises:
+        ConfigurationError: The client has none.
+    """
+    store = getattr(pull.client, "store", None)
+    if store is None:
+        raise ConfigurationError(
+            "max_age= serves rows from the local store, and this client has none: "
+            "connect with ad.connect(store=True) (or a folder), or leave max_age out."
+        )
+    return store
+
+
+def pull_store_key(pull: Pull) -> StoreKey:
+    """The address of the pull's copy in the store (see :meth:`Pull.store_key`)."""
+    from alloy_data.store import StoreKey
+
+    config = getattr(pull.client, "config", None)
+    shape = {name: getattr(pull.options, name) for name in STORE_KEY_OPTION_NAMES}
+    shape["parameters"] = dict(pull.parameters)
+    return StoreKey(
+        connector_id=pull.connector_id,
+        action_id=pull.action_id,
+        credential_id=pull.credential_id,
+        user_id=str(pull.user_id or getattr(config, "user_id", None) or ""),
+        shape=shape,
+    )
+
+
+def through_store(pull: Pull, *, resume: bool) -> None:
+    """Before a file sink: with ``max_age=``, bring the rows the store serves (the export then
+    replays them); ``resume=True`` continues the file's own checkpoint instead."""
+    if pull.options.max_age is not None and not resume:
+        pull.to_arrow()
 
 
 def table_through_store(pull: Pull, since: Any = None) -> pa.Table:

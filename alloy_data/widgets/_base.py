@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import ipywidgets as widgets
 import traitlets
 
-from alloy_data.errors import AlloyAPIError, AlloyError
+from alloy_data.errors import AlloyAPIError, AlloyError, PaginationWarning
 
 __all__ = [
     "ChoiceWidget",
+    "attempt",
     "error_text",
     "reported",
     "show_error",
@@ -23,6 +25,7 @@ __all__ = [
 ]
 
 Options = Sequence[tuple[str, str]]
+T = TypeVar("T")
 
 # Readable names for the error classes a notebook user is most likely to meet.
 _ERROR_TITLES = {
@@ -84,6 +87,40 @@ def reported(status: widgets.HTML, code: str) -> Iterator[None]:
         show_error(status, error)
     except Exception as error:
         show_error(status, unexpected_text(error, code))
+
+
+def attempt(
+    status: widgets.HTML, work: Callable[[], T], doing: str
+) -> tuple[T | None, AlloyError | None]:
+    """Run ``work``, saying in ``status`` that it is ``doing`` it, then what went wrong.
+
+    An ``AlloyError`` is shown instead of raised, and so are pagination warnings (other
+    warnings are warned as usual); the status line is cleared when there is neither.
+
+    Returns:
+        ``(result, None)``, or ``(None, error)`` when ``work`` raised an ``AlloyError``.
+    """
+    show_info(status, doing)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PaginationWarning)
+            result = work()
+    except AlloyError as error:
+        show_error(status, error)
+        return None, error
+    notes = []
+    for warning in caught:
+        if issubclass(warning.category, PaginationWarning):
+            notes.append(str(warning.message))
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    if notes:
+        show_error(status, " ".join(notes))
+    else:
+        show_info(status, "")
+    return result, None
 
 
 def show_error(status: widgets.HTML, error: AlloyError | str) -> None:

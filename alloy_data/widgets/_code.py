@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    import ipywidgets as widgets
+
     from alloy_data.incremental import Incremental
 
-__all__ = ["count", "literal", "reproducing_code"]
+__all__ = ["count", "display_code", "literal", "reproducing_code"]
 
 # The production API: generated code for it (and for the local sandbox) is `ad.connect()`.
 _PRODUCTION_URL = "https://production.runalloy.com"
@@ -113,3 +116,14 @@ def literal(value: Any) -> str:
             else f"({items}{',' if len(value) == 1 else ''})"
         )
     return repr(value)
+
+
+def display_code(output: widgets.Output, code: str) -> None:
+    """Show ``code`` in ``output``, as text and as preformatted HTML."""
+    output.outputs = (
+        {
+            "output_type": "display_data",
+            "data": {"text/plain": code, "text/html": f"<pre>{html.escape(code)}</pre>"},
+            "metadata": {},
+        },
+    )

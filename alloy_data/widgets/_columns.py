@@ -7,7 +7,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from alloy_data.options import FLATTEN_CHOICES
+from alloy_data.options import FLATTEN_CHOICES, FlattenOption
 
 __all__ = ["ColumnPicker", "discovered_paths"]
 
@@ -90,3 +90,13 @@ class ColumnPicker(widgets.VBox):
             "flatten": self.flatten.value,
             "flatten_depth": None if self.flatten.value == "json" else self.depth.value,
         }
+
+    def applied(
+        self, columns: Sequence[str] | None, flatten: FlattenOption, flatten_depth: int | None
+    ) -> tuple[Sequence[str] | None, FlattenOption, int | None]:
+        """A pull's ``columns``, ``flatten`` and ``flatten_depth``, with this picker's choices
+        where they are left out (``columns=None``; ``flatten="dotted"`` and no depth)."""
+        picked = self.choices()
+        if flatten == "dotted" and flatten_depth is None:
+            flatten, flatten_depth = picked["flatten"], picked["flatten_depth"]
+        return (picked["columns"] if columns is None else columns), flatten, flatten_depth

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import html
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import ipywidgets as widgets
 
-from alloy_data.errors import AlloyError, ConfigurationError, PaginationWarning
+from alloy_data.errors import AlloyError, ConfigurationError
 from alloy_data.incremental import Incremental, IncrementalWarning, guess_incremental
 from alloy_data.options import (
     CREDENTIAL_COLUMN,
@@ -19,7 +18,6 @@ from alloy_data.options import (
     PULL_OPTION_NAMES,
     USER_COLUMN,
     FlattenOption,
-    ManyOptions,
     PullOptions,
     TimestampsOption,
     UndeclaredParametersOption,
@@ -29,16 +27,18 @@ from alloy_data.options import (
 )
 from alloy_data.widgets._actions import ActionPicker
 from alloy_data.widgets._base import (
+    attempt,
     reported,
     show_error,
     show_info,
     show_table,
     unexpected_text,
 )
-from alloy_data.widgets._code import count, literal, reproducing_code
+from alloy_data.widgets._code import count, display_code, literal, reproducing_code
 from alloy_data.widgets._columns import ColumnPicker
 from alloy_data.widgets._pickers import ConnectorPicker, CredentialPicker
 from alloy_data.widgets._progress import end_bar, reset_bar, show_figures
+from alloy_data.widgets._selection import every_credential, one_credential
 from alloy_data.widgets._stored import StoredCopies
 
 if TYPE_CHECKING:
@@ -149,7 +149,6 @@ class Explorer(widgets.VBox):
         self.status = widgets.HTML()
         self.output = widgets.Output()
         self.stored = StoredCopies(client)
-        self._max_age_now: float | None = None
         super().__init__(
             children=[
                 self.user,
@@ -189,11 +188,8 @@ class Explorer(widgets.VBox):
         Returns:
             The DataFrame, or None when the pull failed (see :attr:`status`).
         """
-        self._max_age_now = 0
-        try:
+        with self.stored.refreshing():
             return self.run()
-        finally:
-            self._max_age_now = None
 
     def _clicked(self, method: Callable[[], object], name: str) -> Callable[[object], None]:
         """A button's handler: ``method``, with any error shown in the status line.
@@ -282,63 +278,13 @@ class Explorer(widgets.VBox):
             ConfigurationError: The connector, credential or action is not chosen yet, a
                 parameter does not parse, or an option is wrong.
         """
-        picked = self.columns.choices()
-        if flatten == "dotted" and flatten_depth is None:
-            flatten, flatten_depth = picked["flatten"], picked["flatten_depth"]
-        columns = picked["columns"] if columns is None else columns
+        columns, flatten, flatten_depth = self.columns.applied(columns, flatten, flatten_depth)
         arguments = {**locals(), "parameters": {**self.action.parameters, **(parameters or {})}}
         options = pull_options_from(arguments)
         many = many_options_from(arguments)
         if self.all_credentials.value:
-            return self._every_credential(options, many)
-        return self._one_credential(options)
-
-    def _connectors_listed(self) -> None:
-        """Raise why nothing can be chosen when the connectors could not be listed (a server
-        that cannot be reached), after one more try, rather than ask to choose a connector."""
-        if self.connector.value is None and self.connector.error is not None:
-            self.connector.refresh()
-            if self.connector.error is not None:
-                raise self.connector.error
-
-    def _one_credential(self, options: PullOptions) -> Pull:
-        """The pull of the chosen credential with ``options``."""
-        from alloy_data.pull import Pull
-
-        self._connectors_listed()
-        missing = [
-            name
-            for name, value in (
-                ("a connector", self.connector.value),
-                ("a credential", self.credential.value),
-                ("an action", self.action.value),
-            )
-            if not value
-        ]
-        connector_id, action_id = self.connector.value, self.action.value
-        credential_id = self.credential.value
-        if missing or connector_id is None or action_id is None or credential_id is None:
-            raise ConfigurationError(f"Choose {', '.join(missing)} first.")
-        return Pull(
-            self._client,
-            connector_id,
-            action_id,
-            credential_id=credential_id,
-            user_id=self.user_id,
-            options=options,
-        )
-
-    def _every_credential(self, options: PullOptions, many: ManyOptions) -> MultiPull:
-        """The pull of every credential of the chosen connector with ``options``."""
-        from alloy_data.many import MultiPull
-
-        self._connectors_listed()
-        connector_id, action_id = self.connector.value, self.action.value
-        if connector_id is None or action_id is None:
-            raise ConfigurationError("Choose a connector and an action first.")
-        return MultiPull(
-            self._client, connector_id, action_id, credentials="all", options=options, many=many
-        )
+            return every_credential(self, options, many)
+        return one_credential(self, options)
 
     def _picked_options(self, **changes: Any) -> PullOptions:
         """The options of a pull of the selection: the picker's parameters, and ``changes``."""
@@ -346,27 +292,7 @@ class Explorer(widgets.VBox):
 
     def _attempt(self, work: Callable[[], T], doing: str) -> T | None:
         self.error = None
-        show_info(self.status, doing)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", PaginationWarning)
-                result = work()
-        except AlloyError as error:
-            self.error = error
-            show_error(self.status, error)
-            return None
-        notes = []
-        for warning in caught:
-            if issubclass(warning.category, PaginationWarning):
-                notes.append(str(warning.message))
-            else:
-                warnings.warn_explicit(
-                    warning.message, warning.category, warning.filename, warning.lineno
-                )
-        if notes:
-            show_error(self.status, " ".join(notes))
-        else:
-            show_info(self.status, "")
+        result, self.error = attempt(self.status, work, doing)
         return result
 
     def preview(self) -> pd.DataFrame | None:
@@ -380,7 +306,7 @@ class Explorer(widgets.VBox):
 
         def first_page() -> pd.DataFrame:
             options = self._picked_options(max_pages=1, progress=self._show_progress)
-            return self._one_credential(options).to_dataframe()
+            return one_credential(self, options).to_dataframe()
 
         self._reset_progress()
         frame = self._attempt(first_page, "Fetching the first page…")
@@ -472,7 +398,7 @@ class Explorer(widgets.VBox):
             columns += self._preview_columns
         if not columns:
             with contextlib.suppress(AlloyError):
-                pull = self._one_credential(self._picked_options(progress=False))
+                pull = one_credential(self, self._picked_options(progress=False))
                 columns = list(pull.known_columns())
         guessed = guess_incremental(columns)
         try:  # the columns chosen may leave out its cursor or key: then there is no Refresh
@@ -526,7 +452,7 @@ class Explorer(widgets.VBox):
 
     def _whole_pull(self, incremental: Incremental | None = None) -> Pull | MultiPull:
         """The pull that Pull and Export run: the chosen credential's, or every credential's."""
-        max_age = self.stored.max_age if self._max_age_now is None else self._max_age_now
+        max_age = self.stored.pull_max_age
         return self.pull(progress=self._show_progress, incremental=incremental, max_age=max_age)
 
     def _default_path(self) -> str:
@@ -566,16 +492,7 @@ class Explorer(widgets.VBox):
             The code.
         """
         code = self.code
-        self.output.outputs = (
-            {
-                "output_type": "display_data",
-                "data": {
-                    "text/plain": code,
-                    "text/html": f"<pre>{html.escape(code)}</pre>",
-                },
-                "metadata": {},
-            },
-        )
+        display_code(self.output, code)
         return code
 
     def _reset_progress(self) -> None:

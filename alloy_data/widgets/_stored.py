@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
@@ -61,6 +63,7 @@ class StoredCopies(widgets.VBox):
             tooltip="Fetch the chosen selection anew into the local store, and show it",
         )
         self.table = widgets.HTML()
+        self._refreshing = False
         super().__init__(
             children=[widgets.HBox([self.max_age_box, self.refresh_button]), self.table]
         )
@@ -79,6 +82,22 @@ class StoredCopies(widgets.VBox):
         """
         text = self.max_age_box.value.strip()
         return None if not text else as_duration(text, "Max age")
+
+    @property
+    def pull_max_age(self) -> dt.timedelta | float | None:
+        """The max age a Pull is served within: 0 while :meth:`refreshing`, else
+        :attr:`max_age`."""
+        return 0 if self._refreshing else self.max_age
+
+    @contextmanager
+    def refreshing(self) -> Iterator[None]:
+        """Within, :attr:`pull_max_age` is 0: a Pull fetches anew into the store (what
+        "Refresh stored copy" does)."""
+        self._refreshing = True
+        try:
+            yield
+        finally:
+            self._refreshing = False
 
     def copies(self, connector_id: str | None, action_id: str | None) -> list[StoredCopy]:
         """The stored copies of the action, the newest first."""
