@@ -87,7 +87,6 @@ class Budget:
         self._reset_at: float | None = None
         self._blocked_until = -math.inf
         self._issued = 0
-        self._applied = -1
         # Learning from refusals: the current window's start and what it accepted.
         self._window_start: float | None = None
         self._window_first_seq = 0
@@ -134,10 +133,14 @@ class Budget:
     def _open_window(self, now: float) -> None:
         """The window known so far is over: a new one opens with this request."""
         self._remaining = self._limit
-        self._reset_at = now + self._window if self._window and self._limit else None
-        if self._source != "headers":
+        self._window_first_seq = self._issued
+        if self._source == "headers":
+            # The answers to this window's requests tell when it ends (a window's length
+            # told in whole seconds is too rough to count on).
+            self._reset_at = None
+        else:
+            self._reset_at = now + self._window if self._window and self._limit else None
             self._window_start = now
-            self._window_first_seq = self._issued
             self._accepted = 0
 
     def count_wait(self, seconds: float) -> None:
@@ -157,15 +160,20 @@ class Budget:
             elif quota.limit is not None and quota.remaining == quota.limit - 1:
                 # The first request of a window: the reset is the window's length.
                 self._window = self._window or quota.reset
-            if ticket is None:
-                ticket = self._issued - 1
-            if ticket < self._applied:
-                return  # a later request's answer came first and told more recent figures
-            self._applied = ticket
-            # The requests that went out after this one were not counted in what it told.
-            later = self._issued - ticket - 1
-            self._remaining = max(0, quota.remaining - later)
-            self._reset_at = received_at + quota.reset
+            if ticket is None:  # a limit this request did not know it spent: as the latest
+                ticket = max(self._issued - 1, self._window_first_seq)
+            if ticket < self._window_first_seq:
+                return  # counted in a window that is over
+            # The requests that went out after this one were not counted in what it told;
+            # those the server counted before it were. The server may take requests in
+            # another order than they left, so the lowest count told is the one to trust.
+            later = max(0, self._issued - ticket - 1)
+            left = max(0, quota.remaining - later)
+            self._remaining = left if self._remaining is None else min(self._remaining, left)
+            # The latest reset told: one told in whole seconds is rounded up, so every one is
+            # at or after the true reset, and a bucket's grows as it empties.
+            reset_at = received_at + quota.reset
+            self._reset_at = reset_at if self._reset_at is None else max(self._reset_at, reset_at)
 
     def answered(self, ticket: int | None, status: int, received_at: float) -> None:
         """Count an answer that was not refused (learning what a window accepts)."""
