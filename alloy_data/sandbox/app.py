@@ -391,6 +391,11 @@ class Sandbox:
         where = self.url if self._started else "stopped"
         return f"Sandbox({where}, dialect={self.dialect!r}, seed={self.seed})"
 
+    @property
+    def limit_refusals(self) -> int:
+        """Execute requests refused so far by the ``limits`` (0 without limits)."""
+        return self.api.limits.refused if self.api.limits is not None else 0
+
     def inject_fault(
         self,
         kind: str,

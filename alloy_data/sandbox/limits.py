@@ -170,6 +170,8 @@ class Limits:
         self._wall_clock = wall_clock
         self._meters: dict[tuple[int, str], _Window | _Bucket] = {}
         self._lock = threading.Lock()
+        #: Requests refused with 429 so far (tests count them from the server's side).
+        self.refused = 0
 
     def take(self, *, credential_id: str, api_key: str) -> tuple[bool, float, dict[str, str]]:
         """Count an execute request against every rule.
@@ -195,6 +197,8 @@ class Limits:
         refused = [count for count in counts if not count.allowed]
         headers = self._headers(counts)
         if refused:
+            with self._lock:
+                self.refused += 1
             wait = max(1, math.ceil(refused[0].retry))
             headers["Retry-After"] = str(wait)
             return False, float(wait), headers

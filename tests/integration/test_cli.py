@@ -607,3 +607,18 @@ def test_flags_are_spelled_out(abbreviated: str, capsys: pytest.CaptureFixture[s
         parse_args(argv)
     assert exited.value.code == 2
     assert f"unrecognized arguments: {abbreviated}" in capsys.readouterr().err
+
+
+def test_pull_paces_to_the_rate_limit_and_says_so(capsys, tmp_path):
+    with serve(port=0, records=600, limits=["5/0.5s:ietf"]) as limited:
+        out_file = tmp_path / "customers.parquet"
+        code, out, err = run(
+            capsys, "pull", "quickbooks", "list-customers",
+            "--credential", limited.fixtures.credentials["quickbooks"], "--no-progress",
+            "--out", str(out_file), "--json", *api_args(limited),
+        )  # fmt: skip
+    assert code == 0, err
+    [summary] = json.loads(out)
+    assert summary["rate_limit_waits"] > 0 and summary["refused"] <= 1
+    assert "for the API's rate limit" in err
+    assert pq.read_metadata(out_file).num_rows == 600
