@@ -86,7 +86,12 @@ class Budget:
         self._remaining: int | None = None
         self._reset_at: float | None = None
         self._blocked_until = -math.inf
+        # Whether the latest reset told is trusted rather than the earliest (see told()).
+        self._latest_reset = False
+        self._spent_at: float | None = None
         self._issued = 0
+        self._in_flight: set[int] = set()
+        self._lowest_told: int | None = None
         # Learning from refusals: the current window's start and what it accepted.
         self._window_start: float | None = None
         self._window_first_seq = 0
@@ -118,9 +123,17 @@ class Budget:
                 return None, self._blocked_until - now
             if self._reset_at is not None and now >= self._reset_at:
                 self._open_window(now)
+            if self._remaining is not None and self._remaining <= 0 and self._reset_at is None:
+                # Spent, and the answers in flight will say until when; if none does (they
+                # failed), a window's time (or a second) later a new one is taken to be open.
+                if self._spent_at is None:
+                    self._spent_at = now
+                if now - self._spent_at < max(self._window or 0.0, 1.0):
+                    return None, LIMIT_POLL
+                self._open_window(now)
+            self._spent_at = None
             if self._remaining is not None and self._remaining <= 0:
-                if self._reset_at is None:
-                    return None, LIMIT_POLL  # spent; the answers in flight will say until when
+                assert self._reset_at is not None
                 return None, self._reset_at - now
             if self._remaining is not None:
                 self._remaining -= 1
@@ -128,12 +141,14 @@ class Budget:
                 self._window_start = now
             ticket = self._issued
             self._issued += 1
+            self._in_flight.add(ticket)
             return ticket, 0.0
 
     def _open_window(self, now: float) -> None:
         """The window known so far is over: a new one opens with this request."""
         self._remaining = self._limit
         self._window_first_seq = self._issued
+        self._lowest_told = None
         if self._source == "headers":
             # The answers to this window's requests tell when it ends (a window's length
             # told in whole seconds is too rough to count on).
@@ -164,23 +179,35 @@ class Budget:
                 ticket = max(self._issued - 1, self._window_first_seq)
             if ticket < self._window_first_seq:
                 return  # counted in a window that is over
-            # The requests that went out after this one were not counted in what it told;
-            # those the server counted before it were. The server may take requests in
-            # another order than they left, so the lowest count told is the one to trust.
-            later = max(0, self._issued - ticket - 1)
-            left = max(0, quota.remaining - later)
-            self._remaining = left if self._remaining is None else min(self._remaining, left)
-            # The latest reset told: one told in whole seconds is rounded up, so every one is
-            # at or after the true reset, and a bucket's grows as it empties.
+            # Counts only go down in a window, so the lowest told is the server's latest (the
+            # server may take requests in another order than they left). What it does not
+            # count yet are, at most, the other requests still out.
+            if self._lowest_told is None or quota.remaining < self._lowest_told:
+                self._lowest_told = quota.remaining
+            out = len(self._in_flight) - (ticket in self._in_flight)
+            self._remaining = max(0, self._lowest_told - out)
+            # A reset told in whole seconds is rounded up, so each one told in a window is at
+            # or after the true one, and the earliest is the closest. A bucket's reset (when
+            # it is full again) moves later as it empties: once a refusal shows the earliest
+            # came too soon, the latest is trusted instead.
             reset_at = received_at + quota.reset
-            self._reset_at = reset_at if self._reset_at is None else max(self._reset_at, reset_at)
+            if self._reset_at is None:
+                self._reset_at = reset_at
+            elif self._latest_reset:
+                self._reset_at = max(self._reset_at, reset_at)
+            else:
+                self._reset_at = min(self._reset_at, reset_at)
 
-    def answered(self, ticket: int | None, status: int, received_at: float) -> None:
-        """Count an answer that was not refused (learning what a window accepts)."""
-        if status == 429 or ticket is None:
+    def answered(self, ticket: int | None, status: int | None) -> None:
+        """Settle a request: answered with ``status``, or None when no answer came.
+
+        An answer that was not refused counts towards what a window accepts (learning).
+        """
+        if ticket is None:
             return
         with self._lock:
-            if ticket >= self._window_first_seq:
+            self._in_flight.discard(ticket)
+            if status is not None and status != 429 and ticket >= self._window_first_seq:
                 self._accepted += 1
 
     def refused(self, until: float, received_at: float) -> None:
@@ -191,7 +218,10 @@ class Budget:
             self._blocked_until = max(self._blocked_until, until)
             self._remaining = 0
             self._reset_at = max(self._reset_at or until, until)
-            if self._source == "headers" or echo:
+            if echo:
+                return
+            if self._source == "headers":
+                self._latest_reset = True
                 return
             self._learn(until)
 
@@ -289,21 +319,33 @@ class Budgets:
             The tickets to hand to :meth:`answered`.
         """
         held: list[tuple[Budget, int | None]] = []
-        for budget in self.for_scope(owner, scope):
-            now = max(self._clock(), waited_until)
-            while True:
-                ticket, wait = budget.reserve(now)
-                if ticket is not None:
-                    held.append((budget, ticket))
-                    break
-                # A small jitter, so that the requests that waited do not all start at once.
-                wait += self._rng.uniform(0.0, LIMIT_JITTER)
-                budget.count_wait(wait)
-                if on_wait is not None:
-                    on_wait(wait)
-                sleep(wait)
-                now = max(self._clock(), now + wait)
+        try:
+            for budget in self.for_scope(owner, scope):
+                held.append((budget, self._take(budget, sleep, waited_until, on_wait)))
+        except BaseException:
+            self.unanswered(Tickets(owner, scope, tuple(held)))  # interrupted while waiting
+            raise
         return Tickets(owner, scope, tuple(held))
+
+    def _take(
+        self,
+        budget: Budget,
+        sleep: Callable[[float], object],
+        waited_until: float,
+        on_wait: OnLimitWait | None,
+    ) -> int:
+        now = max(self._clock(), waited_until)
+        while True:
+            ticket, wait = budget.reserve(now)
+            if ticket is not None:
+                return ticket
+            # A small jitter, so that the requests that waited do not all start at once.
+            wait += self._rng.uniform(0.0, LIMIT_JITTER)
+            budget.count_wait(wait)
+            if on_wait is not None:
+                on_wait(wait)
+            sleep(wait)
+            now = max(self._clock(), now + wait)
 
     def answered(
         self,
@@ -336,12 +378,17 @@ class Budgets:
                 budget = self._budget(tickets.owner, None, f"pk:{quota.partition}")
             budget.told(held.get(budget), quota, received_at)
         for budget, ticket in tickets.held:
-            budget.answered(ticket, status, received_at)
+            budget.answered(ticket, status)
         if status == 429:
             until = received_at + (refused_for or 0.0)
             # A refusal is charged to the scope's own budget, the one learning without headers
             # (a policy that told its figures was already told it is spent).
             own.refused(until, received_at)
+
+    def unanswered(self, tickets: Tickets) -> None:
+        """Settle an attempt that got no answer (the connection failed)."""
+        for budget, ticket in tickets.held:
+            budget.answered(ticket, None)
 
     def figures(self, owner: str, scope: str | None) -> list[BudgetFigures]:
         """The figures of every budget a request of ``scope`` spends that saw a limit."""

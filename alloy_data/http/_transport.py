@@ -375,18 +375,26 @@ class Transport:
                 waited_until=waited_until,
                 on_wait=on_limit_wait,
             )
-            self._refuse_if_closed(method, path)
-            sent = self._send_once(
-                method,
-                path,
-                params=params,
-                json_body=json_body,
-                headers=headers,
-                timeout=call_timeout,
-                attempt=attempt,
-            )
+            try:
+                self._refuse_if_closed(method, path)
+                sent = self._send_once(
+                    method,
+                    path,
+                    params=params,
+                    json_body=json_body,
+                    headers=headers,
+                    timeout=call_timeout,
+                    attempt=attempt,
+                )
+            except BaseException:
+                self.budgets.unanswered(tickets)  # closed, or interrupted: no answer will come
+                raise
             may_retry = attempt <= policy.max_retries
             if sent.failure is not None:
+                if sent.response is None:
+                    self.budgets.unanswered(tickets)
+                else:
+                    self._account(tickets, sent.response, 0.0)
                 # Closed while this attempt was out: the failure is the close's doing.
                 self._refuse_if_closed(method, path)
                 failure = sent.failure

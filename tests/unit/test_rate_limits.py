@@ -217,3 +217,18 @@ def test_sandbox_token_bucket_per_key_is_shared_by_credentials_and_tells_nothing
     assert not allowed and told == {"Retry-After": "1"} and retry == 1
     now[0] = 0.5  # a token back
     assert limits.take(credential_id="e", api_key="k")[0]
+
+
+def test_a_spent_window_whose_answers_never_came_opens_again() -> None:
+    clock = Clock()
+    shared = budgets(clock)
+    told = headers(X_RateLimit_Limit="2", X_RateLimit_Remaining="1", X_RateLimit_Reset="1")
+    shared.answered(shared.acquire("o", "cred", sleep=clock.sleep), 200, told)
+    shared.acquire("o", "cred", sleep=clock.sleep)  # the last one; its answer never comes
+    clock.now += 1.5  # the told window is over: a new one opens and is spent unanswered
+    shared.acquire("o", "cred", sleep=clock.sleep)
+    shared.acquire("o", "cred", sleep=clock.sleep)
+    clock.sleeps.clear()
+    shared.acquire("o", "cred", sleep=clock.sleep)
+    # It polls for the answers, then takes a new window to be open after a second.
+    assert 1.0 <= sum(clock.sleeps) <= 1.0 + 0.1 + len(clock.sleeps) * LIMIT_JITTER
