@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from alloy_data._tuning import LIMIT_JITTER, LIMIT_POLL
+from alloy_data._tuning import LIMIT_JITTER, LIMIT_MARGIN, LIMIT_POLL, LIMIT_PROBE_POLL
 from alloy_data.http._limits import Quota, read_quotas
 
 __all__ = ["PROCESS_BUDGETS", "Budget", "BudgetFigures", "Budgets", "Tickets"]
@@ -89,6 +89,10 @@ class Budget:
         # Whether the latest reset told is trusted rather than the earliest (see told()).
         self._latest_reset = False
         self._spent_at: float | None = None
+        # The ticket of a learned window's first request while its answer is awaited.
+        self._probe: int | None = None
+        self._probe_at = -math.inf
+        self._probe_next = False
         self._issued = 0
         self._in_flight: set[int] = set()
         self._lowest_told: int | None = None
@@ -96,6 +100,9 @@ class Budget:
         self._window_start: float | None = None
         self._window_first_seq = 0
         self._accepted = 0
+        self._window_safe = math.inf
+        # The tickets of the window last learned (answers to them may still come).
+        self._learned_from = self._learned_to = 0
         self._waits = 0
         self._seconds_waited = 0.0
         self._refusals = 0
@@ -132,6 +139,9 @@ class Budget:
                     return None, LIMIT_POLL
                 self._open_window(now)
             self._spent_at = None
+            if self._probe is not None and now - self._probe_at < max(self._window or 0.0, 1.0):
+                return None, LIMIT_PROBE_POLL  # the window's first request tells if it is open
+            self._probe = None
             if self._remaining is not None and self._remaining <= 0:
                 assert self._reset_at is not None
                 return None, self._reset_at - now
@@ -142,6 +152,8 @@ class Budget:
             ticket = self._issued
             self._issued += 1
             self._in_flight.add(ticket)
+            if self._probe_next:
+                self._probe, self._probe_at, self._probe_next = ticket, now, False
             return ticket, 0.0
 
     def _open_window(self, now: float) -> None:
@@ -157,6 +169,9 @@ class Budget:
             self._reset_at = now + self._window if self._window and self._limit else None
             self._window_start = now
             self._accepted = 0
+            # A learned window may be a little off: its first request goes alone, so that a
+            # window not yet open costs one refusal, not a whole burst.
+            self._probe_next = self._limit is not None
 
     def count_wait(self, seconds: float) -> None:
         """Count a wait for this budget."""
@@ -207,13 +222,20 @@ class Budget:
             return
         with self._lock:
             self._in_flight.discard(ticket)
-            if status is not None and status != 429 and ticket >= self._window_first_seq:
+            if ticket == self._probe:
+                self._probe = None
+            if status is None or status == 429:
+                return
+            if ticket >= self._window_first_seq:
                 self._accepted += 1
+            elif self._learned_from <= ticket < self._learned_to and self._limit:
+                self._limit += 1  # accepted in the window just learned, answered after its 429
 
     def refused(self, until: float, received_at: float) -> None:
         """Take in a 429: nothing goes out before ``until`` (the answer's ``Retry-After``)."""
         with self._lock:
             self._refusals += 1
+            self._probe = None
             echo = received_at < self._blocked_until  # sent before the first refusal came
             self._blocked_until = max(self._blocked_until, until)
             self._remaining = 0
@@ -221,19 +243,28 @@ class Budget:
             if echo:
                 return
             if self._source == "headers":
-                self._latest_reset = True
+                self._latest_reset = True  # (a fixed window's first refusal costs this too)
                 return
-            self._learn(until)
+            self._learn(until, received_at, whole_seconds=(until - received_at).is_integer())
 
-    def _learn(self, until: float) -> None:
+    def _learn(self, until: float, received_at: float, *, whole_seconds: bool) -> None:
         accepted, start = self._accepted, self._window_start
-        if accepted > 0:
-            # Fewer than half the last count: the window started before ours (keep the count).
-            if self._limit is None or 2 * accepted >= self._limit:
-                self._limit = accepted
+        # Fewer than half the last count: the server's window began before ours, so neither
+        # the count nor the length is this window's; the next one is aligned on the refusal.
+        if accepted > 0 and (self._limit is None or 2 * accepted >= self._limit):
+            self._limit = accepted
+            self._learned_from, self._learned_to = self._window_first_seq, self._issued
             if start is not None:
-                self._window = until - start
+                self._window = self._window_safe = until - start
+                whole = math.floor(self._window)
+                # Retry-After counts whole seconds, rounded up, so a window of whole seconds
+                # measures longer by the part of a second its requests took: try the whole
+                # seconds (a refusal at the next window's start goes back to the measure).
+                if whole_seconds and whole >= 1 and self._window - whole <= received_at - start:
+                    self._window = whole + LIMIT_MARGIN
             self._source = "refusals"
+        elif self._window is not None and self._window < self._window_safe:
+            self._window = self._window_safe
         # The next window opens when the refusal says; refusals before then are echoes.
         self._reset_at = until
         self._window_start = until
@@ -335,16 +366,20 @@ class Budgets:
         on_wait: OnLimitWait | None,
     ) -> int:
         now = max(self._clock(), waited_until)
+        waited = 0.0
         while True:
             ticket, wait = budget.reserve(now)
             if ticket is not None:
+                if waited:
+                    budget.count_wait(waited)
                 return ticket
-            # A small jitter, so that the requests that waited do not all start at once.
-            wait += self._rng.uniform(0.0, LIMIT_JITTER)
-            budget.count_wait(wait)
-            if on_wait is not None:
-                on_wait(wait)
+            if wait >= LIMIT_POLL:
+                # A small jitter, so that the requests that waited do not all start at once.
+                wait += self._rng.uniform(0.0, LIMIT_JITTER)
+                if on_wait is not None:
+                    on_wait(wait)
             sleep(wait)
+            waited += wait
             now = max(self._clock(), now + wait)
 
     def answered(
@@ -377,13 +412,14 @@ class Budgets:
                     )
                 budget = self._budget(tickets.owner, None, f"pk:{quota.partition}")
             budget.told(held.get(budget), quota, received_at)
-        for budget, ticket in tickets.held:
-            budget.answered(ticket, status)
         if status == 429:
             until = received_at + (refused_for or 0.0)
             # A refusal is charged to the scope's own budget, the one learning without headers
-            # (a policy that told its figures was already told it is spent).
+            # (a policy that told its figures was already told it is spent); before the
+            # ticket is settled, so that no request slips out in between.
             own.refused(until, received_at)
+        for budget, ticket in tickets.held:
+            budget.answered(ticket, status)
 
     def unanswered(self, tickets: Tickets) -> None:
         """Settle an attempt that got no answer (the connection failed)."""

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import alloy_data as ad
+from alloy_data._tuning import LIMIT_JITTER
 from alloy_data.progress import ProgressUpdate
 from alloy_data.sandbox import serve
 
@@ -110,22 +111,24 @@ def test_pull_many_workers_share_a_per_key_limit() -> None:
     assert "refused (429)" in stats._repr_html_()
 
 
-def test_a_refused_request_waits_what_retry_after_asks_and_no_more() -> None:
-    waits: list[float] = []
+def test_no_wait_runs_past_what_the_answers_asked_plus_the_jitter() -> None:
+    retry_waits: list[float] = []
+    limit_waits: list[float] = []
     with (
         serve(port=0, records=500, limits=["5/1s:none"]) as sb,
         ad.AlloyClient(sb.api_key, base_url=sb.url) as client,
     ):
         credential = sb.fixtures.credentials[CONNECTOR]
-        for _ in range(12):
-            try:
-                client.actions.execute(
-                    CONNECTOR, ACTION, credential_id=credential, idempotent=True,
-                    on_retry=lambda attempt, wait, reason: waits.append(wait),
-                    on_limit_wait=waits.append,
-                )  # fmt: skip
-            except ad.AlloyError:  # pragma: no cover - the test counts the waits
-                raise
-    assert waits, "a 5-per-second limit over 12 requests makes something wait"
-    # Retry-After is whole seconds here (1): no wait runs past it plus the jitter.
-    assert max(waits) <= 1.0 + 0.02
+        for _ in range(16):
+            client.actions.execute(
+                CONNECTOR, ACTION, credential_id=credential, idempotent=True,
+                on_retry=lambda attempt, wait, reason: retry_waits.append(wait),
+                on_limit_wait=limit_waits.append,
+            )  # fmt: skip
+        [learned] = client.actions.rate_limits(credential)
+    # The refusal's retry waits its Retry-After (whole seconds here), no more.
+    assert retry_waits == [1.0]
+    # Then each window is waited for: never longer than the window the refusal taught (its
+    # Retry-After's end, less the part of a second the window's requests took) plus jitter.
+    assert learned.limit == 5 and learned.window is not None and learned.window <= 1.0 + 0.05
+    assert limit_waits and max(limit_waits) <= learned.window + LIMIT_JITTER

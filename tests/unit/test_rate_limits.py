@@ -134,10 +134,13 @@ def test_without_headers_the_window_is_learned_from_the_first_refusal() -> None:
     [figures] = shared.figures("o", "cred")
     assert (figures.limit, figures.source, figures.refusals) == (5, "refusals", 1)
     assert figures.window == pytest.approx(2.05)
-    # The retry's own wait ran out: the next window's five go at once, the sixth waits.
+    # The retry's own wait ran out: the next window's first request goes alone; once it is
+    # answered the other four go at once, and the sixth waits for the next window.
     clock.now += 2.0
-    for _ in range(5):
-        shared.acquire("o", "cred", sleep=clock.sleep, waited_until=clock.now)
+    probe = shared.acquire("o", "cred", sleep=clock.sleep, waited_until=clock.now)
+    shared.answered(probe, 200, headers())
+    for _ in range(4):
+        shared.acquire("o", "cred", sleep=clock.sleep)
     assert clock.sleeps == []
     shared.acquire("o", "cred", sleep=clock.sleep)
     [wait] = clock.sleeps
@@ -232,3 +235,40 @@ def test_a_spent_window_whose_answers_never_came_opens_again() -> None:
     shared.acquire("o", "cred", sleep=clock.sleep)
     # It polls for the answers, then takes a new window to be open after a second.
     assert 1.0 <= sum(clock.sleeps) <= 1.0 + 0.1 + len(clock.sleeps) * LIMIT_JITTER
+
+
+def test_a_window_that_began_before_ours_keeps_the_learned_figures() -> None:
+    clock = Clock()
+    shared = budgets(clock)
+    for _ in range(4):
+        tickets = shared.acquire("o", "cred", sleep=clock.sleep)
+        shared.answered(tickets, 200, headers())
+    clock.now += 0.5
+    refused = shared.acquire("o", "cred", sleep=clock.sleep)
+    shared.answered(refused, 429, headers(), refused_for=1.5)
+    [learned] = shared.figures("o", "cred")
+    assert (learned.limit, learned.window) == (4, 2.0)
+    clock.now += 1.5  # a new window: one request goes, and the server says its window is on
+    tickets = shared.acquire("o", "cred", sleep=clock.sleep, waited_until=clock.now)
+    shared.answered(tickets, 200, headers())
+    refused = shared.acquire("o", "cred", sleep=clock.sleep)
+    shared.answered(refused, 429, headers(), refused_for=1.0)
+    [kept] = shared.figures("o", "cred")
+    assert (kept.limit, kept.window, kept.refusals) == (4, 2.0, 2)
+
+
+def test_a_learned_windows_first_request_goes_alone() -> None:
+    clock = Clock()
+    shared = budgets(clock)
+    for _ in range(3):
+        shared.answered(shared.acquire("o", "cred", sleep=clock.sleep), 200, headers())
+    refused = shared.acquire("o", "cred", sleep=clock.sleep)
+    shared.answered(refused, 429, headers(), refused_for=1.0)
+    clock.now += 1.0
+    shared.acquire("o", "cred", sleep=clock.sleep, waited_until=clock.now)  # the probe
+    assert clock.sleeps == []
+    # No answer comes to it: the next request waits for it, a window's time at most.
+    shared.acquire("o", "cred", sleep=clock.sleep)
+    [learned] = shared.figures("o", "cred")
+    assert learned.window is not None
+    assert 1.0 <= sum(clock.sleeps) <= learned.window + 0.01
