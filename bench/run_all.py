@@ -16,6 +16,10 @@ BENCHMARKS = [
     ("network: every demo list action with 30 ms of latency a request", ["bench_network.py"]),
     ("many credentials: 50 x 20,000 records, rate-limited per credential", ["bench_many.py"]),
     ("incremental: a refresh after 1% changed, against a full re-pull", ["bench_incremental.py"]),
+    (
+        "pacing: pulls under a rate limit of 20 requests per 2 s, with and without headers",
+        ["bench_pacing.py"],
+    ),
 ]
 
 
