@@ -4,7 +4,7 @@
 The bar counts records, and shows pages, records per second, retries, seconds waited before
 retries and seconds paced to ``max_requests_per_second``; while a request waits to be retried,
 it says why and how long the pull will keep trying; while one waits for the API's rate limit,
-it says so and for how long (``rate limit: waiting 1.4 s``). It never shows parameters, keys
+it says so and for how long (``rate limit=waiting 1.4 s``). It never shows parameters, keys
 or tokens.
 """
 
