@@ -51,3 +51,15 @@ SAMPLE_CREDENTIALS = 5
 
 #: Credentials listed one per row in a rich display, at most; the rest are counted.
 SHOWN_CREDENTIALS = 50
+
+#: Seconds of jitter, at most, added to a wait for a rate limit, so that the requests that
+#: waited do not all start at the same instant.
+LIMIT_JITTER = 0.02
+#: Seconds between looks at a spent budget whose reset is not known yet (the answers in
+#: flight will tell it).
+LIMIT_POLL = 0.05
+#: Seconds added to a window learned from refusals when its length is taken to be whole
+#: seconds, so that the next window's first request does not arrive just before it opens.
+LIMIT_MARGIN = 0.05
+#: Seconds between looks at a learned window whose first request is still out.
+LIMIT_PROBE_POLL = 0.005

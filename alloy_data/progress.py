@@ -3,7 +3,9 @@
 ``progress="auto"`` picks ``tqdm.auto``: a widget bar in a notebook, a text bar in a terminal.
 The bar counts records, and shows pages, records per second, retries, seconds waited before
 retries and seconds paced to ``max_requests_per_second``; while a request waits to be retried,
-it says why and how long the pull will keep trying. It never shows parameters, keys or tokens.
+it says why and how long the pull will keep trying; while one waits for the API's rate limit,
+it says so and for how long (``rate limit=waiting 1.4 s``). It never shows parameters, keys
+or tokens.
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ class ProgressUpdate:
         retrying: While a request waits to be retried: why, and how long the pull keeps
             trying; None otherwise.
         seconds_paced: Seconds spent waiting to keep to ``max_requests_per_second``.
+        limit_waits: Requests that waited for the API's rate limit (so as not to be refused).
+        seconds_limited: Seconds they waited.
+        waiting_for_limit: While a request waits for the API's rate limit: the seconds it
+            waits; None otherwise.
     """
 
     pages: int
@@ -93,6 +99,9 @@ class ProgressUpdate:
     credentials_total: int | None = None
     retrying: Retrying | None = None
     seconds_paced: float = 0.0
+    limit_waits: int = 0
+    seconds_limited: float = 0.0
+    waiting_for_limit: float | None = None
 
 
 ProgressOption: TypeAlias = (
@@ -173,12 +182,16 @@ class _TqdmReporter:
             postfix["retrying"] = str(figures.retrying)
         if figures.seconds_paced:
             postfix["paced"] = f"{figures.seconds_paced:.1f}s"
+        if figures.waiting_for_limit is not None:
+            postfix["rate limit"] = f"waiting {_duration(figures.waiting_for_limit)}"
+        elif figures.seconds_limited:
+            postfix["rate limit"] = f"waited {figures.seconds_limited:.1f}s"
         # Set before the count moves, so that whatever tqdm draws next shows the pages and the
         # records of the same moment (it draws at most every 0.1 s whatever is called here).
         self._bar.set_postfix(postfix, refresh=False)
         self._bar.update(figures.records - self._shown)
         self._shown = figures.records
-        if figures.done or figures.retrying is not None:
+        if figures.done or figures.retrying is not None or figures.waiting_for_limit is not None:
             # A wait draws nothing by itself: show now that the pull is retrying, not stuck.
             self._bar.refresh()
 

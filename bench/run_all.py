@@ -19,6 +19,10 @@ BENCHMARKS = [
     ("incremental: a refresh after 1% changed, against a full re-pull", ["bench_incremental.py"]),
     ("columns: 5 columns chosen before conversion, against every column", ["bench_columns.py"]),
     ("store: a notebook's pulls with and without max_age=, 30 ms a request", ["bench_store.py"]),
+    (
+        "pacing: pulls under a rate limit of 20 requests per 2 s, with and without headers",
+        ["bench_pacing.py"],
+    ),
 ]
 
 

@@ -93,6 +93,8 @@ def run_pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
         "page_size": stats.page_size,
         "requests": stats.requests,
         "retries": stats.retries,
+        "refused": stats.refused,
+        "rate_limit_waits": stats.limit_waits,
     }
     if args.incremental:
         mark = stats.high_water_mark
@@ -102,6 +104,7 @@ def run_pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
             incremental=stats.incremental,
             high_water_mark=None if mark is None else mark.isoformat(),
         )
+    _say_rate_limits(stats.limit_waits, stats.seconds_limited, stats.refused)
     if args.json:
         return print_rows([summary], args, out)
     if args.incremental:
@@ -125,6 +128,16 @@ def run_pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     for note in stats.warnings:
         print(f"alloy-data: warning: {in_cli_words(note)}", file=sys.stderr)
     return EXIT_OK
+
+
+def _say_rate_limits(waits: int, seconds: float, refused: int) -> None:
+    """One line on stderr when the API's rate limit made requests wait or refused them."""
+    if waits or refused:
+        print(
+            f"alloy-data: waited {waits} times ({seconds:.1f} s) for the API's rate limit; "
+            f"{refused} requests refused (429)",
+            file=sys.stderr,
+        )
 
 
 def _pull_many(
@@ -174,6 +187,8 @@ def _pull_many(
         "failed": stats.failed,
         "pages": stats.pages,
         "requests": stats.requests,
+        "refused": stats.refused,
+        "rate_limit_waits": stats.limit_waits,
         "seconds": round(time.monotonic() - started, 2),
     }
     marks = sorted(
@@ -203,6 +218,7 @@ def _pull_many(
         )
     for failure in stats.failures:
         print(f"alloy-data: credential failed: {in_cli_words(str(failure))}", file=sys.stderr)
+    _say_rate_limits(stats.limit_waits, stats.seconds_limited, stats.refused)
     return EXIT_OK if not stats.failures else EXIT_PARTIAL
 
 

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from alloy_data._tuning import ACTION_CACHE_SIZE
 from alloy_data.errors import BadRequestError, ConfigurationError, NotFoundError, ResponseError
-from alloy_data.http import OnRetry, RetryPolicy, Transport, encode_path, iter_secrets_in
+from alloy_data.http import (
+    BudgetFigures,
+    OnRetry,
+    RetryPolicy,
+    Transport,
+    encode_path,
+    iter_secrets_in,
+)
 from alloy_data.models import (
     Action,
     ActionResult,
@@ -325,6 +332,16 @@ class ActionOperations(_Operations):
         self.remember(connector_id, action_id, action)
         return action
 
+    def rate_limits(self, credential_id: str) -> list[BudgetFigures]:
+        """The rate limits that executing with ``credential_id`` spends, as far as the answers
+        told them or refusals taught them (shared by every client of the process).
+
+        Returns:
+            One :class:`~alloy_data.http.BudgetFigures` per limit seen: requests per window,
+            where it came from, and the waits and refusals counted so far.
+        """
+        return self._transport.rate_limits(credential_id)
+
     def remember(self, connector_id: str, action_id: str, action: Action) -> None:
         """Keep an action's metadata for later ``execute`` calls (bounded, least recent out)."""
         with self._lock:
@@ -362,6 +379,7 @@ class ActionOperations(_Operations):
         on_retry: OnRetry | None = None,
         before_attempt: Callable[[], object] | None = None,
         retry_policy: RetryPolicy | None = None,
+        on_limit_wait: Callable[[float], None] | None = None,
     ) -> ActionResult:
         """Execute an action once (one call, one page of a list action).
 
@@ -381,6 +399,8 @@ class ActionOperations(_Operations):
             before_attempt: Called right before every attempt is sent, retries included.
             retry_policy: How often and how long to retry this call (default: the client's
                 :attr:`AlloyClient.retry_policy`).
+            on_limit_wait: Called with the seconds the call waits for the credential's rate
+                limit (the call waits whenever the limit is spent, told or learned).
 
         Returns:
             The unwrapped result.
@@ -412,6 +432,8 @@ class ActionOperations(_Operations):
             on_retry=on_retry,
             before_attempt=before_attempt,
             retry_policy=retry_policy,
+            limit_scope=credential_id,
+            on_limit_wait=on_limit_wait,
         )
         result = ActionResult.from_json(self._object(payload, "POST", path), received=received)
         if result.failed:

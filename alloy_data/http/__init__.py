@@ -15,8 +15,13 @@ cannot have taken effect: a 408 or 429, or a connection that was never establish
 ``idempotent=True`` lifts that restriction (pulls pass it: a list action is a read). With
 ``RetryPolicy.retry_bad_bodies`` (pulls' policy, :meth:`RetryPolicy.for_pulls`) a success
 whose body is cut short or is not JSON, such as a proxy's HTML page, is retried too.
+
+Rate limits: every attempt first takes a request from the budgets of the limits it spends
+(``_budget.py``), told by the answers' headers (``_limits.py``) or learned from 429s, and waits
+when one is spent; see docs/rate-limits.md.
 """
 
+from alloy_data.http._budget import PROCESS_BUDGETS, BudgetFigures, Budgets, OnLimitWait
 from alloy_data.http._retry import (
     OnRetry,
     RetryPolicy,
@@ -28,6 +33,10 @@ from alloy_data.http._transport import HTTP_LOGGER_NAME, Transport, encode_path,
 
 __all__ = [
     "HTTP_LOGGER_NAME",
+    "PROCESS_BUDGETS",
+    "BudgetFigures",
+    "Budgets",
+    "OnLimitWait",
     "OnRetry",
     "RetryPolicy",
     "Transport",

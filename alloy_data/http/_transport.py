@@ -4,6 +4,7 @@ retry loop, the one-line request log, and secrets masked wherever a path or mess
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -31,6 +32,7 @@ from alloy_data.errors import (
     ConfigurationError,
     ResponseError,
 )
+from alloy_data.http._budget import PROCESS_BUDGETS, BudgetFigures, Budgets, OnLimitWait, Tickets
 from alloy_data.http._failures import (
     empty_answer,
     failure_error,
@@ -161,6 +163,8 @@ class Transport:
         sleep: The function that waits before a retry (replaceable in tests); by default a
             wait that :meth:`close` cuts short.
         rng: Random numbers for the jitter (seedable in tests).
+        budgets: The rate-limit budgets requests spend (default: the process's, shared by
+            every client of the process).
     """
 
     def __init__(
@@ -172,8 +176,11 @@ class Transport:
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         self.config = config
+        self.budgets = budgets if budgets is not None else PROCESS_BUDGETS
+        self._owner = Budgets.owner(config.base_url, config.api_key)
         self.retry_policy = retry_policy or RetryPolicy(max_retries=config.max_retries)
         self.logger = logger or logging.getLogger(HTTP_LOGGER_NAME)
         # Set by close(): a retry's wait on another thread ends then instead of running out.
@@ -276,6 +283,8 @@ class Transport:
         on_retry: OnRetry | None = None,
         before_attempt: Callable[[], object] | None = None,
         retry_policy: RetryPolicy | None = None,
+        limit_scope: str | None = None,
+        on_limit_wait: OnLimitWait | None = None,
     ) -> Any:
         """Send one logical request (with retries) and return the decoded JSON body.
 
@@ -292,6 +301,8 @@ class Transport:
             on_retry=on_retry,
             before_attempt=before_attempt,
             retry_policy=retry_policy,
+            limit_scope=limit_scope,
+            on_limit_wait=on_limit_wait,
         )
         return decoded
 
@@ -308,6 +319,8 @@ class Transport:
         on_retry: OnRetry | None = None,
         before_attempt: Callable[[], object] | None = None,
         retry_policy: RetryPolicy | None = None,
+        limit_scope: str | None = None,
+        on_limit_wait: OnLimitWait | None = None,
     ) -> tuple[Any, bytes]:
         """Send one logical request (with retries); return the decoded JSON and its bytes.
 
@@ -325,6 +338,9 @@ class Transport:
                 pull's request-rate limit waits there).
             retry_policy: How often and how long to retry this call (default: the
                 transport's :attr:`retry_policy`).
+            limit_scope: Whose rate limits the call spends: the credential it acts with, or
+                None (the API key's alone). Every attempt waits until the limits allow it.
+            on_limit_wait: Called with the seconds an attempt waits for a rate limit.
 
         Returns:
             The decoded JSON (None for an empty body) and the body as received.
@@ -346,22 +362,39 @@ class Transport:
             headers["Content-Type"] = "application/json"
         policy = self.retry_policy if retry_policy is None else retry_policy
         attempt = 0
+        waited_until = -math.inf
         while True:
             attempt += 1
             if before_attempt is not None:
                 before_attempt()
             self._refuse_if_closed(method, path)
-            sent = self._send_once(
-                method,
-                path,
-                params=params,
-                json_body=json_body,
-                headers=headers,
-                timeout=call_timeout,
-                attempt=attempt,
+            tickets = self.budgets.acquire(
+                self._owner,
+                limit_scope,
+                sleep=self._sleep,
+                waited_until=waited_until,
+                on_wait=on_limit_wait,
             )
+            try:
+                self._refuse_if_closed(method, path)
+                sent = self._send_once(
+                    method,
+                    path,
+                    params=params,
+                    json_body=json_body,
+                    headers=headers,
+                    timeout=call_timeout,
+                    attempt=attempt,
+                )
+            except BaseException:
+                self.budgets.unanswered(tickets)  # closed, or interrupted: no answer will come
+                raise
             may_retry = attempt <= policy.max_retries
             if sent.failure is not None:
+                if sent.response is None:
+                    self.budgets.unanswered(tickets)
+                else:
+                    self._account(tickets, sent.response, 0.0)
                 # Closed while this attempt was out: the failure is the close's doing.
                 self._refuse_if_closed(method, path)
                 failure = sent.failure
@@ -379,8 +412,11 @@ class Transport:
             response = sent.response
             assert response is not None  # a send without a failure always has a response
             status = response.status_code
-            if may_retry and is_retryable_status(status, idempotent=idempotent):
-                wait = self._retry_wait(response, attempt, policy)
+            retrying = may_retry and is_retryable_status(status, idempotent=idempotent)
+            wait = self._retry_wait(response, attempt, policy) if retrying else 0.0
+            self._account(tickets, response, wait)
+            if retrying:
+                waited_until = time.monotonic() + wait
                 self._wait(attempt, wait, f"HTTP {status}", on_retry)
                 continue
             if status >= 400:
@@ -465,6 +501,18 @@ class Transport:
     def _shown(self, path: str) -> str:
         # An id can be anything, even a pasted key: what we show is redacted like the rest.
         return self.redact(path)
+
+    def rate_limits(self, scope: str | None) -> list[BudgetFigures]:
+        """The figures of the rate limits a request of ``scope`` spends, those seen so far."""
+        return self.budgets.figures(self._owner, scope)
+
+    def _account(self, tickets: Tickets, response: requests.Response, wait: float) -> None:
+        """Tell the budgets what an answer said of the limits (a 429: nothing goes out
+        before the retry's wait is over)."""
+        status = response.status_code
+        if status == 429 and not wait:
+            wait = parse_retry_after(response.headers.get("Retry-After")) or 0.0
+        self.budgets.answered(tickets, status, response.headers, refused_for=wait)
 
     def _retry_wait(self, response: requests.Response, attempt: int, policy: RetryPolicy) -> float:
         asked = parse_retry_after(response.headers.get("Retry-After"))

@@ -230,6 +230,12 @@ class MultiPull:
                     retries=sum(update.retries for update in updates),
                     seconds_waited=sum(update.seconds_waited for update in updates),
                     seconds_paced=sum(update.seconds_paced for update in updates),
+                    limit_waits=sum(update.limit_waits for update in updates),
+                    seconds_limited=sum(update.seconds_limited for update in updates),
+                    waiting_for_limit=max(
+                        (u.waiting_for_limit for u in updates if u.waiting_for_limit is not None),
+                        default=None,
+                    ),
                     elapsed=elapsed,
                     done=done,
                     credentials_done=finished,
@@ -313,6 +319,10 @@ class MultiPull:
         stats.retries = sum(s.retries for s in every)
         stats.seconds_waited = sum(s.seconds_waited for s in every)
         stats.seconds_paced = sum(s.seconds_paced for s in every)
+        stats.refused = sum(s.refused for s in every)
+        stats.limit_waits = sum(s.limit_waits for s in every)
+        stats.seconds_limited = sum(s.seconds_limited for s in every)
+        stats.rate_limits = sorted({limit for s in every for limit in s.rate_limits})
         stats.records_fetched = sum(s.records_fetched for s in every)
         stats.failures.sort(key=lambda failure: failure.credential_id)
         for failure in stats.failures:

@@ -47,6 +47,10 @@ class MultiPullStats:
         retries: Requests that were retried.
         seconds_waited: Seconds spent waiting before retries.
         seconds_paced: Seconds spent waiting to keep to the request-rate caps.
+        refused: Requests the API refused with 429, all credentials together.
+        limit_waits: Requests that waited for the API's rate limits before going out.
+        seconds_limited: Seconds they waited (side by side, so they add up past ``elapsed``).
+        rate_limits: The rate limits the credentials spent, in words (told or learned).
         elapsed: Seconds the run took.
         per_credential: Each credential's own :class:`~alloy_data.pull.PullStats`.
         failures: The credentials that failed, with their errors.
@@ -65,6 +69,10 @@ class MultiPullStats:
     retries: int = 0
     seconds_waited: float = 0.0
     seconds_paced: float = 0.0
+    refused: int = 0
+    limit_waits: int = 0
+    seconds_limited: float = 0.0
+    rate_limits: list[str] = field(default_factory=list)
     elapsed: float = 0.0
     per_credential: dict[str, PullStats] = field(default_factory=dict)
     failures: list[CredentialFailure] = field(default_factory=list)
@@ -98,6 +106,10 @@ class MultiPullStats:
         )
         if self.retries:
             text += f", {self.retries} retries"
+        if self.refused:
+            text += f", {self.refused} refused (429)"
+        if self.limit_waits:
+            text += f", {self.limit_waits} waits for the rate limit"
         if self.failed:
             text += f", {self.failed} failed"
         if self.freshness:
@@ -125,6 +137,12 @@ class MultiPullStats:
                 ("fetched", f"{self.records_fetched:,}"),
                 ("waited before retries", f"{self.seconds_waited:.1f} s"),
                 ("paced to the rate caps", f"{self.seconds_paced:.1f} s"),
+                ("refused (429)", f"{self.refused:,}"),
+                (
+                    "waited for the rate limits",
+                    f"{self.limit_waits:,} times, {self.seconds_limited:.1f} s",
+                ),
+                ("rate limits", "; ".join(self.rate_limits) or None),
                 ("elapsed", f"{self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)"),
                 ("local store", self.freshness),
             ]

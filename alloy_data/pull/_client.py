@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from alloy_data.config import ClientConfig
-    from alloy_data.http import OnRetry, RetryPolicy
+    from alloy_data.http import BudgetFigures, OnRetry, RetryPolicy
     from alloy_data.models import Action, ActionResult
 
 __all__ = ["ActionRunner", "PullClient"]
@@ -39,8 +39,13 @@ class ActionRunner(Protocol):
         on_retry: OnRetry | None = None,
         before_attempt: Callable[[], object] | None = None,
         retry_policy: RetryPolicy | None = None,
+        on_limit_wait: Callable[[float], None] | None = None,
     ) -> ActionResult:
         """Execute the action once and return its answer (one page)."""
+        ...
+
+    def rate_limits(self, credential_id: str) -> list[BudgetFigures]:
+        """The rate limits executing with ``credential_id`` spends, those seen so far."""
         ...
 
 

@@ -133,8 +133,18 @@ class PullRun:
             on_retry=self._on_retry,
             before_attempt=self._before_attempt,
             retry_policy=pull.retry_policy,
+            on_limit_wait=self._on_limit_wait,
         )
         return result
+
+    def _on_limit_wait(self, seconds: float) -> None:
+        with self._lock:
+            self.stats.limit_waits += 1
+            self.stats.seconds_limited += seconds
+        reporter = self._reporter
+        if reporter is not None:
+            figures = self._figures(self._started)
+            reporter.update(dataclasses.replace(figures, waiting_for_limit=seconds))
 
     def _on_retry(self, attempt: int, wait_seconds: float, reason: str) -> None:
         if reason == "HTTP 429":
@@ -142,6 +152,8 @@ class PullRun:
         else:
             self._limit.ease_off()
         with self._lock:
+            if reason == "HTTP 429":
+                self.stats.refused += 1
             self.stats.retries += 1
             self.stats.retry_reasons[reason] = self.stats.retry_reasons.get(reason, 0) + 1
             self.stats.requests += 1
@@ -283,6 +295,8 @@ class PullRun:
             retries=stats.retries,
             seconds_waited=stats.seconds_waited,
             seconds_paced=stats.seconds_paced,
+            limit_waits=stats.limit_waits,
+            seconds_limited=stats.seconds_limited,
             elapsed=elapsed,
             total=stats.total,
             done=done,
@@ -308,8 +322,17 @@ class PullRun:
                 stats.warnings.append(stop.message)
         stats.notes.extend(self._notes)
         stats.notes.extend(walker.notes)
+        self._finish_limits()
         self._finish_incremental()
         logger.info("pull %s %s: %s", self.pull.connector_id, self.pull.action_id, stats)
+
+    def _finish_limits(self) -> None:
+        """The rate limits the run spent, as the answers told or refusals taught them."""
+        limits = self.pull.client.actions.rate_limits(self.pull.credential_id)
+        stats = self.stats
+        stats.rate_limits = [str(figures) for figures in limits if figures.limit is not None]
+        rates = [figures.rate for figures in limits if figures.rate is not None]
+        stats.settled_rate = min(rates) if rates else None
 
     def _finish_incremental(self) -> None:
         run, stats, incremental = self._tracker, self.stats, self.pull.options.incremental

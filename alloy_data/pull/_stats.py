@@ -37,6 +37,15 @@ class PullStats:
             backoff).
         seconds_paced: Seconds spent waiting to keep to ``max_requests_per_second`` (the
             pull's own cap, not the server's answer).
+        refused: Requests the API refused with 429 (each is retried, and counted in
+            ``retries`` and ``requests`` too).
+        limit_waits: Requests that waited for the API's rate limit before going out, so as
+            not to be refused.
+        seconds_limited: Seconds those requests waited (side by side, so more than the
+            elapsed time when several waited at once).
+        rate_limits: The rate limits the run spent, in words: requests per window, told by
+            the answers' headers or learned from refusals.
+        settled_rate: The requests a second those limits allow (the tightest), when known.
         elapsed: Seconds the run took.
         total: The total record count when the API said, else None.
         page_size: The page size used, when the action has a page-size parameter.
@@ -83,6 +92,11 @@ class PullStats:
     retry_reasons: dict[str, int] = field(default_factory=dict)
     seconds_waited: float = 0.0
     seconds_paced: float = 0.0
+    refused: int = 0
+    limit_waits: int = 0
+    seconds_limited: float = 0.0
+    rate_limits: list[str] = field(default_factory=list)
+    settled_rate: float | None = None
     elapsed: float = 0.0
     total: int | None = None
     page_size: int | None = None
@@ -135,6 +149,10 @@ class PullStats:
             text += f", {self.retries} retries ({self.seconds_waited:.1f} s waited)"
         if self.seconds_paced:
             text += f", {self.seconds_paced:.1f} s paced to max_requests_per_second"
+        if self.refused:
+            text += f", {self.refused} refused (429)"
+        if self.limit_waits:
+            text += f", {self.limit_waits} waits for the rate limit ({self.seconds_limited:.1f} s)"
         if self.paginator:
             text += f", paginator {self.paginator}"
         if self.stop_reason and self.stop_reason != "end":
@@ -187,6 +205,18 @@ class PullStats:
                 (
                     "paced to max_requests_per_second",
                     f"{self.seconds_paced:.1f} s" if self.seconds_paced else None,
+                ),
+                ("refused (429)", f"{self.refused:,}" if self.refused else None),
+                ("rate limit", "; ".join(self.rate_limits) or None),
+                (
+                    "settled rate",
+                    f"{self.settled_rate:.2f} requests/s" if self.settled_rate else None,
+                ),
+                (
+                    "waited for the rate limit",
+                    f"{self.limit_waits:,} times, {self.seconds_limited:.1f} s"
+                    if self.limit_waits
+                    else None,
                 ),
                 ("elapsed", f"{self.elapsed:.2f} s ({self.records_per_second:,.0f} records/s)"),
                 ("paginator", paginator),

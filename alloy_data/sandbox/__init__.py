@@ -13,6 +13,17 @@ from alloy_data.sandbox.app import Fixtures, Sandbox, serve
 from alloy_data.sandbox.cli import main
 from alloy_data.sandbox.clock import Changes, ClockTick
 from alloy_data.sandbox.faults import FAULT_KINDS
+from alloy_data.sandbox.limits import RateLimitRule
 from alloy_data.sandbox.tenants import Tenant
 
-__all__ = ["FAULT_KINDS", "Changes", "ClockTick", "Fixtures", "Sandbox", "Tenant", "main", "serve"]
+__all__ = [
+    "FAULT_KINDS",
+    "Changes",
+    "ClockTick",
+    "Fixtures",
+    "RateLimitRule",
+    "Sandbox",
+    "Tenant",
+    "main",
+    "serve",
+]

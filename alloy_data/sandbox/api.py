@@ -19,6 +19,7 @@ from alloy_data.sandbox.clock import Amount, Clock, ClockTick
 from alloy_data.sandbox.errors import ApiError, bad_request, not_found
 from alloy_data.sandbox.faults import TokenBucket
 from alloy_data.sandbox.ids import IdFactory, is_object_id
+from alloy_data.sandbox.limits import Limits
 from alloy_data.sandbox.listings import Listing
 from alloy_data.sandbox.messages import Request, Response, json_response, unknown_route
 from alloy_data.sandbox.params import check_params
@@ -73,6 +74,7 @@ class AlloyApi:
         page_cache_bytes: int = PAGE_CACHE_BYTES,
         tenants: TenantListings | None = None,
         credential_rate_limit: float | None = None,
+        limits: Limits | None = None,
         clock: Clock | None = None,
         seed: int = 0,
     ) -> None:
@@ -81,6 +83,7 @@ class AlloyApi:
         self.seed = seed
         self.tenants = tenants
         self.credential_rate_limit = credential_rate_limit
+        self.limits = limits
         self._buckets: dict[str, TokenBucket] = {}
         self._buckets_lock = threading.Lock()
         self.page_cache_bytes = page_cache_bytes
@@ -428,6 +431,36 @@ class AlloyApi:
                 f"not {connector.connector_id}"
             )
         self._limit(credential_id)
+        limit_headers = self._limits(request, credential_id)
+        response = self._execute(request, connector, action, credential_id, merged)
+        response.headers.update(limit_headers)
+        return response
+
+    def _limits(self, request: Request, credential_id: str) -> dict[str, str]:
+        """Count the request against the sandbox's limits: the headers its answer carries.
+
+        Raises:
+            ApiError: 429 with ``Retry-After`` (and the headers) when a limit is spent.
+        """
+        if self.limits is None:
+            return {}
+        allowed, _, headers = self.limits.take(
+            credential_id=credential_id, api_key=request.header("authorization") or ""
+        )
+        if not allowed:
+            raise ApiError(
+                429, "rate limit exceeded; retry after the Retry-After seconds", headers=headers
+            )
+        return headers
+
+    def _execute(
+        self,
+        request: Request,
+        connector: Connector,
+        action: Action,
+        credential_id: str,
+        merged: dict[str, Any],
+    ) -> Response:
         values = check_params(action.action_id, action.params, merged)
         listing = self._listing(connector.connector_id, action.resource_id, credential_id)
         if action.verb == "list":

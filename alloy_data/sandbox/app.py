@@ -21,6 +21,7 @@ from alloy_data.sandbox.faults import (
     TokenBucket,
 )
 from alloy_data.sandbox.ids import IdFactory
+from alloy_data.sandbox.limits import Limits, RateLimitRule
 from alloy_data.sandbox.listings import Listing
 from alloy_data.sandbox.messages import (
     Request,
@@ -83,6 +84,12 @@ class Fixtures:
     credentials: dict[str, str]
     other_credentials: dict[str, str]
     tenants: list[Tenant] = field(default_factory=list)
+
+
+def _limits(rules: Iterable[RateLimitRule | str] | None) -> Limits | None:
+    if not rules:
+        return None
+    return Limits(RateLimitRule.parse(r) if isinstance(r, str) else r for r in rules)
 
 
 def _record_counts(
@@ -175,6 +182,10 @@ class Sandbox:
             once keep at most 50.
         credential_rate_limit: Execute requests per second allowed for each credential before
             answering 429 with ``Retry-After``; applies on top of ``rate_limit``.
+        limits: Rate limits on execute requests, each a :class:`RateLimitRule` or its text
+            (``"20/2s"``, ``"20/2s:key:token_bucket:ietf"``): per credential or per API key,
+            fixed window or token bucket, told in ``X-RateLimit-*`` headers (Reset in seconds
+            or as an epoch time), in the IETF ``RateLimit`` fields, or not at all.
         start_time: Where the clock starts (epoch seconds); by default just after the newest
             generated record, drawn from ``seed``. It may not be earlier than that.
 
@@ -201,6 +212,7 @@ class Sandbox:
         tenants: int = 0,
         tenant_records: TenantRecords = None,
         credential_rate_limit: float | None = None,
+        limits: Iterable[RateLimitRule | str] | None = None,
         start_time: int | None = None,
     ) -> None:
         if dialect not in DIALECTS:
@@ -303,6 +315,7 @@ class Sandbox:
             page_cache_bytes=cache_mb * 1024 * 1024,
             tenants=tenant_listings,
             credential_rate_limit=credential_rate_limit,
+            limits=_limits(limits),
             clock=self._clock,
             seed=seed,
         )
@@ -377,6 +390,11 @@ class Sandbox:
     def __repr__(self) -> str:
         where = self.url if self._started else "stopped"
         return f"Sandbox({where}, dialect={self.dialect!r}, seed={self.seed})"
+
+    @property
+    def limit_refusals(self) -> int:
+        """Execute requests refused so far by the ``limits`` (0 without limits)."""
+        return self.api.limits.refused if self.api.limits is not None else 0
 
     def inject_fault(
         self,
@@ -594,6 +612,7 @@ def serve(
     tenants: int = 0,
     tenant_records: TenantRecords = None,
     credential_rate_limit: float | None = None,
+    limits: Iterable[RateLimitRule | str] | None = None,
     start_time: int | None = None,
 ) -> Sandbox:
     """Start a sandbox in a background thread and return it; use it in a ``with`` block.
@@ -619,6 +638,7 @@ def serve(
         tenants=tenants,
         tenant_records=tenant_records,
         credential_rate_limit=credential_rate_limit,
+        limits=limits,
         start_time=start_time,
     )
     return sandbox.start()

@@ -14,6 +14,7 @@ from types import FrameType
 from alloy_data.sandbox.app import DIALECTS, Sandbox
 from alloy_data.sandbox.clock import check_amount
 from alloy_data.sandbox.faults import FAULT_KINDS
+from alloy_data.sandbox.limits import RateLimitRule
 
 
 def _records(values: list[str] | None) -> int | dict[str, int] | None:
@@ -48,6 +49,13 @@ def _share_or_count(text: str) -> int | float:
         raise argparse.ArgumentTypeError(
             f"expected a share below 1 (e.g. 0.01) or a number of records (e.g. 25), got {text!r}"
         ) from None
+
+
+def _limit_rule(text: str) -> RateLimitRule:
+    try:
+        return RateLimitRule.parse(text)
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _start_time(text: str) -> int:
@@ -119,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="execute requests per second per credential",
     )
     parser.add_argument(
+        "--limit",
+        action="append",
+        type=_limit_rule,
+        default=None,
+        metavar="RULE",
+        help="a rate limit on execute requests, such as 20/2s (per credential, fixed window, "
+        "X-RateLimit headers) or 20/2s:key:token_bucket:ietf; parts: credential|key, "
+        "fixed_window|token_bucket, none|x-ratelimit|x-ratelimit-epoch|ietf (repeat for more)",
+    )
+    parser.add_argument(
         "--start-time",
         type=_start_time,
         default=None,
@@ -184,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tenants=args.tenants,
             tenant_records=_tenant_records(args.tenant_records),
             credential_rate_limit=args.credential_rate_limit,
+            limits=args.limit,
             start_time=args.start_time,
         )
         if args.clock_every is not None and args.clock_every <= 0:

@@ -51,6 +51,10 @@ def show_figures(bar: widgets.FloatProgress, label: widgets.HTML, figures: Progr
         text += f" · retrying after {figures.retrying}"
     if figures.seconds_paced:
         text += f" · {figures.seconds_paced:.1f} s paced to the rate cap"
+    if figures.waiting_for_limit is not None:
+        text += f" · waiting {figures.waiting_for_limit:.1f} s for the API's rate limit"
+    elif figures.limit_waits:
+        text += f" · {figures.seconds_limited:.1f} s waited for the API's rate limit"
     if figures.credentials_total is not None:
         text = f"{figures.credentials_done or 0}/{figures.credentials_total} credentials · " + text
         if figures.credentials_failed:

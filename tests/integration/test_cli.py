@@ -758,3 +758,18 @@ def test_pull_tables_writes_a_parent_and_child_datasets_that_join_exactly(
         f"select count(*) from {items} i join {orders} o on i._parent_id = o.id{same_credential}"
     ).fetchall()[0]
     assert joined == (expected_items,)
+
+
+def test_pull_paces_to_the_rate_limit_and_says_so(capsys, tmp_path):
+    with serve(port=0, records=600, limits=["5/0.5s:ietf"]) as limited:
+        out_file = tmp_path / "customers.parquet"
+        code, out, err = run(
+            capsys, "pull", "quickbooks", "list-customers",
+            "--credential", limited.fixtures.credentials["quickbooks"], "--no-progress",
+            "--out", str(out_file), "--json", *api_args(limited),
+        )  # fmt: skip
+    assert code == 0, err
+    [summary] = json.loads(out)
+    assert summary["rate_limit_waits"] > 0 and summary["refused"] <= 1
+    assert "for the API's rate limit" in err
+    assert pq.read_metadata(out_file).num_rows == 600

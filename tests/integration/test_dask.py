@@ -555,3 +555,18 @@ def test_read_pull_with_max_age_fills_the_store_that_pull_many_is_served_from(
         served = many.to_dataframe()
         assert sb.request_count == before  # no page, no action details: all from the store
         assert_same(ordered(computed), ordered(served))
+
+
+def test_partitions_pace_to_each_credentials_rate_limit(dask_client: Any) -> None:
+    # Each worker process keeps the budgets of the credentials it pulls.
+    with serve(port=0, api_key=API_KEY, records=10, tenants=2, tenant_records=2000,
+               limits=["5/0.5s:x-ratelimit"]) as limited:  # fmt: skip
+        pairs = [(t.user_id, t.credentials["box"]) for t in limited.fixtures.tenants]
+        with ad.AlloyClient(API_KEY, base_url=limited.url) as alloy:
+            ddf = alloy_dask.read_pull(
+                alloy, "box", "list-files", credentials=pairs, page_size=50, progress=False
+            )
+            frame = ddf.compute()
+        assert len(frame) == 4000
+        # 40 pages each at 5 a window: without pacing about 30 requests are refused.
+        assert limited.limit_refusals <= len(pairs)

@@ -565,3 +565,23 @@ def test_the_explorer_without_a_store_says_so(sandbox: Sandbox) -> None:
         explorer.connector.value = "box"
         assert explorer.stored.max_age_box.disabled and explorer.stored.refresh_button.disabled
         assert "No local store" in explorer.stored.table.value
+
+
+def test_explorer_shows_the_rate_limit_it_waited_for() -> None:
+    with (
+        serve(port=0, records=600, limits=["5/0.5s"]) as sb,
+        AlloyClient(
+            sb.api_key, base_url=sb.url, user_id=sb.fixtures.user_id, trust_env=False
+        ) as alloy,
+    ):
+        explorer = Explorer(alloy)
+        explorer.connector.value = "quickbooks"
+        labels: list[str] = []
+        explorer.progress_label.observe(lambda change: labels.append(change["new"]), "value")
+        frame = explorer.run()
+        assert frame is not None, explorer.status.value
+        assert len(frame) == 600
+        assert any("for the API&#x27;s rate limit" in label for label in labels), labels[-3:]
+        stats = explorer.last_pull.stats
+        assert stats.limit_waits > 0 and stats.refused <= 1
+        assert f"{stats.limit_waits} waits for the rate limit" in explorer.status.value

@@ -25,7 +25,7 @@ from alloy_data.errors import (
     ResponseError,
     ServerError,
 )
-from alloy_data.http import RetryPolicy, Transport, encode_path
+from alloy_data.http import Budgets, RetryPolicy, Transport, encode_path
 from alloy_data.http._transport import POOL_SIZE
 
 KEY = "sk_test_SECRET_9f8e7d6c5b4a"
@@ -109,6 +109,8 @@ class Harness:
                 max_retries=config.get("max_retries", 4), backoff_base=0.5, backoff_cap=8.0
             ),
             sleep=self.waits.append,
+            # Budgets of its own: what one test's answers tell does not pace the next.
+            budgets=Budgets(),
         )
 
     @property

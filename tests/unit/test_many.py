@@ -26,6 +26,9 @@ class FakeActions:
     def get(self, connector_id: str, action_id: str, **_: Any) -> Action:
         return Action(action_id=action_id, parameters=())
 
+    def rate_limits(self, credential_id: str) -> list[Any]:
+        return []  # no answer of a fake tells a rate limit
+
     def execute(self, connector_id: str, action_id: str, *, credential_id: str, **_: Any):
         self.calls.append(credential_id)
         if credential_id not in RECORDS:

@@ -179,6 +179,9 @@ class CountingActions:
             {"actionId": action_id, "parameters": [{"name": "cursor"}, {"name": "status"}]}
         )
 
+    def rate_limits(self, credential_id: str) -> list[Any]:
+        return []  # no answer of a fake tells a rate limit
+
     def execute(self, *_: Any, parameters: dict[str, Any], **__: Any) -> ActionResult:
         self.executed += 1
         second = parameters.get("cursor") == "p2"
