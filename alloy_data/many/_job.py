@@ -40,9 +40,9 @@ from alloy_data.pull import (
     Pull,
     PullContext,
     check_tables_export,
+    export_tables,
     public_parameters,
     split_pull_tables,
-    write_tables,
 )
 
 if TYPE_CHECKING:
@@ -448,7 +448,9 @@ class MultiPull:
                 copy of each object is updated on local disk and uploaded), and the manifest
                 lists each mark.
             tables: Write :meth:`to_tables` instead, one dataset per table under the
-                directory ``path`` (see :meth:`Pull.to_parquet`).
+                directory ``path`` (see :meth:`Pull.to_parquet`). The credentials are staged
+                in ``path/_pull.parquet`` first, as a ``.parquet`` path is, so that
+                ``resume=True`` continues a job that stopped.
 
         Returns:
             The path written, or the URL for a URL other than ``file://``.
@@ -459,18 +461,21 @@ class MultiPull:
             ExportError: If the target cannot be written, with what to do.
         """
         if tables:
-            check_tables_export(
-                resume=resume, partition_cols=partition_cols, mode=mode, target=path
-            )
-            return write_tables(
-                self.to_tables(),
+            check_tables_export(partition_cols=partition_cols, mode=mode, target=path)
+            identity = {"connector": self.connector_id, "action": self.action_id}
+            return export_tables(
                 path,
+                stage=lambda file: self.to_parquet(file, overwrite=True, resume=resume),
+                split=lambda table: split_pull_tables(
+                    table, self.action_id, self.options, self.many_options.tag_columns
+                ),
+                identity=identity,
+                resume=resume,
                 overwrite=overwrite,
                 compression="zstd",
                 storage_options=storage_options,
                 metadata={
-                    "connector": self.connector_id,
-                    "action": self.action_id,
+                    **identity,
                     "parameters": json.dumps(
                         public_parameters(self.options.parameters), default=str
                     ),

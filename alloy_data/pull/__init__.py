@@ -17,9 +17,9 @@ from alloy_data.pull._stats import PullStats
 from alloy_data.pull._stream import Opening, PullBatches, pull_batches
 from alloy_data.pull._tables import (
     check_tables_export,
+    export_tables,
     shape_rows,
     split_pull_tables,
-    write_tables,
 )
 from alloy_data.pull._tags import tagged_batch, tagged_schema
 
@@ -36,6 +36,7 @@ __all__ = [
     "PullStats",
     "TimestampsOption",
     "check_tables_export",
+    "export_tables",
     "import_polars",
     "public_parameters",
     "pull_batches",
@@ -43,5 +44,4 @@ __all__ = [
     "split_pull_tables",
     "tagged_batch",
     "tagged_schema",
-    "write_tables",
 ]
