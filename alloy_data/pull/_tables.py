@@ -19,6 +19,7 @@ __all__ = [
     "STAGING_NAME",
     "check_tables_export",
     "export_tables",
+    "key_candidates",
     "shape_rows",
     "split_pull_tables",
     "table_name",
@@ -57,15 +58,19 @@ def split_pull_tables(
     """
     from alloy_data.frames import split_tables, table_key
 
-    incremental = options.incremental
-    if incremental is not None and incremental.keys:
-        candidates = list(incremental.keys)
-    else:
-        candidates = [next((c for c in _ID_COLUMNS if c in table.column_names), "id")]
-    key = table_key(table, candidates, tags)
+    key = table_key(table, key_candidates(table.column_names, options), tags)
     return split_tables(
         table, table_name(action_id), key, tags=tags, structs=options.flatten == "struct"
     )
+
+
+def key_candidates(column_names: Sequence[str], options: PullOptions) -> list[str]:
+    """The columns that may key the parent table: the ``incremental=`` primary key, else the
+    first of ``id``, ``Id``, ``ID`` among ``column_names`` (``id`` when none is)."""
+    incremental = options.incremental
+    if incremental is not None and incremental.keys:
+        return list(incremental.keys)
+    return [next((c for c in _ID_COLUMNS if c in column_names), "id")]
 
 
 def check_tables_export(*, partition_cols: Sequence[str] | None, mode: str, target: Any) -> None:
