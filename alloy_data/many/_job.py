@@ -30,7 +30,7 @@ from alloy_data.engine import RequestRate
 from alloy_data.errors import AlloyError, ClientClosedError, ConfigurationError
 from alloy_data.many._combine import combine_tables
 from alloy_data.many._display import job_html
-from alloy_data.many._export import export_file, export_parquet
+from alloy_data.many._export import export_file, export_parquet, tables_identity
 from alloy_data.many._stats import CredentialFailure, MultiPullStats
 from alloy_data.many._targets import CredentialTarget, ManyClient, check_targets, find_targets
 from alloy_data.options import ManyOptions, PullOptions
@@ -95,6 +95,11 @@ class MultiPull:
         # A stream opened (by DuckDB, to learn its schema) that no reader has read yet.
         self._opening: Opening | None = None
         self._stream_report: Callable[[str, ProgressUpdate], None] | None = None
+
+    @property
+    def requested(self) -> list[CredentialTarget] | Literal["all"]:
+        """The credentials as asked for: their targets, or "all"."""
+        return self._requested
 
     @property
     def workers(self) -> int | None:
@@ -462,20 +467,20 @@ class MultiPull:
         """
         if tables:
             check_tables_export(partition_cols=partition_cols, mode=mode, target=path)
-            identity = {"connector": self.connector_id, "action": self.action_id}
             return export_tables(
                 path,
                 stage=lambda file: self.to_parquet(file, overwrite=True, resume=resume),
                 split=lambda table: split_pull_tables(
                     table, self.action_id, self.options, self.many_options.tag_columns
                 ),
-                identity=identity,
+                identity=tables_identity(self),
                 resume=resume,
                 overwrite=overwrite,
                 compression="zstd",
                 storage_options=storage_options,
                 metadata={
-                    **identity,
+                    "connector": self.connector_id,
+                    "action": self.action_id,
                     "parameters": json.dumps(
                         public_parameters(self.options.parameters), default=str
                     ),

@@ -492,7 +492,7 @@ class Pull:
                 split=lambda table: split_pull_tables(
                     table, self.action_id, self.options, tuple(self.context.tags)
                 ),
-                identity=self.provenance(),
+                identity=self.fingerprint(),
                 resume=resume,
                 overwrite=overwrite,
                 compression=compression,

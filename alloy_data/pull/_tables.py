@@ -94,7 +94,7 @@ def export_tables(
     *,
     stage: Callable[[Path], object],
     split: Callable[[pa.Table], dict[str, pa.Table]],
-    identity: Mapping[str, str],
+    identity: str,
     resume: bool,
     overwrite: bool,
     compression: str,
@@ -106,9 +106,9 @@ def export_tables(
     The staged file (:data:`STAGING_NAME` inside the directory; for a URL, in its local staging
     folder) is written by ``stage`` through the resumable single-file export, so a run stopped
     part-way leaves its checkpoint there and ``resume=True`` continues after the last page
-    saved. A staged file that is complete (a run stopped while publishing) and whose footer
-    matches ``identity`` is split again without a request. The staged file is removed once
-    every table is published.
+    saved. A staged file that is complete (a run stopped while publishing) and was staged for
+    the same ``identity`` (the pull's fingerprint, kept beside it) is split again without a
+    request. The staged file is removed once every table is published.
 
     Returns:
         The directory, or the URL for a URL other than ``file://``.
@@ -133,7 +133,9 @@ def export_tables(
                 f"{target} already holds {', '.join(tables)}: pass overwrite=True to replace "
                 "the tables, or choose an empty directory."
             )
+    marker = staging.with_name(staging.name + ".identity")
     if not staged:
+        marker.write_text(identity, encoding="utf-8")
         stage(staging)
     built = split(pq.read_table(staging))
     # The tables of a staged run are this export's own: one cut off while publishing is
@@ -147,6 +149,7 @@ def export_tables(
         metadata=metadata,
     )
     staging.unlink(missing_ok=True)
+    marker.unlink(missing_ok=True)
     shutil.rmtree(checkpoint_dir_for(staging), ignore_errors=True)
     if not isinstance(target, Path):
         shutil.rmtree(staging.parent, ignore_errors=True)
@@ -161,17 +164,14 @@ def _check_directory(target: Path) -> None:
         )
 
 
-def _staged_by(staging: Path, identity: Mapping[str, str]) -> bool:
-    """Whether ``staging`` is a complete staged file of the pull that ``identity`` describes."""
-    from alloy_data.export import checkpoint_dir_for, read_metadata
+def _staged_by(staging: Path, identity: str) -> bool:
+    """Whether ``staging`` is a complete staged file of the pull that ``identity`` names."""
+    from alloy_data.export import checkpoint_dir_for
 
-    if not staging.is_file() or checkpoint_dir_for(staging).exists():
+    marker = staging.with_name(staging.name + ".identity")
+    if not staging.is_file() or checkpoint_dir_for(staging).exists() or not marker.is_file():
         return False
-    try:
-        footer = read_metadata(staging)
-    except ExportError:
-        return False
-    return all(footer.get(key) == value for key, value in identity.items())
+    return marker.read_text(encoding="utf-8") == identity
 
 
 def write_tables(

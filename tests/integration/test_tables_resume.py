@@ -112,6 +112,9 @@ def test_a_tables_export_resumed_after_a_failure_writes_the_tables_exactly(
             credential_id=sb.fixtures.credentials[connector],
             page_size=PAGE_SIZE,
             retries=0,
+            # One request at a time: the injected failure is the very next page's, and no
+            # request runs ahead past the end, so the requests can be counted exactly.
+            concurrency=1,
             **options,
         )
 
@@ -135,7 +138,7 @@ def test_a_tables_export_resumed_after_a_failure_writes_the_tables_exactly(
     assert stats.pages_fetched == stats.pages - stats.records_saved_before // PAGE_SIZE
     assert stats.pages_fetched < reference.stats.pages
     overhead = reference.stats.requests - reference.stats.pages
-    assert stats.requests <= stats.pages_fetched + overhead
+    assert stats.requests == stats.pages_fetched + overhead
     assert_written_exactly(directory, expected, key)
 
 
@@ -190,6 +193,7 @@ def test_a_tables_export_of_many_credentials_resumes_the_one_that_was_cut(
             workers=1,  # one credential at a time: the failure cuts the first one
             page_size=PAGE_SIZE,
             retries=0,
+            concurrency=1,  # and the first one's very next page
             **options,
         )
 
@@ -304,10 +308,14 @@ def test_a_tables_export_interrupted_while_publishing_publishes_without_a_reques
         real(dict(list(tables.items())[:1]), *args, **kw)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(_tables, "write_tables", publish_the_parent_then_stop)
-    with pytest.raises(KeyboardInterrupt):
-        shopify_pull(client, sb).to_parquet(directory, tables=True)
-    monkeypatch.setattr(_tables, "write_tables", real)
+    def interrupted_while_publishing(pull: Any) -> None:
+        monkeypatch.setattr(_tables, "write_tables", publish_the_parent_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            pull.to_parquet(directory, tables=True, overwrite=True)
+        monkeypatch.setattr(_tables, "write_tables", real)
+        assert (directory / "_pull.parquet").is_file()  # the staged pull is kept
+
+    interrupted_while_publishing(shopify_pull(client, sb))
     assert visible(directory) == ["orders"]
     # A run without resume=True refuses the tables already there.
     with pytest.raises(ad.ExportError, match="overwrite=True"):
@@ -316,17 +324,14 @@ def test_a_tables_export_interrupted_while_publishing_publishes_without_a_reques
     resumed.to_parquet(directory, tables=True, resume=True)
     assert resumed.stats.requests == 0  # the staged pull was complete: split again
     assert_written_exactly(directory, expected, "id")
-    # The staged pull is another pull's: it is not taken for this one's.
-    other = client.pull(
-        "shopify",
-        "list-orders",
-        credential_id=sb.fixtures.credentials["shopify"],
-        page_size=PAGE_SIZE,
-        max_records=120,
-        progress=False,
-    )
-    other.to_parquet(directory, tables=True, resume=True, overwrite=True)
+
+    # A staged pull of another pull (here of every record) is not taken for this one's.
+    interrupted_while_publishing(shopify_pull(client, sb))
+    fewer = shopify_pull(client, sb, max_records=120)
+    fewer.to_parquet(directory, tables=True, resume=True, overwrite=True)
+    assert fewer.stats.requests > 0 and not fewer.stats.resumed
     assert pq.read_table(directory / "orders").num_rows == 120
+    assert not list(directory.glob("_pull.parquet*"))
 
 
 # A process that pulls into tables and kills itself with SIGKILL right after the staged pull's
