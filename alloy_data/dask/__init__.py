@@ -6,6 +6,8 @@ cluster: each credential is pulled into Arrow by a task on a worker, and the res
 ``pull_many(...).to_dataframe()`` gives, ``_user_id`` and ``_credential_id`` included.
 ``ddf.to_parquet(...)`` then writes from the workers. :func:`from_pull_many` turns a
 :class:`~alloy_data.many.MultiPull` you built for a local run into the same DataFrame.
+:func:`read_tables` takes the same arguments and gives the tables of
+``pull_many(...).to_tables()``, a DataFrame per table, each credential split on its worker.
 
 The pulls run when ``read_pull`` is called, and their tables stay on the workers (persisted):
 only their schemas come back, to type the columns exactly as pull_many unifies them. What the

@@ -159,7 +159,7 @@ def dask_client() -> Iterator[Any]:
             processes=True,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: another cluster may hold the default
             env={"PYTHONPATH": path},
         ) as cluster,
         distributed.Client(cluster) as dask,
