@@ -66,7 +66,11 @@ def run_pull(client: Any, args: argparse.Namespace, out: TextIO) -> int:
     )
     if args.tables:
         path = pull.to_parquet(
-            args.out, tables=True, overwrite=args.overwrite, storage_options=storage_options
+            args.out,
+            tables=True,
+            overwrite=args.overwrite,
+            resume=args.resume,
+            storage_options=storage_options,
         )
     elif args.incremental:
         if not str(args.out).endswith(".parquet"):
@@ -164,9 +168,7 @@ def _pull_many(
         "storage_options": storage_options,
     }
     if args.tables:
-        path = job.to_parquet(
-            target, tables=True, overwrite=args.overwrite, storage_options=storage_options
-        )
+        path = job.to_parquet(target, tables=True, **write)
     elif posixpath.splitext(target.rstrip("/"))[1] and not target.endswith("/"):
         if args.incremental:
             raise ConfigurationError(

@@ -6,6 +6,8 @@ cluster: each credential is pulled into Arrow by a task on a worker, and the res
 ``pull_many(...).to_dataframe()`` gives, ``_user_id`` and ``_credential_id`` included.
 ``ddf.to_parquet(...)`` then writes from the workers. :func:`from_pull_many` turns a
 :class:`~alloy_data.many.MultiPull` you built for a local run into the same DataFrame.
+:func:`read_tables` takes the same arguments and gives the tables of
+``pull_many(...).to_tables()``, a DataFrame per table, each credential split on its worker.
 
 The pulls run when ``read_pull`` is called, and their tables stay on the workers (persisted):
 only their schemas come back, to type the columns exactly as pull_many unifies them. What the
@@ -25,23 +27,17 @@ of the task graph, and no task key or name holds it.
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from alloy_data.client import AlloyClient
 from alloy_data.config import ClientConfig
-from alloy_data.dask._cluster import Cluster, check_progress
-from alloy_data.dask._columns import (
-    check_fit,
-    meta,
-    schema_option,
-    target_schema,
-    unified_schema,
-)
+from alloy_data.dask._read import pull_on_cluster, read_frame
 from alloy_data.dask._spec import ClientSpec, MaskedSecret
-from alloy_data.dask._task import EVENT_TOPIC, Job, partition, pull_credential, shape_of
+from alloy_data.dask._tables import read_table_frames
+from alloy_data.dask._task import EVENT_TOPIC
 from alloy_data.errors import ConfigurationError
 from alloy_data.many import MultiPull
 from alloy_data.options import (
@@ -75,6 +71,7 @@ __all__ = [
     "MaskedSecret",
     "from_pull_many",
     "read_pull",
+    "read_tables",
 ]
 
 logger = logging.getLogger("alloy_data.dask")
@@ -187,31 +184,80 @@ def read_pull(
         AlloyError: A credential's error, with ``on_error="raise"``.
     """
     dd_module = _dask_dataframe()
-    options = pull_options_from(locals())
-    many_options = many_options_from(locals())
-    if isinstance(client_or_config, ClientConfig):
-        client = ClientSpec.from_config(client_or_config).connect()
-        owned = True
-    elif isinstance(client_or_config, AlloyClient):
-        client, owned = client_or_config, False
-    else:
-        raise ConfigurationError(
-            "read_pull takes an AlloyClient or its ClientConfig (client.config), not "
-            f"{type(client_or_config).__name__}."
-        )
-    try:
-        many = MultiPull(
-            client,
-            connector_id,
-            action_id,
-            credentials=credentials,
-            options=options,
-            many=many_options,
-        )
-        return _read(dd_module, many, client.config, schema=schema, dtype_backend=dtype_backend)
-    finally:
-        if owned:
-            client.close()
+    with _job(locals(), "read_pull") as (many, config):
+        pulled = pull_on_cluster(many, config, schema=schema, dtype_backend=dtype_backend)
+        return read_frame(dd_module, pulled, dtype_backend)
+
+
+@documented(*MANY_OPTION_NAMES, *PULL_OPTION_NAMES)
+def read_tables(
+    client_or_config: AlloyClient | ClientConfig,
+    connector_id: str,
+    action_id: str,
+    *,
+    credentials: Sequence[str] | Sequence[tuple[str, str]] | Literal["all"],
+    workers: int | None = None,
+    on_error: Literal["continue", "raise"] = "continue",
+    user_column: str = USER_COLUMN,
+    credential_column: str = CREDENTIAL_COLUMN,
+    max_total_requests_per_second: float | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    undeclared_parameters: UndeclaredParametersOption = "refuse",
+    paginator: PaginatorOption = "auto",
+    page_size: int | None = None,
+    max_pages: int | None = None,
+    max_records: int | None = None,
+    concurrency: int | Literal["auto"] = "auto",
+    max_requests_per_second: float | None = None,
+    retries: int | RetryPolicy | None = None,
+    incremental: Incremental | None = None,
+    timestamps: TimestampsOption = "auto",
+    columns: Sequence[str] | None = None,
+    flatten: FlattenOption = "dotted",
+    flatten_depth: int | None = None,
+    max_age: timedelta | float | str | None = None,
+    progress: ProgressOption = "auto",
+    schema: pa.Schema | Mapping[str, pa.DataType | str] | None = None,
+    dtype_backend: Literal["numpy_nullable", "pyarrow"] = "numpy_nullable",
+) -> dict[str, dd.DataFrame]:
+    """Pull one list action for many credentials on Dask into a parent table and one child
+    table per list of objects, one partition per credential in each.
+
+    The tables, their names, columns and rows are those of
+    ``client.pull_many(...).to_tables()`` with the same arguments (see
+    :meth:`Pull.to_tables <alloy_data.pull.Pull.to_tables>`): ``{"orders": ...,
+    "orders__line_items": ...}``, each child row carrying the user and credential columns, its
+    parent's key (``_parent_id``, or ``_parent__row`` when the parent has no key of its own)
+    and its ``_position``. The credentials are pulled when ``read_tables`` is called, as
+    :func:`read_pull` pulls them, and their tables stay on the workers; each is split into the
+    tables on its worker when a DataFrame is computed, so the rows never gather in this
+    process. The parent's key is chosen over every credential, as ``pull_many`` chooses it.
+
+    Args:
+        client_or_config: An :class:`~alloy_data.AlloyClient` or its ``ClientConfig``.
+        connector_id: The connector, such as ``"shopify"``.
+        action_id: A list-style action of that connector, such as ``"list-orders"``.
+        credentials: As for :func:`read_pull`.
+        workers: As for :func:`read_pull`.
+        on_error: As for :func:`read_pull`: a credential that failed has empty partitions.
+        max_total_requests_per_second: As for :func:`read_pull`.
+        incremental: As for :func:`read_pull`; its primary key keys the parent table.
+        progress: As for :func:`read_pull`; a function is refused.
+        schema: The parent's columns before the split, as for :func:`read_pull`.
+        dtype_backend: ``"numpy_nullable"`` or ``"pyarrow"``, as for ``to_dataframe``.
+
+    Returns:
+        A dict of ``dask.dataframe.DataFrame`` by table name, the parent first.
+
+    Raises:
+        ConfigurationError: Dask is not installed, an argument is wrong (before anything is
+            fetched), or the records do not fit ``schema=``.
+        AlloyError: A credential's error, with ``on_error="raise"``.
+    """
+    dd_module = _dask_dataframe()
+    with _job(locals(), "read_tables") as (many, config):
+        pulled = pull_on_cluster(many, config, schema=schema, dtype_backend=dtype_backend)
+        return read_table_frames(dd_module, many, pulled, dtype_backend)
 
 
 def from_pull_many(
@@ -245,82 +291,39 @@ def from_pull_many(
             f"from_pull_many takes the MultiPull of client.pull_many(...), not "
             f"{type(many).__name__}."
         )
-    return _read(dd_module, many, many.client.config, schema=schema, dtype_backend=dtype_backend)
+    pulled = pull_on_cluster(many, many.client.config, schema=schema, dtype_backend=dtype_backend)
+    return read_frame(dd_module, pulled, dtype_backend)
 
 
-def _read(
-    dd_module: ModuleType,
-    many: MultiPull,
-    config: ClientConfig,
-    *,
-    schema: pa.Schema | Mapping[str, pa.DataType | str] | None,
-    dtype_backend: str,
-) -> dd.DataFrame:
-    if dtype_backend not in ("numpy_nullable", "pyarrow"):
+@contextmanager
+def _job(arguments: Mapping[str, Any], entry: str) -> Iterator[tuple[MultiPull, ClientConfig]]:
+    """The job of an entry point's ``arguments``, and the settings its workers connect with.
+
+    A client built here from a ``ClientConfig`` is closed when the block ends.
+    """
+    options = pull_options_from(arguments)
+    many_options = many_options_from(arguments)
+    client_or_config = arguments["client_or_config"]
+    if isinstance(client_or_config, ClientConfig):
+        client = ClientSpec.from_config(client_or_config).connect()
+        owned = True
+    elif isinstance(client_or_config, AlloyClient):
+        client, owned = client_or_config, False
+    else:
         raise ConfigurationError(
-            f'dtype_backend must be "numpy_nullable" or "pyarrow", not {dtype_backend!r}.'
+            f"{entry} takes an AlloyClient or its ClientConfig (client.config), not "
+            f"{type(client_or_config).__name__}."
         )
-    explicit = schema_option(schema)
-    check_progress(many.options.progress)
-    tags = many.many_options.tag_columns
-    targets = many.targets()
-    if not targets:
-        empty = meta(unified_schema([], tags), dtype_backend)
-        return dd_module.from_pandas(empty, npartitions=1)
-    import dask
-
-    total = many.max_total_requests_per_second
-    cluster = Cluster(len(targets), workers=many.workers, cap_total=total is not None)
-    job = Job(
-        client=ClientSpec.from_config(config),
-        connector_id=many.connector_id,
-        action_id=many.action_id,
-        options=many.options,
-        user_column=many.user_column,
-        credential_column=many.credential_column,
-        on_error=many.on_error,
-        requests_per_second=None if total is None else total / cluster.at_once,
-    )
-    # A name of its own per call: the same pull asked again is fetched again, not reused.
-    run = f"alloy-pull-{many.connector_id}-{many.action_id}-{uuid.uuid4().hex[:12]}"
-    tasks = [
-        dask.delayed(pull_credential, pure=False)(
-            target, job, cluster.lease, dask_key_name=f"{run}-{index}"
-        )
-        for index, target in enumerate(targets)
-    ]
-    persisted: list[Any] = []
     try:
-        persisted = cluster.persist(tasks, many.options.progress)
-        shapes = cluster.gather(shape_of, persisted)
-    except BaseException:
-        cluster.cancel(persisted)
-        raise
+        many = MultiPull(
+            client,
+            arguments["connector_id"],
+            arguments["action_id"],
+            credentials=arguments["credentials"],
+            options=options,
+            many=many_options,
+        )
+        yield many, client.config
     finally:
-        cluster.close()
-    for shape in shapes:
-        if shape.failure is not None:
-            logger.warning(
-                "read_pull %s %s: credential %s failed and its partition is empty: %s",
-                many.connector_id,
-                many.action_id,
-                shape.credential_id,
-                shape.failure,
-            )
-    columns = target_schema(unified_schema(shapes, tags), explicit, tags)
-    if explicit is not None:
-        where = f"{many.connector_id} {many.action_id}"
-        for shape in shapes:
-            check_fit(shape, columns, where=where, tags=tags)
-    parts = [
-        dask.delayed(partition, pure=True)(
-            table, columns, dtype_backend, dask_key_name=f"{run}-frame-{index}"
-        )
-        for index, table in enumerate(persisted)
-    ]
-    # Dask would turn every object column into text (its "convert-string" option), lists
-    # included; the partitions' types are already those of pull_many.
-    with dask.config.set({"dataframe.convert-string": False}):
-        return dd_module.from_delayed(
-            parts, meta=meta(columns, dtype_backend), prefix=run, verify_meta=False
-        )
+        if owned:
+            client.close()

@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["EVENT_TOPIC", "Job", "Pulled", "partition", "pull_credential", "shape_of"]
+__all__ = [
+    "EVENT_TOPIC",
+    "Job",
+    "Pulled",
+    "aligned",
+    "partition",
+    "pull_credential",
+    "shape_of",
+]
 
 logger = logging.getLogger("alloy_data.dask")
 
@@ -113,24 +121,33 @@ def shape_of(pulled: Pulled) -> CredentialShape:
     return CredentialShape(credential, table.schema, table.num_rows, len(table.to_batches()))
 
 
+def aligned(pulled: Pulled, schema: pa.Schema) -> pa.Table:
+    """The credential's rows with exactly the columns of ``schema``, as pull_many aligns them.
+
+    Returns:
+        The aligned table (empty for a credential that failed).
+    """
+    import pyarrow as pa
+
+    from alloy_data.frames import align_batch
+
+    table = pulled.table
+    if table is None or not table.num_rows:
+        return schema.empty_table()
+    batches = [align_batch(batch, schema) for batch in table.to_batches()]
+    return pa.Table.from_batches(batches, schema=schema)
+
+
 def partition(pulled: Pulled, schema: pa.Schema, dtype_backend: str) -> pd.DataFrame:
     """The credential's rows with exactly the DataFrame's columns, as pull_many aligns them.
 
     Returns:
         The partition.
     """
-    import pyarrow as pa
+    from alloy_data.frames import to_dataframe
 
-    from alloy_data.frames import align_batch, to_dataframe
-
-    table = pulled.table
-    if table is None or not table.num_rows:
-        aligned = schema.empty_table()
-    else:
-        batches = [align_batch(batch, schema) for batch in table.to_batches()]
-        aligned = pa.Table.from_batches(batches, schema=schema)
     # Not release=True: the pulled table stays on the worker for the next computation.
-    return to_dataframe(aligned, dtype_backend)
+    return to_dataframe(aligned(pulled, schema), dtype_backend)
 
 
 def _report_failure(job: Job, target: CredentialTarget, error: AlloyError, records: int) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from alloy_data.many._targets import CredentialTarget
     from alloy_data.pull import Pull
 
-__all__ = ["export_file", "export_parquet"]
+__all__ = ["export_file", "export_parquet", "tables_identity"]
 
 WriteMode = Literal["replace", "merge", "append"]
 
@@ -197,3 +197,28 @@ def _metadata(many: MultiPull) -> dict[str, str]:
         "row_count": str(many.stats.records),
         "alloy_data_version": __version__,
     }
+
+
+def tables_identity(many: MultiPull) -> str:
+    """What a tables export of ``many`` stages: the action, the credentials asked for and the
+    options that choose the rows and columns, so that a staged pull of another job is not
+    taken for this one's."""
+    options = many.options
+    return json.dumps(
+        [
+            many.connector_id,
+            many.action_id,
+            repr(many.requested),
+            dict(options.parameters),
+            options.page_size,
+            options.max_pages,
+            options.max_records,
+            options.columns,
+            options.flatten,
+            options.flatten_depth,
+            options.timestamps,
+            list(many.many_options.tag_columns),
+        ],
+        sort_keys=True,
+        default=str,
+    )

@@ -30,7 +30,7 @@ from alloy_data.engine import RequestRate
 from alloy_data.errors import AlloyError, ClientClosedError, ConfigurationError
 from alloy_data.many._combine import combine_tables
 from alloy_data.many._display import job_html
-from alloy_data.many._export import export_file, export_parquet
+from alloy_data.many._export import export_file, export_parquet, tables_identity
 from alloy_data.many._stats import CredentialFailure, MultiPullStats
 from alloy_data.many._targets import CredentialTarget, ManyClient, check_targets, find_targets
 from alloy_data.options import ManyOptions, PullOptions
@@ -40,9 +40,9 @@ from alloy_data.pull import (
     Pull,
     PullContext,
     check_tables_export,
+    export_tables,
     public_parameters,
     split_pull_tables,
-    write_tables,
 )
 
 if TYPE_CHECKING:
@@ -95,6 +95,11 @@ class MultiPull:
         # A stream opened (by DuckDB, to learn its schema) that no reader has read yet.
         self._opening: Opening | None = None
         self._stream_report: Callable[[str, ProgressUpdate], None] | None = None
+
+    @property
+    def requested(self) -> list[CredentialTarget] | Literal["all"]:
+        """The credentials as asked for: their targets, or "all"."""
+        return self._requested
 
     @property
     def workers(self) -> int | None:
@@ -458,7 +463,9 @@ class MultiPull:
                 copy of each object is updated on local disk and uploaded), and the manifest
                 lists each mark.
             tables: Write :meth:`to_tables` instead, one dataset per table under the
-                directory ``path`` (see :meth:`Pull.to_parquet`).
+                directory ``path`` (see :meth:`Pull.to_parquet`). The credentials are staged
+                in ``path/_pull.parquet`` first, as a ``.parquet`` path is, so that
+                ``resume=True`` continues a job that stopped.
 
         Returns:
             The path written, or the URL for a URL other than ``file://``.
@@ -469,12 +476,15 @@ class MultiPull:
             ExportError: If the target cannot be written, with what to do.
         """
         if tables:
-            check_tables_export(
-                resume=resume, partition_cols=partition_cols, mode=mode, target=path
-            )
-            return write_tables(
-                self.to_tables(),
+            check_tables_export(partition_cols=partition_cols, mode=mode, target=path)
+            return export_tables(
                 path,
+                stage=lambda file: self.to_parquet(file, overwrite=True, resume=resume),
+                split=lambda table: split_pull_tables(
+                    table, self.action_id, self.options, self.many_options.tag_columns
+                ),
+                identity=tables_identity(self),
+                resume=resume,
                 overwrite=overwrite,
                 compression="zstd",
                 storage_options=storage_options,

@@ -17,9 +17,11 @@ from alloy_data.pull._stats import PullStats
 from alloy_data.pull._stream import Opening, PullBatches, pull_batches
 from alloy_data.pull._tables import (
     check_tables_export,
+    export_tables,
+    key_candidates,
     shape_rows,
     split_pull_tables,
-    write_tables,
+    table_name,
 )
 from alloy_data.pull._tags import tagged_batch, tagged_schema
 
@@ -36,12 +38,14 @@ __all__ = [
     "PullStats",
     "TimestampsOption",
     "check_tables_export",
+    "export_tables",
     "import_polars",
+    "key_candidates",
     "public_parameters",
     "pull_batches",
     "shape_rows",
     "split_pull_tables",
+    "table_name",
     "tagged_batch",
     "tagged_schema",
-    "write_tables",
 ]

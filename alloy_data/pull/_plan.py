@@ -34,7 +34,7 @@ from alloy_data.pull._stored import (
     table_through_store,
     through_store,
 )
-from alloy_data.pull._tables import check_tables_export, split_pull_tables, write_tables
+from alloy_data.pull._tables import check_tables_export, export_tables, split_pull_tables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -468,8 +468,10 @@ class Pull:
                 merged on local disk from a copy and uploaded whole.
             tables: Write :meth:`to_tables` instead: ``path`` is a directory with one dataset
                 per table (``orders/``, ``orders__line_items/``), each published whole (its
-                file, a manifest, then ``_SUCCESS``). The tables are built in memory first;
-                ``resume``, ``partition_cols`` and ``mode`` do not apply.
+                file, a manifest, then ``_SUCCESS``). The pull is staged in
+                ``path/_pull.parquet`` first (resumable with ``resume=True``), then split in
+                memory, so the whole parent table is held at once; ``partition_cols`` and
+                ``mode`` do not apply.
 
         Returns:
             The path written, or the URL for a URL other than ``file://``.
@@ -481,13 +483,17 @@ class Pull:
                 installed (saying what to install).
         """
         if tables:
-            check_tables_export(
-                resume=resume, partition_cols=partition_cols, mode=mode, target=path
-            )
-            built = self.to_tables()
-            return write_tables(
-                built,
+            check_tables_export(partition_cols=partition_cols, mode=mode, target=path)
+            return export_tables(
                 path,
+                stage=lambda file: self.to_parquet(
+                    file, overwrite=True, compression=compression, resume=resume
+                ),
+                split=lambda table: split_pull_tables(
+                    table, self.action_id, self.options, tuple(self.context.tags)
+                ),
+                identity=self.fingerprint(),
+                resume=resume,
                 overwrite=overwrite,
                 compression=compression,
                 storage_options=storage_options,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,12 +16,19 @@ if TYPE_CHECKING:
     from alloy_data.options import PullOptions
 
 __all__ = [
+    "STAGING_NAME",
     "check_tables_export",
+    "export_tables",
+    "key_candidates",
     "shape_rows",
     "split_pull_tables",
     "table_name",
     "write_tables",
 ]
+
+#: The staged pull inside a tables export's directory, until its tables are published. Its
+#: name starts with an underscore, as does its checkpoint's, so readers of the directory skip it.
+STAGING_NAME = "_pull.parquet"
 
 # Candidate key columns, in order, when the pull has no incremental primary key.
 _ID_COLUMNS = ("id", "Id", "ID")
@@ -51,26 +58,28 @@ def split_pull_tables(
     """
     from alloy_data.frames import split_tables, table_key
 
-    incremental = options.incremental
-    if incremental is not None and incremental.keys:
-        candidates = list(incremental.keys)
-    else:
-        candidates = [next((c for c in _ID_COLUMNS if c in table.column_names), "id")]
-    key = table_key(table, candidates, tags)
+    key = table_key(table, key_candidates(table.column_names, options), tags)
     return split_tables(
         table, table_name(action_id), key, tags=tags, structs=options.flatten == "struct"
     )
 
 
-def check_tables_export(
-    *, resume: bool, partition_cols: Sequence[str] | None, mode: str, target: Any
-) -> None:
+def key_candidates(column_names: Sequence[str], options: PullOptions) -> list[str]:
+    """The columns that may key the parent table: the ``incremental=`` primary key, else the
+    first of ``id``, ``Id``, ``ID`` among ``column_names`` (``id`` when none is)."""
+    incremental = options.incremental
+    if incremental is not None and incremental.keys:
+        return list(incremental.keys)
+    return [next((c for c in _ID_COLUMNS if c in column_names), "id")]
+
+
+def check_tables_export(*, partition_cols: Sequence[str] | None, mode: str, target: Any) -> None:
     """Refuse what ``to_parquet(directory, tables=True)`` cannot do, before any fetch."""
-    if resume or partition_cols or mode != "replace":
+    if partition_cols or mode != "replace":
         raise ConfigurationError(
             "to_parquet(directory, tables=True) writes every table anew from one run: leave "
-            "out resume, partition_cols and mode (write the parent table alone with "
-            "to_parquet(path) for those)."
+            "out partition_cols and mode (write the parent table alone with to_parquet(path) "
+            "for those)."
         )
     suffix = Path(str(getattr(target, "name", target))).suffix.lower()
     if suffix:
@@ -78,6 +87,91 @@ def check_tables_export(
             f"to_parquet(..., tables=True) writes a directory with one dataset per table: name "
             f"a directory, not a {suffix} file."
         )
+
+
+def export_tables(
+    path: str | Path,
+    *,
+    stage: Callable[[Path], object],
+    split: Callable[[pa.Table], dict[str, pa.Table]],
+    identity: str,
+    resume: bool,
+    overwrite: bool,
+    compression: str,
+    storage_options: dict[str, Any] | None,
+    metadata: Mapping[str, str],
+) -> Path | str:
+    """Pull into a staged Parquet file, then split it into tables and publish each one.
+
+    The staged file (:data:`STAGING_NAME` inside the directory; for a URL, in its local staging
+    folder) is written by ``stage`` through the resumable single-file export, so a run stopped
+    part-way leaves its checkpoint there and ``resume=True`` continues after the last page
+    saved. A staged file that is complete (a run stopped while publishing) and was staged for
+    the same ``identity`` (the pull's fingerprint, kept beside it) is split again without a
+    request. The staged file is removed once every table is published.
+
+    Returns:
+        The directory, or the URL for a URL other than ``file://``.
+    """
+    import pyarrow.parquet as pq
+
+    from alloy_data.export import checkpoint_dir_for, resolve_target, staging_dir_for
+
+    target = resolve_target(path, storage_options)
+    if isinstance(target, Path):
+        _check_directory(target)
+        target.mkdir(exist_ok=True)
+        staging = target / STAGING_NAME
+    else:
+        staging = staging_dir_for(target.url) / STAGING_NAME
+        staging.parent.mkdir(parents=True, exist_ok=True)
+    staged = resume and _staged_by(staging, identity)
+    if not (overwrite or staged) and isinstance(target, Path):
+        tables = sorted(p.name for p in target.iterdir() if not p.name.startswith(("_", ".")))
+        if tables:
+            raise ExportError(
+                f"{target} already holds {', '.join(tables)}: pass overwrite=True to replace "
+                "the tables, or choose an empty directory."
+            )
+    marker = staging.with_name(staging.name + ".identity")
+    if not staged:
+        marker.write_text(identity, encoding="utf-8")
+        stage(staging)
+    built = split(pq.read_table(staging))
+    # The tables of a staged run are this export's own: one cut off while publishing is
+    # replaced when the export is run again.
+    written = write_tables(
+        built,
+        path,
+        overwrite=overwrite or staged,
+        compression=compression,
+        storage_options=storage_options,
+        metadata=metadata,
+    )
+    staging.unlink(missing_ok=True)
+    marker.unlink(missing_ok=True)
+    shutil.rmtree(checkpoint_dir_for(staging), ignore_errors=True)
+    if not isinstance(target, Path):
+        shutil.rmtree(staging.parent, ignore_errors=True)
+    return written
+
+
+def _check_directory(target: Path) -> None:
+    if not target.parent.is_dir() or (target.exists() and not target.is_dir()):
+        raise ExportError(
+            f"Cannot write the tables under {target}: it must be a directory in an existing "
+            "folder. Create the folder first, or choose another path."
+        )
+
+
+def _staged_by(staging: Path, identity: str) -> bool:
+    """Whether ``staging`` is a complete staged file of the pull that ``identity`` names."""
+    from alloy_data.export import checkpoint_dir_for
+
+    marker = staging.with_name(staging.name + ".identity")
+    if not staging.is_file() or checkpoint_dir_for(staging).exists() or not marker.is_file():
+        return False
+    return marker.read_text(encoding="utf-8") == identity
 
 
 def write_tables(
@@ -99,11 +193,7 @@ def write_tables(
 
     target = resolve_target(path, storage_options)
     if isinstance(target, Path):
-        if not target.parent.is_dir() or (target.exists() and not target.is_dir()):
-            raise ExportError(
-                f"Cannot write the tables under {target}: it must be a directory in an existing "
-                "folder. Create the folder first, or choose another path."
-            )
+        _check_directory(target)
         target.mkdir(exist_ok=True)
     publishers = {
         name: DatasetPublisher(

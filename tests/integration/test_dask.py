@@ -572,3 +572,72 @@ def test_partitions_pace_to_each_credentials_rate_limit(dask_client: Any) -> Non
         assert len(frame) == 4000
         # 40 pages each at 5 a window: without pacing about 30 requests are refused.
         assert limited.limit_refusals <= len(pairs)
+
+
+def table_frame(table: Any) -> pd.DataFrame:
+    from alloy_data.frames import to_dataframe
+
+    return to_dataframe(table)
+
+
+@pytest.mark.parametrize(
+    ("connector", "action", "options", "key"),
+    [
+        # line items; the record's id keys the parent, a field comes from record 150 on
+        ("shopify", "list-orders", {"page_size": 50}, "id"),
+        # no id among the columns: the parent is keyed by its row, counted across credentials
+        ("shopify", "list-orders", {"columns": ["name", "line_items"]}, "_row"),
+        # items' nested objects kept as structs
+        ("shopify", "list-orders", {"flatten": "struct", "columns": ["id", "line_items"]}, "id"),
+        ("notion", "list-pages", {}, "id"),
+    ],
+)
+def test_read_tables_gives_the_tables_of_pull_many(
+    dask_client: Any,
+    client: ad.AlloyClient,
+    connector: str,
+    action: str,
+    options: dict[str, Any],
+    key: str,
+) -> None:
+    import dask.dataframe as dd
+
+    pairs = targets(client, connector)
+    many = client.pull_many(connector, action, credentials=pairs, progress=False, **options)
+    expected = many.to_tables()
+    assert many.stats.failed == 0
+    frames = alloy_dask.read_tables(
+        client, connector, action, credentials=pairs, progress=False, **options
+    )
+    assert list(frames) == list(expected)
+    assert len(expected) >= 2  # a parent and at least one child
+    for name, table in expected.items():
+        frame = frames[name]
+        assert isinstance(frame, dd.DataFrame)
+        assert frame.npartitions == len(pairs)
+        computed = frame.compute().reset_index(drop=True)
+        wanted = table_frame(table)
+        assert list(computed.columns) == list(wanted.columns), name
+        assert list(computed.dtypes) == list(wanted.dtypes), name
+        assert len(computed) == table.num_rows > 0, name
+        # The same rows, in the same order: each credential's in turn.
+        pd.testing.assert_frame_equal(computed, wanted, check_dtype=True)
+        assert set(computed["_credential_id"]) == {c for _, c in pairs}, name
+    parent_name, children = next(iter(expected)), list(expected)[1:]
+    parent = frames[parent_name]
+    assert key in parent.columns
+    for name in children:
+        if name.count("__") > 1:
+            continue
+        child = frames[name]
+        joined = dd.merge(
+            child,
+            parent,
+            left_on=["_credential_id", f"_parent_{key}"],
+            right_on=["_credential_id", key],
+            how="inner",
+        )
+        assert len(joined) == expected[name].num_rows, name
+    if key == "_row":
+        rows = parent["_row"].compute()
+        assert sorted(rows) == list(range(expected[parent_name].num_rows))

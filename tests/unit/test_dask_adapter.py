@@ -13,7 +13,7 @@ import pytest
 import alloy_data as ad
 from alloy_data import dask as alloy_dask
 from alloy_data.config import ClientConfig
-from alloy_data.dask import _columns, _task
+from alloy_data.dask import _columns, _read, _task
 from alloy_data.frames import TableBuilder
 from alloy_data.many import CredentialTarget
 from alloy_data.options import MANY_OPTION_NAMES, PULL_OPTION_NAMES, ManyOptions, PullOptions
@@ -242,8 +242,9 @@ def test_records_that_do_not_fit_your_schema_name_the_columns_and_the_fix() -> N
     assert frame["id"].tolist() == ["7"]
 
 
+@pytest.mark.parametrize("entry", ["read_pull", "read_tables"])
 def test_every_option_is_built_once_and_handed_down_to_the_pulls(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, entry: str
 ) -> None:
     pytest.importorskip("dask.dataframe")
     import dask
@@ -256,7 +257,7 @@ def test_every_option_is_built_once_and_handed_down_to_the_pulls(
         jobs.append(job)
         return _task.Pulled(target, pa.table({"id": ["1"], "user": ["u"], "credential": ["c"]}))
 
-    monkeypatch.setattr(alloy_dask, "pull_credential", fake_pull)
+    monkeypatch.setattr(_read, "pull_credential", fake_pull)
     rebuilt: list[PullOptions] = []
     original = PullOptions.__post_init__
 
@@ -271,9 +272,11 @@ def test_every_option_is_built_once_and_handed_down_to_the_pulls(
         ad.AlloyClient(KEY, base_url="http://127.0.0.1:9", max_retries=0) as client,
         dask.config.set(scheduler="sync"),
     ):
-        ddf = alloy_dask.read_pull(
+        read = getattr(alloy_dask, entry)
+        got = read(
             client, "box", "list-files", credentials=["c1", "c2"], **pull_values, **many_values
         )
+    ddf = got if entry == "read_pull" else got["files"]
     assert len(rebuilt) == 1  # built once, never rebuilt on the way down
     assert [job.options for job in jobs] == [PullOptions(**pull_values)] * 2
     assert jobs[0].options is jobs[1].options

@@ -61,11 +61,13 @@ def _entry_points() -> dict[str, tuple[Any, set[str]]]:
         "client.pull_many": (ad.AlloyClient.pull_many, every),
         "Explorer.pull": (Explorer.pull, every),
         "dask.read_pull": (alloy_dask.read_pull, every),
+        "dask.read_tables": (alloy_dask.read_tables, every),
     }
 
 
 @pytest.mark.parametrize(
-    "name", ["client.pull", "client.pull_many", "Explorer.pull", "dask.read_pull"]
+    "name",
+    ["client.pull", "client.pull_many", "Explorer.pull", "dask.read_pull", "dask.read_tables"],
 )
 def test_every_entry_point_takes_every_option_by_keyword(name: str) -> None:
     function, wanted = _entry_points()[name]
@@ -77,7 +79,8 @@ def test_every_entry_point_takes_every_option_by_keyword(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["client.pull", "client.pull_many", "Explorer.pull", "dask.read_pull"]
+    "name",
+    ["client.pull", "client.pull_many", "Explorer.pull", "dask.read_pull", "dask.read_tables"],
 )
 def test_every_entry_point_shows_every_option_in_its_docstring(name: str) -> None:
     function, wanted = _entry_points()[name]
@@ -87,7 +90,8 @@ def test_every_entry_point_shows_every_option_in_its_docstring(name: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "name", ["client.pull", "client.pull_many", "Explorer.pull", "dask.read_pull"]
+    "name",
+    ["client.pull", "client.pull_many", "Explorer.pull", "dask.read_pull", "dask.read_tables"],
 )
 def test_every_entry_point_has_the_same_defaults(name: str) -> None:
     function, wanted = _entry_points()[name]
