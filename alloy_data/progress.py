@@ -11,7 +11,7 @@ or tokens.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TextIO, TypeAlias
 
@@ -23,6 +23,7 @@ __all__ = [
     "ProgressUpdate",
     "Retrying",
     "check_progress_option",
+    "combined_update",
     "make_reporter",
 ]
 
@@ -102,6 +103,45 @@ class ProgressUpdate:
     limit_waits: int = 0
     seconds_limited: float = 0.0
     waiting_for_limit: float | None = None
+
+
+def combined_update(
+    updates: Sequence[ProgressUpdate],
+    *,
+    elapsed: float,
+    done: bool,
+    credentials_done: int,
+    credentials_failed: int,
+    credentials_total: int,
+) -> ProgressUpdate:
+    """The figures of a job of many pulls from each pull's latest ``updates``.
+
+    Counts and waits add up; the rate is the job's over ``elapsed``; the wait for a rate limit
+    shown is the longest under way.
+
+    Returns:
+        One :class:`ProgressUpdate` for the job.
+    """
+    records = sum(update.records for update in updates)
+    return ProgressUpdate(
+        pages=sum(update.pages for update in updates),
+        records=records,
+        records_per_second=records / elapsed if elapsed > 0 else 0.0,
+        retries=sum(update.retries for update in updates),
+        seconds_waited=sum(update.seconds_waited for update in updates),
+        seconds_paced=sum(update.seconds_paced for update in updates),
+        limit_waits=sum(update.limit_waits for update in updates),
+        seconds_limited=sum(update.seconds_limited for update in updates),
+        waiting_for_limit=max(
+            (u.waiting_for_limit for u in updates if u.waiting_for_limit is not None),
+            default=None,
+        ),
+        elapsed=elapsed,
+        done=done,
+        credentials_done=credentials_done,
+        credentials_failed=credentials_failed,
+        credentials_total=credentials_total,
+    )
 
 
 ProgressOption: TypeAlias = (

@@ -34,7 +34,7 @@ from alloy_data.many._export import export_file, export_parquet, tables_identity
 from alloy_data.many._stats import CredentialFailure, MultiPullStats
 from alloy_data.many._targets import CredentialTarget, ManyClient, check_targets, find_targets
 from alloy_data.options import ManyOptions, PullOptions
-from alloy_data.progress import ProgressUpdate, make_reporter
+from alloy_data.progress import ProgressUpdate, combined_update, make_reporter
 from alloy_data.pull import (
     Opening,
     Pull,
@@ -225,23 +225,10 @@ class MultiPull:
             with self._lock:
                 updates = list(figures.values())
                 finished, failed = self.stats.done, self.stats.failed
-            elapsed = time.monotonic() - started
-            records = sum(update.records for update in updates)
             reporter.update(
-                ProgressUpdate(
-                    pages=sum(update.pages for update in updates),
-                    records=records,
-                    records_per_second=records / elapsed if elapsed > 0 else 0.0,
-                    retries=sum(update.retries for update in updates),
-                    seconds_waited=sum(update.seconds_waited for update in updates),
-                    seconds_paced=sum(update.seconds_paced for update in updates),
-                    limit_waits=sum(update.limit_waits for update in updates),
-                    seconds_limited=sum(update.seconds_limited for update in updates),
-                    waiting_for_limit=max(
-                        (u.waiting_for_limit for u in updates if u.waiting_for_limit is not None),
-                        default=None,
-                    ),
-                    elapsed=elapsed,
+                combined_update(
+                    updates,
+                    elapsed=time.monotonic() - started,
                     done=done,
                     credentials_done=finished,
                     credentials_failed=failed,

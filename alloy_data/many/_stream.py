@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from alloy_data.errors import AlloyError, ClientClosedError, ConfigurationError
 from alloy_data.many._stats import CredentialFailure, MultiPullStats
-from alloy_data.progress import ProgressUpdate, make_reporter
+from alloy_data.progress import ProgressUpdate, combined_update, make_reporter
 from alloy_data.pull import Opening, PullBatches, pull_batches, tagged_batch, tagged_schema
 
 if TYPE_CHECKING:
@@ -167,17 +167,10 @@ class _ManyBatches:
         if credential_id is not None and update is not None:
             self._figures[credential_id] = update
         updates, stats = list(self._figures.values()), self._job.stats
-        elapsed = time.monotonic() - self._started
-        records = sum(u.records for u in updates)
         self._reporter.update(
-            ProgressUpdate(
-                pages=sum(u.pages for u in updates),
-                records=records,
-                records_per_second=records / elapsed if elapsed > 0 else 0.0,
-                retries=sum(u.retries for u in updates),
-                seconds_waited=sum(u.seconds_waited for u in updates),
-                seconds_paced=sum(u.seconds_paced for u in updates),
-                elapsed=elapsed,
+            combined_update(
+                updates,
+                elapsed=time.monotonic() - self._started,
                 done=done,
                 credentials_done=stats.done,
                 credentials_failed=stats.failed,

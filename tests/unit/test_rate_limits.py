@@ -12,7 +12,7 @@ from requests.structures import CaseInsensitiveDict
 from alloy_data._tuning import LIMIT_JITTER
 from alloy_data.http import Budgets
 from alloy_data.http._limits import read_quotas
-from alloy_data.progress import ProgressUpdate, make_reporter
+from alloy_data.progress import ProgressUpdate, combined_update, make_reporter
 from alloy_data.pull import PullStats
 from alloy_data.sandbox import RateLimitRule
 from alloy_data.sandbox.limits import Limits
@@ -272,3 +272,31 @@ def test_a_learned_windows_first_request_goes_alone() -> None:
     [learned] = shared.figures("o", "cred")
     assert learned.window is not None
     assert 1.0 <= sum(clock.sleeps) <= learned.window + 0.01
+
+
+def test_a_job_of_many_pulls_shows_their_waits_added_and_the_longest_under_way() -> None:
+    def update(records: int, waits: int, limited: float, waiting: float | None) -> ProgressUpdate:
+        return ProgressUpdate(
+            pages=records // 10,
+            records=records,
+            records_per_second=0.0,
+            retries=1,
+            seconds_waited=0.5,
+            elapsed=1.0,
+            limit_waits=waits,
+            seconds_limited=limited,
+            waiting_for_limit=waiting,
+        )
+
+    job = combined_update(
+        [update(100, 2, 1.5, None), update(300, 3, 2.0, 0.7), update(50, 0, 0.0, 1.2)],
+        elapsed=2.0,
+        done=False,
+        credentials_done=1,
+        credentials_failed=0,
+        credentials_total=3,
+    )
+    assert (job.records, job.pages, job.records_per_second) == (450, 45, 225.0)
+    assert (job.retries, job.seconds_waited) == (3, 1.5)
+    assert (job.limit_waits, job.seconds_limited, job.waiting_for_limit) == (5, 3.5, 1.2)
+    assert (job.credentials_done, job.credentials_total) == (1, 3)
