@@ -21,22 +21,13 @@ import alloy_data as ad
 from alloy_data.http import RetryPolicy
 from alloy_data.progress import ProgressUpdate
 from alloy_data.sandbox import Sandbox, serve
+from tests.integration._conventions import EVERY_CONVENTION
 
 RECORDS = 600
 PAGE_SIZE = 40
 FAIL_AFTER = 300  # records fetched before the injected failure
 TENANT_RECORDS = [90, 170]
 
-#: connector, list action, the field that identifies a record, the convention.
-CONVENTIONS = [
-    pytest.param("hubspot", "list-contacts", "id", id="cursor"),
-    pytest.param("shopify", "list-orders", "id", id="relay"),
-    pytest.param("stripe", "list-charges", "id", id="last-id"),
-    pytest.param("box", "list-files", "id", id="offset"),
-    pytest.param("zendesk", "list-tickets", "id", id="next-link"),
-    pytest.param("xero", "list-invoices", "InvoiceID", id="page-number"),
-    pytest.param("quickbooks", "list-customers", "Id", id="alloy-offset"),
-]
 
 #: The apps whose list action filters by a time (the others are refreshed another way).
 FILTERING = [
@@ -91,7 +82,7 @@ def fail_once_after(sb: Sandbox, action: str, records: int) -> Callable[[Progres
     return on_progress
 
 
-@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS)
+@pytest.mark.parametrize(("connector", "action", "key"), EVERY_CONVENTION)
 def test_one_credential_through_every_sink(
     sb: Sandbox, client: ad.AlloyClient, tmp_path: Path, connector: str, action: str, key: str
 ) -> None:
@@ -122,7 +113,7 @@ def test_one_credential_through_every_sink(
     assert resumed.stats.records == RECORDS
 
 
-@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS)
+@pytest.mark.parametrize(("connector", "action", "key"), EVERY_CONVENTION)
 def test_many_credentials_to_a_directory_and_in_memory_agree(
     sb: Sandbox, client: ad.AlloyClient, tmp_path: Path, connector: str, action: str, key: str
 ) -> None:
@@ -169,7 +160,7 @@ def dask_client() -> Iterator[Any]:
         yield dask
 
 
-@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS)
+@pytest.mark.parametrize(("connector", "action", "key"), EVERY_CONVENTION)
 def test_read_pull_on_worker_processes_gives_what_pull_many_gives(
     sb: Sandbox, client: ad.AlloyClient, dask_client: Any, connector: str, action: str, key: str
 ) -> None:
@@ -232,7 +223,7 @@ def chosen_columns(table: pa.Table, key: str) -> list[str]:
     return [plain, *([nested] if nested else []), key]
 
 
-@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS)
+@pytest.mark.parametrize(("connector", "action", "key"), EVERY_CONVENTION)
 def test_columns_and_flatten_through_every_sink(
     sb: Sandbox, client: ad.AlloyClient, tmp_path: Path, connector: str, action: str, key: str
 ) -> None:
@@ -269,7 +260,7 @@ def test_columns_and_flatten_through_every_sink(
     assert pq.read_table(path).equals(table)
 
 
-@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS)
+@pytest.mark.parametrize(("connector", "action", "key"), EVERY_CONVENTION)
 def test_child_tables_of_many_credentials_join_back_exactly(
     sb: Sandbox, client: ad.AlloyClient, tmp_path: Path, connector: str, action: str, key: str
 ) -> None:
@@ -312,7 +303,7 @@ def test_child_tables_of_many_credentials_join_back_exactly(
         assert tables[child_name].num_rows == items
 
 
-@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS[:2])
+@pytest.mark.parametrize(("connector", "action", "key"), EVERY_CONVENTION[:2])
 def test_read_pull_with_columns_and_flatten_gives_what_pull_many_gives(
     sb: Sandbox, client: ad.AlloyClient, dask_client: Any, connector: str, action: str, key: str
 ) -> None:

@@ -20,20 +20,11 @@ import alloy_data as ad
 from alloy_data.errors import ConfigurationError, ServerError
 from alloy_data.progress import ProgressUpdate
 from alloy_data.sandbox import Sandbox, serve
+from tests.integration._conventions import EVERY_CONVENTION
 
 RECORDS = 400
 PAGE_SIZE = 50
 TENANT_RECORDS = [60, 90]
-
-CONVENTIONS = [
-    pytest.param("hubspot", "list-contacts", "id", id="cursor"),
-    pytest.param("shopify", "list-orders", "id", id="relay"),
-    pytest.param("stripe", "list-charges", "id", id="last-id"),
-    pytest.param("box", "list-files", "id", id="offset"),
-    pytest.param("zendesk", "list-tickets", "id", id="next-link"),
-    pytest.param("xero", "list-invoices", "InvoiceID", id="page-number"),
-    pytest.param("quickbooks", "list-customers", "Id", id="alloy-offset"),
-]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +64,7 @@ def expected(sb: Sandbox, connector: str, action: str) -> list[str]:
     return [str(i) for i in sb.expected_ids(connector, action, credential_id=credential)]
 
 
-@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS)
+@pytest.mark.parametrize(("connector", "action", "key"), EVERY_CONVENTION)
 def test_a_second_pull_is_served_from_the_store_without_a_request(
     client: ad.AlloyClient, sb: Sandbox, connector: str, action: str, key: str
 ) -> None:

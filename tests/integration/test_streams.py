@@ -23,21 +23,11 @@ import alloy_data as ad
 from alloy_data.frames import LATE_FIELDS
 from alloy_data.progress import ProgressUpdate
 from alloy_data.sandbox import Sandbox, serve
+from tests.integration._conventions import EVERY_CONVENTION
 
 RECORDS = 600
 PAGE_SIZE = 40
 TENANT_RECORDS = [90, 170]  # the other users' credentials
-
-#: connector, list action, the field that identifies a record; one per paging convention.
-CONVENTIONS = [
-    pytest.param("hubspot", "list-contacts", "id", id="cursor"),
-    pytest.param("shopify", "list-orders", "id", id="relay"),
-    pytest.param("stripe", "list-charges", "id", id="last-id"),
-    pytest.param("box", "list-files", "id", id="offset"),
-    pytest.param("zendesk", "list-tickets", "id", id="next-link"),
-    pytest.param("xero", "list-invoices", "InvoiceID", id="page-number"),
-    pytest.param("quickbooks", "list-customers", "Id", id="alloy-offset"),
-]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +75,7 @@ def same_rows(streamed: pa.Table, table: pa.Table) -> None:
             assert streamed.column(name).to_pylist() == expected, name
 
 
-@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS)
+@pytest.mark.parametrize(("connector", "action", "key"), EVERY_CONVENTION)
 def test_every_reader_gives_the_rows_of_to_arrow(
     sb: Sandbox, client: ad.AlloyClient, connector: str, action: str, key: str
 ) -> None:
@@ -113,7 +103,7 @@ def test_every_reader_gives_the_rows_of_to_arrow(
     assert fresh.to_polars()[key].to_list() == expected
 
 
-@pytest.mark.parametrize(("connector", "action", "key"), CONVENTIONS)
+@pytest.mark.parametrize(("connector", "action", "key"), EVERY_CONVENTION)
 def test_duckdb_queries_a_pull_in_one_run(
     sb: Sandbox, client: ad.AlloyClient, connector: str, action: str, key: str
 ) -> None:
