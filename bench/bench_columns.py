@@ -20,14 +20,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
+
+from _sandbox import first_credentials, sandbox_process
 
 API_KEY = "sk_bench_columns_key"
 FRAMES_COLUMNS = ["id", "customer.email", "total", "status", "created_at"]
@@ -114,36 +114,16 @@ def pull_child(case: str, records: int, url: str, user: str, credential: str) ->
     }
 
 
-@contextlib.contextmanager
-def sandbox(records: int) -> Iterator[str]:
-    """The sandbox in a subprocess (its pages cached once walked); yield its URL."""
-    command = [
-        sys.executable, "-m", "alloy_data.sandbox", "--port", "0", "--api-key", API_KEY,
-        "--records", f"shopify={records}", "--cache-mb", str(max(64, records // 250)),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        found = re.search(r"http://[0-9.:]+", process.stdout.readline())
-        if not found:
-            raise SystemExit("the sandbox did not start")
-        yield found.group(0)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def sandbox(records: int) -> contextlib.AbstractContextManager[str]:
+    """The sandbox with ``records`` Shopify orders, its pages cached once walked."""
+    return sandbox_process(
+        API_KEY, "--records", f"shopify={records}", "--cache-mb", str(max(64, records // 250))
+    )
 
 
 def fixtures(url: str) -> tuple[str, str]:
-    import requests
-
-    with requests.Session() as session:
-        session.trust_env = False
-        session.headers["Authorization"] = f"Bearer {API_KEY}"
-        user = session.get(f"{url}/users").json()["data"][0]["userId"]
-        listed = session.get(
-            f"{url}/connectors/shopify/credentials", params={"userId": user}
-        ).json()["credentials"]
-    return user, listed[0]["credentialId"]
+    user, credentials = first_credentials(url, API_KEY, ["shopify"])
+    return user, credentials["shopify"]
 
 
 def measure(*words: str) -> dict[str, Any]:

@@ -32,15 +32,15 @@ import contextlib
 import gc
 import json
 import os
-import re
 import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from _sandbox import first_credentials, sandbox_process
 
 API_KEY = "sk_bench_engines_key"
 STREAM_SOURCE = ("quickbooks", "list-customers")
@@ -135,45 +135,21 @@ def child(args: argparse.Namespace) -> None:
     )
 
 
-@contextlib.contextmanager
-def sandbox() -> Iterator[str]:
-    """Run the sandbox in a subprocess for the block; yield its URL."""
+def sandbox() -> contextlib.AbstractContextManager[str]:
+    """The sandbox with the records of both sources, every page cached once walked."""
     most = max(STREAM_COUNTS)
-    command = [
-        sys.executable, "-m", "alloy_data.sandbox", "--port", "0", "--api-key", API_KEY,
+    return sandbox_process(
+        API_KEY,
         "--records", f"{STREAM_SOURCE[0]}={most}",
         "--records", f"{NESTED_SOURCE[0]}={NESTED_COUNT}",
         # Room for every page, so that after the first walk every answer comes from memory.
         "--cache-mb", str(most // 250),
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        found = re.search(r"http://[0-9.:]+", line)
-        if not found:
-            raise SystemExit(f"the sandbox did not start: {line!r}")
-        yield found.group(0)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    )  # fmt: skip
 
 
 def fixtures(url: str) -> tuple[str, dict[str, str]]:
     """The sandbox's first user and that user's credential of each connector used."""
-    import requests
-
-    with requests.Session() as session:
-        session.trust_env = False
-        session.headers["Authorization"] = f"Bearer {API_KEY}"
-        user = session.get(f"{url}/users").json()["data"][0]["userId"]
-        credentials = {}
-        for connector in (STREAM_SOURCE[0], NESTED_SOURCE[0]):
-            listed = session.get(
-                f"{url}/connectors/{connector}/credentials", params={"userId": user}
-            ).json()["credentials"]
-            credentials[connector] = listed[0]["credentialId"]
-    return user, credentials
+    return first_credentials(url, API_KEY, (STREAM_SOURCE[0], NESTED_SOURCE[0]))
 
 
 def measure(

@@ -23,10 +23,10 @@ Usage: ``python bench/bench_pacing.py [--before REVISION] [--repeat 1] [--json F
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _sandbox import sandbox_process
 from bench_before_after import checkout
 from bench_network import API_KEY
 
@@ -87,21 +88,13 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": seconds, "rows": rows, "pulls": figures}))
 
 
-def start_sandbox(rule: str, latency_ms: int) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable, "-m", "alloy_data.sandbox", "--port", "0", "--api-key", API_KEY,
+def sandbox(rule: str, latency_ms: int) -> contextlib.AbstractContextManager[str]:
+    """The sandbox with three more users' credentials, all under the limit ``rule``."""
+    return sandbox_process(
+        API_KEY,
         "--records", str(RECORDS), "--latency-ms", str(latency_ms), "--cache-mb", "256",
         "--tenants", "3", "--tenant-records", str(RECORDS), "--limit", rule,
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    found = re.search(r"http://[0-9.:]+", line)
-    if not found:
-        process.terminate()
-        raise SystemExit(f"the sandbox did not start: {line!r}")
-    return process, found.group(0)
+    )  # fmt: skip
 
 
 def targets_of(url: str, connector: str, many: bool) -> list[list[str]]:
@@ -156,10 +149,8 @@ def measure(tree: Path, url: str, case: tuple, targets: list[list[str]]) -> dict
 def run(trees: dict[str, Path], latency_ms: int, repeat: int) -> list[dict[str, Any]]:
     rows = []
     for mode, headers in MODES.items():
-        process, url = start_sandbox(
-            f"{LIMIT}/{WINDOW:g}s:credential:fixed_window:{headers}", latency_ms
-        )
-        try:
+        rule = f"{LIMIT}/{WINDOW:g}s:credential:fixed_window:{headers}"
+        with sandbox(rule, latency_ms) as url:
             for case in CASES:
                 targets = targets_of(url, case[0], case[3])
                 runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
@@ -170,9 +161,6 @@ def run(trees: dict[str, Path], latency_ms: int, repeat: int) -> list[dict[str, 
                         figures["floor"] = floor(figures["pulls"], latency_ms)
                         runs[name].append(figures)
                 rows.append({"mode": mode, "case": case[2], "runs": runs})
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
     return rows
 
 
