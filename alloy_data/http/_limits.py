@@ -11,8 +11,6 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import http_sfv
-
 __all__ = ["Quota", "read_quotas"]
 
 # A Reset above this is an epoch time (2001-09-09), below it seconds from now: no window lasts
@@ -84,6 +82,8 @@ def _field_style(headers: Mapping[str, str], prefix: str, now_epoch: float) -> Q
 
 def _policies(text: str | None) -> dict[str, tuple[int | None, float | None, str | None]]:
     """``RateLimit-Policy``: each policy's quota, window and partition, by name."""
+    import http_sfv  # only when an answer carries these fields
+
     if not text:
         return {}
     parsed = http_sfv.List()
@@ -118,6 +118,8 @@ def _structured(headers: Mapping[str, str]) -> list[Quota]:
     text = headers.get("RateLimit")
     if not text:
         return []
+    import http_sfv  # only when an answer carries these fields
+
     policies = _policies(headers.get("RateLimit-Policy"))
     quotas: list[Quota] = []
     listed = http_sfv.List()
@@ -139,6 +141,8 @@ def _structured(headers: Mapping[str, str]) -> list[Quota]:
 
 
 def _dictionary_form(text: str) -> list[Quota]:
+    import http_sfv  # only when an answer carries these fields
+
     parsed = http_sfv.Dictionary()
     try:
         parsed.parse(text.encode("ascii"))

